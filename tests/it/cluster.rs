@@ -1,0 +1,1 @@
+//! Tests against the real local multi-region control plane (see `testenv/`).

@@ -1,0 +1,5 @@
+//! The one integration-test binary: render, git and cluster behaviour through the real binary,
+//! real git repositories and the real local control plane.
+
+mod cluster;
+mod support;

@@ -1,0 +1,3 @@
+//! Shared test support: temp workspaces, the binary under test, the local control plane.
+
+pub mod testenv;
