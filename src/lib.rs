@@ -1,0 +1,3 @@
+//! kubectl-hadr: high availability and disaster recovery for applications on Kubernetes.
+
+pub mod yaml;

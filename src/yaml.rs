@@ -1,0 +1,746 @@
+//! The one door to YAML: strict parsing with located errors, and canonical, YAML-1.1-safe emission.
+//!
+//! Reading uses YAML 1.2 resolution with the YAML 1.1 traps turned into strings (`on`, `0777`,
+//! `1_000` stay strings), because templates and people mean text there. Writing quotes every
+//! string a YAML 1.1 reader (kubectl, the API server) could take for a bool, number, date or null.
+
+use std::fmt;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use serde_saphyr::granit_parser::{Event, Parser, ScalarStyle};
+
+/// Where in a YAML text something is (1-based line and column).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Position {
+    pub line: usize,
+    pub column: usize,
+}
+
+impl fmt::Display for Position {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.line, self.column)
+    }
+}
+
+/// One step of a path into a YAML document (`spec.regions[1].name`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Segment {
+    Key(String),
+    Index(usize),
+}
+
+/// A path into a YAML document, displayed as `spec.regions[1].name`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Path(pub Vec<Segment>);
+
+impl Path {
+    pub fn key(&self, key: &str) -> Path {
+        let mut p = self.clone();
+        p.0.push(Segment::Key(key.to_string()));
+        p
+    }
+
+    pub fn index(&self, index: usize) -> Path {
+        let mut p = self.clone();
+        p.0.push(Segment::Index(index));
+        p
+    }
+
+    pub fn parent(&self) -> Path {
+        let mut p = self.clone();
+        p.0.pop();
+        p
+    }
+
+    fn from_serde(path: &serde_path_to_error::Path) -> Path {
+        use serde_path_to_error::Segment as S;
+        Path(
+            path.iter()
+                .filter_map(|s| match s {
+                    S::Seq { index } => Some(Segment::Index(*index)),
+                    S::Map { key } => Some(Segment::Key(key.clone())),
+                    S::Enum { variant } => Some(Segment::Key(variant.clone())),
+                    S::Unknown => None,
+                })
+                .collect(),
+        )
+    }
+}
+
+impl fmt::Display for Path {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.is_empty() {
+            return f.write_str("(document)");
+        }
+        for (i, s) in self.0.iter().enumerate() {
+            match s {
+                Segment::Key(k) if i == 0 => f.write_str(k)?,
+                Segment::Key(k) => write!(f, ".{k}")?,
+                Segment::Index(n) => write!(f, "[{n}]")?,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A YAML text that could not be read into the expected shape.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{position}: {path}: {message}")]
+pub struct YamlError {
+    pub position: Position,
+    pub path: Path,
+    pub message: String,
+    /// A suggested fix, such as the field name the author probably meant.
+    pub hint: Option<String>,
+}
+
+/// Nesting deeper than this is refused before serde sees it: no real manifest nests this deep,
+/// and unbounded recursion is how a hostile file takes the process down.
+const MAX_DEPTH: usize = 64;
+
+fn options() -> serde_saphyr::Options {
+    // Manifests reuse anchors rarely and never thousands of times; a tight replay budget makes
+    // an alias bomb fail in milliseconds instead of seconds.
+    let mut alias_limits = serde_saphyr::options::AliasLimits::default();
+    alias_limits.max_total_replayed_events = 100_000;
+    serde_saphyr::options! {
+        alias_limits: alias_limits,
+        duplicate_keys: serde_saphyr::DuplicateKeyPolicy::Error,
+        strict_booleans: true,
+        leading_zero_numbers_as_strings: true,
+        underscored_numbers_as_strings: true,
+        non_finite_float_policy: serde_saphyr::NonFiniteFloatPolicy::AsString,
+        budget: serde_saphyr::budget! {
+            max_events: 2_000_000,
+            max_depth: MAX_DEPTH,
+            max_nodes: 1_000_000,
+            max_total_scalar_bytes: 64 * 1024 * 1024,
+        },
+    }
+}
+
+/// Reads one YAML document into `T`, strictly: unknown fields, wrong types and duplicate keys
+/// are errors that carry the path and the position of the offending node.
+pub fn from_str<T: DeserializeOwned>(src: &str) -> Result<T, YamlError> {
+    let mut track = serde_path_to_error::Track::new();
+    let result = serde_saphyr::with_deserializer_from_str_with_options(src, options(), |de| {
+        T::deserialize(serde_path_to_error::Deserializer::new(de, &mut track))
+    });
+    result.map_err(|err| {
+        let path = Path::from_serde(&track.path());
+        located_error(src, path, &err)
+    })
+}
+
+fn located_error(src: &str, path: Path, err: &serde_saphyr::Error) -> YamlError {
+    let raw = err.without_snippet().to_string();
+    // serde-saphyr prefixes its own "line L column C:"; we print our own, more precise one.
+    let message = strip_location_prefix(&raw).to_string();
+    let fallback = err.location().map(|l| Position {
+        line: l.line() as usize,
+        column: l.column() as usize,
+    });
+    let unknown = unknown_field(&message);
+    // For an unknown field the interesting node is the key itself, one level below the path.
+    let located_path: Path = match &unknown {
+        Some((field, _)) if path.0.last() != Some(&Segment::Key(field.clone())) => path.key(field),
+        Some(_) => path.clone(),
+        None => path.clone(),
+    };
+    let position = locate(src, &located_path)
+        .filter(|_| !located_path.0.is_empty())
+        .or(fallback)
+        .unwrap_or(Position { line: 1, column: 1 });
+    let hint = unknown.and_then(|(field, expected)| did_you_mean(&field, &expected));
+    let message = if message.starts_with("duplicate mapping key") {
+        message
+            .split(", set DuplicateKeyPolicy")
+            .next()
+            .unwrap_or(&message)
+            .to_string()
+    } else {
+        message
+    };
+    YamlError {
+        position,
+        path: located_path,
+        message,
+        hint,
+    }
+}
+
+fn strip_location_prefix(s: &str) -> &str {
+    let s = s.strip_prefix("error: ").unwrap_or(s);
+    // And its suffix form, "... at line L column C" / "at line L, column C".
+    let s = match s.rfind(" at line ") {
+        Some(i)
+            if s[i + 9..]
+                .bytes()
+                .all(|c| c.is_ascii_digit() || b" ,column".contains(&c)) =>
+        {
+            &s[..i]
+        }
+        _ => s,
+    };
+    if let Some(rest) = s.strip_prefix("line ")
+        && let Some(idx) = rest.find(": ")
+        && rest[..idx].contains(" column ")
+    {
+        return &rest[idx + 2..];
+    }
+    s
+}
+
+/// Picks the field name and the accepted names out of serde's "unknown field" message.
+fn unknown_field(message: &str) -> Option<(String, Vec<String>)> {
+    let rest = message.strip_prefix("unknown field `")?;
+    let (field, rest) = rest.split_once('`')?;
+    let expected = rest
+        .split_once("expected ")
+        .map(|(_, list)| {
+            list.trim_start_matches("one of ")
+                .split(", ")
+                .map(|s| s.trim_matches(['`', ' ']).to_string())
+                .filter(|s| !s.is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+    Some((field.to_string(), expected))
+}
+
+/// The closest accepted name, when it is close enough to be a likely typo.
+pub fn did_you_mean(field: &str, expected: &[String]) -> Option<String> {
+    let best = expected
+        .iter()
+        .map(|e| (strsim::jaro_winkler(field, e), e))
+        .max_by(|a, b| a.0.total_cmp(&b.0))?;
+    if best.0 >= 0.8 {
+        Some(format!("did you mean `{}`?", best.1))
+    } else {
+        Some(format!("expected one of: {}", expected.join(", ")))
+    }
+}
+
+/// Finds the position of the node at `path`: for a mapping entry, its key. When the path
+/// leaves the document early, the deepest node reached is returned.
+pub fn locate(src: &str, path: &Path) -> Option<Position> {
+    let mut parser = Parser::new_from_str(src);
+    // Skip to the first node of the first document.
+    loop {
+        let (event, span) = parser.next()?.ok()?;
+        match event {
+            Event::StreamStart | Event::DocumentStart(..) => continue,
+            Event::StreamEnd | Event::DocumentEnd => return None,
+            first => {
+                let here = pos(&span.start);
+                return Some(Locator { parser: &mut parser }.find(first, here, &path.0));
+            }
+        }
+    }
+}
+
+fn pos(m: &serde_saphyr::granit_parser::Marker) -> Position {
+    Position {
+        line: m.line(),
+        column: m.col() + 1,
+    }
+}
+
+struct Locator<'p, 'i> {
+    parser: &'p mut Parser<'i, serde_saphyr::granit_parser::StrInput<'i>>,
+}
+
+impl<'i> Locator<'_, 'i> {
+    fn next(&mut self) -> Option<(Event<'i>, Position)> {
+        let (event, span) = self.parser.next()?.ok()?;
+        Some((event, pos(&span.start)))
+    }
+
+    /// `node` is the event that opened the current node, at `here`.
+    fn find(&mut self, node: Event<'i>, here: Position, path: &[Segment]) -> Position {
+        let Some((first, rest)) = path.split_first() else {
+            return here;
+        };
+        match (node, first) {
+            (Event::MappingStart(..), Segment::Key(want)) => loop {
+                let Some((key, key_pos)) = self.next() else {
+                    return here;
+                };
+                let matched = match &key {
+                    Event::MappingEnd => return here,
+                    Event::Scalar(k, ..) => k.as_ref() == want.as_str(),
+                    _ => false,
+                };
+                if !matched {
+                    self.skip(key);
+                }
+                let Some((value, value_pos)) = self.next() else {
+                    return here;
+                };
+                if matched {
+                    return if rest.is_empty() {
+                        key_pos
+                    } else {
+                        self.find(value, value_pos, rest)
+                    };
+                }
+                self.skip(value);
+            },
+            (Event::SequenceStart(..), Segment::Index(want)) => {
+                let mut i = 0;
+                loop {
+                    let Some((item, item_pos)) = self.next() else {
+                        return here;
+                    };
+                    if matches!(item, Event::SequenceEnd) {
+                        return here;
+                    }
+                    if i == *want {
+                        return self.find(item, item_pos, rest);
+                    }
+                    self.skip(item);
+                    i += 1;
+                }
+            }
+            _ => here,
+        }
+    }
+
+    fn skip(&mut self, node: Event<'i>) {
+        let mut depth = match node {
+            Event::MappingStart(..) | Event::SequenceStart(..) => 1usize,
+            _ => return,
+        };
+        while depth > 0 {
+            match self.next() {
+                Some((Event::MappingStart(..) | Event::SequenceStart(..), _)) => depth += 1,
+                Some((Event::MappingEnd | Event::SequenceEnd, _)) => depth -= 1,
+                Some(_) => {}
+                None => return,
+            }
+        }
+    }
+}
+
+/// Parses a multi-document YAML stream (template output) into JSON values. Empty documents
+/// (only comments, or nothing between `---` markers) are dropped.
+pub fn documents(src: &str) -> Result<Vec<Value>, YamlError> {
+    let docs: Result<Vec<Option<Value>>, _> =
+        serde_saphyr::from_multiple_with_options(src, options());
+    match docs {
+        Ok(docs) => Ok(docs
+            .into_iter()
+            .flatten()
+            .filter(|d| !d.is_null())
+            .collect()),
+        Err(err) => Err(located_error(src, Path::default(), &err)),
+    }
+}
+
+/// A plain scalar in a YAML text that this reader takes as a string but a YAML 1.1 reader
+/// (kubectl, the API server) would take as something else.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AmbiguousScalar {
+    pub position: Position,
+    pub value: String,
+    /// What a YAML 1.1 reader makes of it: "boolean", "null", "integer", "float" or "timestamp".
+    pub yaml11_type: &'static str,
+}
+
+/// Lists the plain scalars in value position whose meaning differs between this reader and a
+/// YAML 1.1 reader. Mapping keys are left out: Kubernetes keys are field names.
+pub fn ambiguous_plain_scalars(src: &str) -> Vec<AmbiguousScalar> {
+    // Cheap pre-filter: most template outputs contain no candidate at all.
+    let mut found = Vec::new();
+    let mut parser = Parser::new_from_str(src);
+    // For each open collection: is it a mapping, and is the next scalar in it a key?
+    let mut stack: Vec<(bool, bool)> = Vec::new();
+    while let Some(Ok((event, span))) = parser.next() {
+        match event {
+            Event::MappingStart(..) | Event::SequenceStart(..) => {
+                flip_key(&mut stack);
+                stack.push((matches!(event, Event::MappingStart(..)), true));
+            }
+            Event::MappingEnd | Event::SequenceEnd => {
+                stack.pop();
+            }
+            Event::Scalar(value, style, ..) => {
+                let is_key = matches!(stack.last(), Some((true, true)));
+                flip_key(&mut stack);
+                if is_key || style != ScalarStyle::Plain {
+                    continue;
+                }
+                if let Some(kind) = yaml11_non_string(&value)
+                    && reads_as_string(&value)
+                {
+                    found.push(AmbiguousScalar {
+                        position: pos(&span.start),
+                        value: value.into_owned(),
+                        yaml11_type: kind,
+                    });
+                }
+            }
+            Event::Alias(..) => flip_key(&mut stack),
+            _ => {}
+        }
+    }
+    found
+}
+
+fn flip_key(stack: &mut [(bool, bool)]) {
+    if let Some((true, next_is_key)) = stack.last_mut() {
+        *next_is_key = !*next_is_key;
+    }
+}
+
+/// Whether our reader takes this plain scalar as a string.
+fn reads_as_string(s: &str) -> bool {
+    matches!(
+        serde_saphyr::from_str_with_options::<Value>(s, options()),
+        Ok(Value::String(_))
+    )
+}
+
+/// What a YAML 1.1 reader resolves a plain scalar to, when it is not a string.
+/// Follows the YAML 1.1 type repository (bool, null, int, float, timestamp).
+pub fn yaml11_non_string(s: &str) -> Option<&'static str> {
+    const BOOLS: &[&str] = &[
+        "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "true", "True", "TRUE", "false",
+        "False", "FALSE", "on", "On", "ON", "off", "Off", "OFF",
+    ];
+    if BOOLS.contains(&s) {
+        return Some("boolean");
+    }
+    if matches!(s, "" | "~" | "null" | "Null" | "NULL") {
+        return Some("null");
+    }
+    if is_yaml11_int(s) {
+        return Some("integer");
+    }
+    if is_yaml11_float(s) {
+        return Some("float");
+    }
+    if is_yaml11_timestamp(s) {
+        return Some("timestamp");
+    }
+    None
+}
+
+fn all(s: &str, f: impl Fn(u8) -> bool) -> bool {
+    !s.is_empty() && s.bytes().all(f)
+}
+
+fn is_sexagesimal_tail(s: &str) -> bool {
+    // (:[0-5]?[0-9])+
+    let mut parts = s.split(':');
+    if parts.next() != Some("") {
+        return false;
+    }
+    let mut n = 0;
+    for p in parts {
+        n += 1;
+        let ok = match p.as_bytes() {
+            [d] => d.is_ascii_digit(),
+            [a, b] => (b'0'..=b'5').contains(a) && b.is_ascii_digit(),
+            _ => false,
+        };
+        if !ok {
+            return false;
+        }
+    }
+    n > 0
+}
+
+fn is_yaml11_int(s: &str) -> bool {
+    let u = s.strip_prefix(['-', '+']).unwrap_or(s);
+    if let Some(b) = u.strip_prefix("0b") {
+        return all(b, |c| c == b'0' || c == b'1' || c == b'_');
+    }
+    if let Some(x) = u.strip_prefix("0x") {
+        return all(x, |c| c.is_ascii_hexdigit() || c == b'_');
+    }
+    if u == "0" {
+        return true;
+    }
+    if let Some(o) = u.strip_prefix('0') {
+        return all(o, |c| (b'0'..=b'7').contains(&c) || c == b'_');
+    }
+    // [1-9][0-9_]* optionally followed by base-60 parts.
+    let (head, tail) = match u.find(':') {
+        Some(i) => (&u[..i], &u[i..]),
+        None => (u, ""),
+    };
+    let head_ok = head.as_bytes().first().is_some_and(|c| (b'1'..=b'9').contains(c))
+        && all(head, |c| c.is_ascii_digit() || c == b'_');
+    head_ok && (tail.is_empty() || is_sexagesimal_tail(tail))
+}
+
+fn is_yaml11_float(s: &str) -> bool {
+    let u = s.strip_prefix(['-', '+']).unwrap_or(s);
+    if matches!(u, ".inf" | ".Inf" | ".INF") || matches!(s, ".nan" | ".NaN" | ".NAN") {
+        return true;
+    }
+    // [0-9][0-9_]*(:[0-5]?[0-9])+\.[0-9_]*
+    if let Some(colon) = u.find(':')
+        && let Some(dot) = u.rfind('.')
+        && colon < dot
+    {
+        let head = &u[..colon];
+        return head.as_bytes().first().is_some_and(u8::is_ascii_digit)
+            && all(head, |c| c.is_ascii_digit() || c == b'_')
+            && is_sexagesimal_tail(&u[colon..dot])
+            && u[dot + 1..]
+                .bytes()
+                .all(|c| c.is_ascii_digit() || c == b'_');
+    }
+    // ([0-9][0-9_]*)?\.[0-9.]*([eE][-+][0-9]+)?
+    let (mantissa, exponent) = match u.find(['e', 'E']) {
+        Some(i) => (&u[..i], Some(&u[i + 1..])),
+        None => (u, None),
+    };
+    if let Some(e) = exponent {
+        let Some(digits) = e.strip_prefix(['-', '+']) else {
+            return false;
+        };
+        if !all(digits, |c| c.is_ascii_digit()) {
+            return false;
+        }
+    }
+    let Some(dot) = mantissa.find('.') else {
+        return false;
+    };
+    let whole = &mantissa[..dot];
+    let frac = &mantissa[dot + 1..];
+    (whole.is_empty()
+        || (whole.as_bytes()[0].is_ascii_digit()
+            && all(whole, |c| c.is_ascii_digit() || c == b'_')))
+        && frac.bytes().all(|c| c.is_ascii_digit() || c == b'.')
+}
+
+fn is_yaml11_timestamp(s: &str) -> bool {
+    // [0-9]{4}-[0-9]{1,2}-[0-9]{1,2} and the longer forms that start with it.
+    let b = s.as_bytes();
+    if b.len() < 8 || !b[..4].iter().all(u8::is_ascii_digit) || b[4] != b'-' {
+        return false;
+    }
+    let rest = &s[5..];
+    let mut parts = rest.splitn(2, '-');
+    let month = parts.next().unwrap_or("");
+    let Some(day_and_time) = parts.next() else {
+        return false;
+    };
+    let day_len = day_and_time
+        .bytes()
+        .take_while(u8::is_ascii_digit)
+        .count();
+    let ok_len = |p: &str| (1..=2).contains(&p.len()) && all(p, |c| c.is_ascii_digit());
+    ok_len(month) && (1..=2).contains(&day_len) && {
+        let after = &day_and_time[day_len..];
+        after.is_empty() || after.starts_with(['T', 't', ' ', '\t'])
+    }
+}
+
+/// A JSON value written in canonical order: `apiVersion`, `kind`, `metadata` first at the top,
+/// every other mapping sorted by key, whatever order the map itself keeps.
+struct Canonical<'a> {
+    value: &'a Value,
+    top: bool,
+}
+
+impl Serialize for Canonical<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeMap, SerializeSeq};
+        match self.value {
+            Value::Object(map) => {
+                let mut keys: Vec<&String> = map.keys().collect();
+                keys.sort_by(|a, b| {
+                    let rank = |k: &str| match (self.top, k) {
+                        (true, "apiVersion") => 0,
+                        (true, "kind") => 1,
+                        (true, "metadata") => 2,
+                        _ => 3,
+                    };
+                    rank(a).cmp(&rank(b)).then_with(|| a.cmp(b))
+                });
+                let mut m = serializer.serialize_map(Some(keys.len()))?;
+                for k in keys {
+                    m.serialize_entry(
+                        k,
+                        &Canonical {
+                            value: &map[k],
+                            top: false,
+                        },
+                    )?;
+                }
+                m.end()
+            }
+            Value::Array(items) => {
+                let mut s = serializer.serialize_seq(Some(items.len()))?;
+                for item in items {
+                    s.serialize_element(&Canonical {
+                        value: item,
+                        top: false,
+                    })?;
+                }
+                s.end()
+            }
+            other => other.serialize(serializer),
+        }
+    }
+}
+
+/// Writes one object as canonical YAML: stable key order, two-space indent, LF line ends,
+/// one trailing newline, literal blocks for multi-line strings and YAML-1.1-safe quoting.
+pub fn to_canonical(value: &Value) -> String {
+    let opts = serde_saphyr::ser_options! {
+        indent_step: 2,
+        // Folded scalars re-wrap long lines; a byte-stable diff wants them left alone.
+        folded_wrap_chars: usize::MAX,
+        prefer_block_scalars: true,
+    };
+    let mut out = serde_saphyr::to_string_with_options(
+        &Canonical {
+            value,
+            top: true,
+        },
+        opts,
+    )
+    // Serializing a JSON value cannot fail: every key is a string and every number finite.
+    .unwrap_or_else(|e| unreachable!("a JSON value always serializes to YAML: {e}"));
+    if !out.ends_with('\n') {
+        out.push('\n');
+    }
+    out
+}
+
+/// Writes a value as YAML in its own key order (for reports and index files).
+pub fn to_string<T: Serialize>(value: &T) -> String {
+    serde_saphyr::to_string(value).unwrap_or_else(|e| unreachable!("report serializes: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn yaml11_non_strings_are_recognised() {
+        for (s, t) in [
+            ("on", "boolean"),
+            ("NO", "boolean"),
+            ("y", "boolean"),
+            ("~", "null"),
+            ("null", "null"),
+            ("0777", "integer"),
+            ("1_000", "integer"),
+            ("12:30", "integer"),
+            ("0x1F", "integer"),
+            ("1.5", "float"),
+            (".inf", "float"),
+            ("-.inf", "float"),
+            ("190:20:30.15", "float"),
+            ("2024-01-01", "timestamp"),
+            ("2001-12-14t21:59:43.10-05:00", "timestamp"),
+        ] {
+            assert_eq!(yaml11_non_string(s), Some(t), "{s}");
+        }
+        for s in ["1e3", "info", "eastus2", "12:60", "v1.2.3", "1.2.3.4x", "2024-1"] {
+            assert_eq!(yaml11_non_string(s), None, "{s}");
+        }
+    }
+
+    #[test]
+    fn canonical_output_quotes_every_yaml11_trap() {
+        let traps = [
+            "on", "off", "yes", "no", "NO", "y", "n", "~", "null", "2024-01-01", "12:30", "0777",
+            "1_000", "1e3", ".inf",
+        ];
+        let mut data = serde_json::Map::new();
+        for (i, t) in traps.iter().enumerate() {
+            data.insert(format!("k{i:02}"), Value::String(t.to_string()));
+        }
+        let out = to_canonical(&Value::Object(data));
+        for (line, t) in out.lines().zip(traps) {
+            assert!(
+                line.ends_with(&format!("\"{t}\"")) || line.ends_with(&format!("'{t}'")),
+                "{line} should quote {t}"
+            );
+        }
+    }
+
+    #[test]
+    fn canonical_order_puts_identity_first_and_sorts_the_rest() {
+        let v: Value = serde_json::json!({"spec": {"b": 1, "a": 2}, "metadata": {"name": "x"}, "kind": "K", "apiVersion": "v1", "data": {}});
+        assert_eq!(
+            to_canonical(&v),
+            "apiVersion: v1\nkind: K\nmetadata:\n  name: x\ndata: {}\nspec:\n  a: 2\n  b: 1\n"
+        );
+    }
+
+    #[test]
+    fn multi_line_strings_are_literal_blocks() {
+        let v = serde_json::json!({"a": "line1\nline2\n"});
+        assert_eq!(to_canonical(&v), "a: |\n  line1\n  line2\n");
+    }
+
+    #[test]
+    fn unknown_field_points_at_the_key_with_a_suggestion() {
+        #[derive(serde::Deserialize, Debug)]
+        #[serde(deny_unknown_fields)]
+        #[allow(dead_code)]
+        struct Inner {
+            replicas: u32,
+        }
+        #[derive(serde::Deserialize, Debug)]
+        #[serde(deny_unknown_fields)]
+        #[allow(dead_code)]
+        struct Outer {
+            app: Inner,
+        }
+        let err = from_str::<Outer>("app:\n  replica: 3\n").unwrap_err();
+        assert_eq!(err.position, Position { line: 2, column: 3 });
+        assert_eq!(err.path.to_string(), "app.replica");
+        assert_eq!(err.hint.as_deref(), Some("did you mean `replicas`?"));
+    }
+
+    #[test]
+    fn wrong_type_points_at_the_value() {
+        #[derive(serde::Deserialize, Debug)]
+        #[allow(dead_code)]
+        struct S {
+            items: Vec<u16>,
+        }
+        let err = from_str::<S>("items:\n  - 1\n  - many\n").unwrap_err();
+        assert_eq!(err.path.to_string(), "items[1]");
+        assert_eq!(err.position.line, 3);
+    }
+
+    #[test]
+    fn ambiguous_plain_values_are_found_but_keys_and_quoted_values_are_not() {
+        let found = ambiguous_plain_scalars("on: x\na: on\nb: \"on\"\nc: [yes, 'no']\nd: 3\n");
+        let got: Vec<_> = found
+            .iter()
+            .map(|f| (f.position.line, f.value.as_str()))
+            .collect();
+        assert_eq!(got, vec![(2, "on"), (4, "yes")]);
+    }
+
+    #[test]
+    fn deep_nesting_is_refused() {
+        let src = "[".repeat(10_000);
+        assert!(documents(&src).is_err());
+    }
+
+    #[test]
+    fn alias_bombs_are_refused() {
+        let mut src = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..12 {
+            let p = i - 1;
+            src.push_str(&format!(
+                "a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"
+            ));
+        }
+        assert!(documents(&src).is_err());
+    }
+}
