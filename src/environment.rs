@@ -416,7 +416,12 @@ struct Loaded {
 }
 
 impl Loaded {
-    fn error(&self, path: YamlPath, message: impl Into<String>, hint: Option<String>) -> EnvironmentError {
+    fn error(
+        &self,
+        path: YamlPath,
+        message: impl Into<String>,
+        hint: Option<String>,
+    ) -> EnvironmentError {
         EnvironmentError {
             position: yaml::locate(&self.text, &path),
             file: self.file.clone(),
@@ -443,7 +448,11 @@ fn read(file: &Path) -> Result<Loaded, EnvironmentError> {
             Some("save the file as UTF-8"),
         )
     })?;
-    if text.trim().is_empty() || text.lines().all(|l| l.trim().is_empty() || l.trim_start().starts_with('#')) {
+    if text.trim().is_empty()
+        || text
+            .lines()
+            .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'))
+    {
         return Err(fail(
             "the file is empty".into(),
             Some("start from `kubectl hadr schema` or a file in environments/ of the examples"),
@@ -539,13 +548,17 @@ pub fn load(file: &Path) -> Result<Environment, EnvironmentError> {
         return Err(top.error(
             YamlPath::default().key("metadata").key("name"),
             format!("metadata.name `{name}` differs from the file name `{stem}`"),
-            Some(format!("set `name: {stem}` or rename the file to `{name}.yaml`")),
+            Some(format!(
+                "set `name: {stem}` or rename the file to `{name}.yaml`"
+            )),
         ));
     }
     let spec = chain
         .iter()
         .rev()
-        .fold(EnvironmentSpec::default(), |base, l| l.doc.spec.clone().merge(base));
+        .fold(EnvironmentSpec::default(), |base, l| {
+            l.doc.spec.clone().merge(base)
+        });
     resolve(&stem, &chain, spec)
 }
 
@@ -556,7 +569,11 @@ fn canonical(p: &Path) -> PathBuf {
 fn resolve_extends(from: &Loaded, base: &str) -> Result<PathBuf, EnvironmentError> {
     let here = YamlPath::default().key("extends");
     let rel = Path::new(base);
-    if rel.is_absolute() || rel.components().any(|c| matches!(c, std::path::Component::ParentDir)) {
+    if rel.is_absolute()
+        || rel
+            .components()
+            .any(|c| matches!(c, std::path::Component::ParentDir))
+    {
         return Err(from.error(
             here,
             format!("`extends: {base}` must name a file beside this one"),
@@ -584,7 +601,11 @@ fn owner<'a>(chain: &'a [Loaded], path: &YamlPath) -> &'a Loaded {
         .unwrap_or(&chain[0])
 }
 
-fn resolve(name: &str, chain: &[Loaded], spec: EnvironmentSpec) -> Result<Environment, EnvironmentError> {
+fn resolve(
+    name: &str,
+    chain: &[Loaded],
+    spec: EnvironmentSpec,
+) -> Result<Environment, EnvironmentError> {
     let spec_path = YamlPath::default().key("spec");
     let top = &chain[0];
     let required = |path: YamlPath, what: &str| {
@@ -592,7 +613,10 @@ fn resolve(name: &str, chain: &[Loaded], spec: EnvironmentSpec) -> Result<Enviro
         let mut e = top.error(
             parent,
             format!("`{}` is required", path),
-            Some(format!("set {what} in {} or in a file it extends", top.file.display())),
+            Some(format!(
+                "set {what} in {} or in a file it extends",
+                top.file.display()
+            )),
         );
         e.path = Some(path);
         e
@@ -606,11 +630,15 @@ fn resolve(name: &str, chain: &[Loaded], spec: EnvironmentSpec) -> Result<Enviro
             )
         })
     };
-    check_name(YamlPath::default().key("metadata").key("name"), name, "environment name")
-        .map_err(|mut e| {
-            e.hint = Some(format!("rename the file: {}", e.hint.unwrap_or_default()));
-            e
-        })?;
+    check_name(
+        YamlPath::default().key("metadata").key("name"),
+        name,
+        "environment name",
+    )
+    .map_err(|mut e| {
+        e.hint = Some(format!("rename the file: {}", e.hint.unwrap_or_default()));
+        e
+    })?;
 
     let app_path = spec_path.key("app");
     let app_spec = spec.app.unwrap_or_default();
@@ -625,7 +653,11 @@ fn resolve(name: &str, chain: &[Loaded], spec: EnvironmentSpec) -> Result<Enviro
         .ok_or_else(|| required(app_path.key("image"), "the container image"))?;
     if image.trim().is_empty() || image.contains(char::is_whitespace) {
         let p = app_path.key("image");
-        return Err(owner(chain, &p).error(p, format!("image `{image}` is not a valid image reference"), None));
+        return Err(owner(chain, &p).error(
+            p,
+            format!("image `{image}` is not a valid image reference"),
+            None,
+        ));
     }
     let app = App {
         name: app_name.clone(),
@@ -655,7 +687,9 @@ fn resolve(name: &str, chain: &[Loaded], spec: EnvironmentSpec) -> Result<Enviro
 
     let ha_spec = spec.ha.unwrap_or_default();
     let ha = Ha {
-        spread: ha_spec.spread.unwrap_or_else(|| vec![SpreadKey::Zone, SpreadKey::Hostname]),
+        spread: ha_spec
+            .spread
+            .unwrap_or_else(|| vec![SpreadKey::Zone, SpreadKey::Hostname]),
         anti_affinity: ha_spec.anti_affinity.unwrap_or(AntiAffinity::Preferred),
         disruption_budget: ha_spec.disruption_budget,
         survive: ha_spec.survive.unwrap_or(Survive::None),
@@ -677,7 +711,9 @@ fn resolve(name: &str, chain: &[Loaded], spec: EnvironmentSpec) -> Result<Enviro
                     return Err(owner(chain, &p).error(
                         p,
                         format!("`{s}` is neither a number nor a percentage"),
-                        Some("write an integer such as `2` or a percentage such as `\"50%\"`".into()),
+                        Some(
+                            "write an integer such as `2` or a percentage such as `\"50%\"`".into(),
+                        ),
                     ));
                 }
             }
@@ -699,7 +735,10 @@ fn resolve(name: &str, chain: &[Loaded], spec: EnvironmentSpec) -> Result<Enviro
     let mut seen: BTreeMap<String, usize> = BTreeMap::new();
     for (i, r) in region_specs.into_iter().enumerate() {
         let here = regions_path.index(i);
-        let rname = r.name.clone().ok_or_else(|| required(here.key("name"), "the region name"))?;
+        let rname = r
+            .name
+            .clone()
+            .ok_or_else(|| required(here.key("name"), "the region name"))?;
         check_name(here.key("name"), &rname, "region name")?;
         if let Some(first) = seen.insert(rname.clone(), i) {
             let p = here.key("name");
@@ -805,7 +844,9 @@ fn check_config_keys(
     for key in config.keys() {
         let ok = !key.is_empty()
             && key.len() <= 253
-            && key.bytes().all(|c| c.is_ascii_alphanumeric() || b"-._".contains(&c))
+            && key
+                .bytes()
+                .all(|c| c.is_ascii_alphanumeric() || b"-._".contains(&c))
             && key != "."
             && key != "..";
         if !ok {
@@ -841,7 +882,10 @@ pub fn dns1123_label(s: &str) -> Result<(), &'static str> {
     if s.len() > 63 {
         return Err("it is longer than 63 characters");
     }
-    if !s.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-') {
+    if !s
+        .bytes()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-')
+    {
         return Err("only lowercase letters, digits and '-' are allowed");
     }
     if s.starts_with('-') || s.ends_with('-') {
@@ -887,7 +931,13 @@ pub fn check_cron(s: &str) -> Result<(), String> {
     if fields.len() != 5 {
         return Err(format!("it has {} fields, not 5", fields.len()));
     }
-    let limits = [(0, 59, "minute"), (0, 23, "hour"), (1, 31, "day of month"), (1, 12, "month"), (0, 7, "day of week")];
+    let limits = [
+        (0, 59, "minute"),
+        (0, 23, "hour"),
+        (1, 31, "day of month"),
+        (1, 12, "month"),
+        (0, 7, "day of week"),
+    ];
     for (field, (lo, hi, what)) in fields.iter().zip(limits) {
         for part in field.split(',') {
             let (range, step) = match part.split_once('/') {
@@ -907,7 +957,8 @@ pub fn check_cron(s: &str) -> Result<(), String> {
                 return Err(format!("bad range `{range}` in the {what} field"));
             }
             for b in &bounds {
-                let n = cron_value(b, what).ok_or_else(|| format!("`{b}` is not valid in the {what} field"))?;
+                let n = cron_value(b, what)
+                    .ok_or_else(|| format!("`{b}` is not valid in the {what} field"))?;
                 if n < lo || n > hi {
                     return Err(format!("{n} is outside {lo}-{hi} in the {what} field"));
                 }
@@ -922,7 +973,9 @@ fn cron_value(s: &str, what: &str) -> Option<u32> {
         return Some(n);
     }
     let names: &[&str] = match what {
-        "month" => &["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"],
+        "month" => &[
+            "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+        ],
         "day of week" => &["sun", "mon", "tue", "wed", "thu", "fri", "sat"],
         _ => return None,
     };
@@ -971,6 +1024,9 @@ mod tests {
     fn values_merge_deeply_and_null_removes() {
         let base = serde_json::json!({"a": {"b": 1, "c": 2}, "d": [1, 2]});
         let over = serde_json::json!({"a": {"c": 3, "b": null}, "d": [3]});
-        assert_eq!(merge_values(base, over), serde_json::json!({"a": {"c": 3}, "d": [3]}));
+        assert_eq!(
+            merge_values(base, over),
+            serde_json::json!({"a": {"c": 3}, "d": [3]})
+        );
     }
 }

@@ -141,9 +141,12 @@ fn pod_spec_mut(object: &mut Value) -> Option<&mut Value> {
     let spec = object.get_mut("spec")?;
     match kind.as_str() {
         "Pod" => Some(spec),
-        "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "Job" | "ReplicationController" => {
-            spec.get_mut("template")?.get_mut("spec")
-        }
+        "Deployment"
+        | "StatefulSet"
+        | "DaemonSet"
+        | "ReplicaSet"
+        | "Job"
+        | "ReplicationController" => spec.get_mut("template")?.get_mut("spec"),
         "CronJob" => spec
             .get_mut("jobTemplate")?
             .get_mut("spec")?
@@ -188,7 +191,11 @@ pub fn rewrite_references(object: &mut Value, renames: &Renames) -> usize {
                     let Some(from) = e.get_mut("valueFrom") else {
                         continue;
                     };
-                    rename(from.get_mut("configMapKeyRef"), "name", &renames.config_maps);
+                    rename(
+                        from.get_mut("configMapKeyRef"),
+                        "name",
+                        &renames.config_maps,
+                    );
                     rename(from.get_mut("secretKeyRef"), "name", &renames.secrets);
                 }
             }
@@ -198,7 +205,9 @@ pub fn rewrite_references(object: &mut Value, renames: &Renames) -> usize {
         for v in volumes {
             rename(v.get_mut("configMap"), "name", &renames.config_maps);
             rename(v.get_mut("secret"), "secretName", &renames.secrets);
-            if let Some(Value::Array(sources)) = v.get_mut("projected").and_then(|p| p.get_mut("sources")) {
+            if let Some(Value::Array(sources)) =
+                v.get_mut("projected").and_then(|p| p.get_mut("sources"))
+            {
                 for s in sources {
                     rename(s.get_mut("configMap"), "name", &renames.config_maps);
                     rename(s.get_mut("secret"), "name", &renames.secrets);
@@ -226,8 +235,14 @@ mod tests {
     // Vectors produced by kustomize v5's configMapGenerator / secretGenerator.
     #[test]
     fn config_map_suffixes_match_kustomize() {
-        assert_eq!(kustomize_suffix(&cm(json!({"K": "1"}))).unwrap(), "cd9c2m5dhf");
-        assert_eq!(kustomize_suffix(&cm(json!({"one": ""}))).unwrap(), "9g67k2htb6");
+        assert_eq!(
+            kustomize_suffix(&cm(json!({"K": "1"}))).unwrap(),
+            "cd9c2m5dhf"
+        );
+        assert_eq!(
+            kustomize_suffix(&cm(json!({"one": ""}))).unwrap(),
+            "9g67k2htb6"
+        );
         let no_data = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}});
         assert_eq!(kustomize_suffix(&no_data).unwrap(), "6ct58987ht");
     }

@@ -1,5 +1,110 @@
 //! kubectl-hadr: high availability and disaster recovery for applications on Kubernetes.
+//!
+//! `run` is the whole program: it turns parsed arguments into calls of the domain modules and
+//! hands their results to the printer. Nothing below it sees clap or prints.
 
-pub mod yaml;
+pub mod cli;
+pub mod complete;
 pub mod environment;
+pub mod error;
 pub mod hash;
+pub mod manifest;
+pub mod pipeline;
+pub mod printer;
+pub mod render;
+pub mod store;
+pub mod templates;
+pub mod tree;
+pub mod yaml;
+
+use clap::CommandFactory;
+
+use crate::cli::{Cli, Command, CompletionShell};
+use crate::pipeline::{Action, RenderOptions};
+use crate::printer::{Format, Printer};
+
+/// How a command ended, as a process exit code: 0 ok, 1 a check found differences, 2 error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Ok = 0,
+    CheckFailed = 1,
+    Error = 2,
+}
+
+pub fn run(cli: Cli) -> Outcome {
+    let printer = Printer::new(match cli.output {
+        cli::Format::Text => Format::Text,
+        cli::Format::Json => Format::Json,
+    });
+    match cli.command {
+        Command::Render(args) => {
+            let opts = RenderOptions {
+                root: cli.root,
+                environments: args.environments,
+                region: args.region,
+                out: args.out,
+                action: if args.check {
+                    Action::Check
+                } else if let Some(b) = args.branch {
+                    Action::Branch(b)
+                } else if args.commit {
+                    Action::Commit
+                } else {
+                    Action::Write
+                },
+                force: args.force,
+            };
+            match pipeline::render(&opts) {
+                Ok(report) => {
+                    printer.render_report(&report);
+                    if report.up_to_date == Some(false) {
+                        Outcome::CheckFailed
+                    } else {
+                        Outcome::Ok
+                    }
+                }
+                Err(e) => {
+                    printer.errors(&e.messages());
+                    Outcome::Error
+                }
+            }
+        }
+        Command::Schema => {
+            let mut s = serde_json::to_string_pretty(&environment::json_schema()).unwrap_or_default();
+            s.push('\n');
+            printer.raw(&s);
+            Outcome::Ok
+        }
+        Command::Version => {
+            let version = env!("CARGO_PKG_VERSION");
+            match printer.format() {
+                Format::Json => printer.json(&serde_json::json!({ "version": version })),
+                Format::Text => printer.raw(&format!("kubectl-hadr {version}\n")),
+            }
+            Outcome::Ok
+        }
+        Command::Completion { shell } => {
+            let mut cmd = Cli::command();
+            let mut buf = Vec::new();
+            let generator = match shell {
+                CompletionShell::KubectlPlugin => {
+                    printer.raw(complete::KUBECTL_PLUGIN_SCRIPT);
+                    return Outcome::Ok;
+                }
+                CompletionShell::Bash => clap_complete::Shell::Bash,
+                CompletionShell::Zsh => clap_complete::Shell::Zsh,
+                CompletionShell::Fish => clap_complete::Shell::Fish,
+                CompletionShell::Elvish => clap_complete::Shell::Elvish,
+                CompletionShell::Powershell => clap_complete::Shell::PowerShell,
+            };
+            clap_complete::generate(generator, &mut cmd, "kubectl-hadr", &mut buf);
+            printer.raw(&String::from_utf8_lossy(&buf));
+            Outcome::Ok
+        }
+        Command::Complete { words } => {
+            let candidates = complete::candidates(&Cli::command(), &cli.root, &words);
+            printer.raw(&complete::cobra_output(&candidates));
+            Outcome::Ok
+        }
+    }
+}

@@ -235,7 +235,12 @@ pub fn locate(src: &str, path: &Path) -> Option<Position> {
             Event::StreamEnd | Event::DocumentEnd => return None,
             first => {
                 let here = pos(&span.start);
-                return Some(Locator { parser: &mut parser }.find(first, here, &path.0));
+                return Some(
+                    Locator {
+                        parser: &mut parser,
+                    }
+                    .find(first, here, &path.0),
+                );
             }
         }
     }
@@ -472,7 +477,10 @@ fn is_yaml11_int(s: &str) -> bool {
         Some(i) => (&u[..i], &u[i..]),
         None => (u, ""),
     };
-    let head_ok = head.as_bytes().first().is_some_and(|c| (b'1'..=b'9').contains(c))
+    let head_ok = head
+        .as_bytes()
+        .first()
+        .is_some_and(|c| (b'1'..=b'9').contains(c))
         && all(head, |c| c.is_ascii_digit() || c == b'_');
     head_ok && (tail.is_empty() || is_sexagesimal_tail(tail))
 }
@@ -531,10 +539,7 @@ fn is_yaml11_timestamp(s: &str) -> bool {
     let Some(day_and_time) = parts.next() else {
         return false;
     };
-    let day_len = day_and_time
-        .bytes()
-        .take_while(u8::is_ascii_digit)
-        .count();
+    let day_len = day_and_time.bytes().take_while(u8::is_ascii_digit).count();
     let ok_len = |p: &str| (1..=2).contains(&p.len()) && all(p, |c| c.is_ascii_digit());
     ok_len(month) && (1..=2).contains(&day_len) && {
         let after = &day_and_time[day_len..];
@@ -600,15 +605,9 @@ pub fn to_canonical(value: &Value) -> String {
         folded_wrap_chars: usize::MAX,
         prefer_block_scalars: true,
     };
-    let mut out = serde_saphyr::to_string_with_options(
-        &Canonical {
-            value,
-            top: true,
-        },
-        opts,
-    )
-    // Serializing a JSON value cannot fail: every key is a string and every number finite.
-    .unwrap_or_else(|e| unreachable!("a JSON value always serializes to YAML: {e}"));
+    let mut out = serde_saphyr::to_string_with_options(&Canonical { value, top: true }, opts)
+        // Serializing a JSON value cannot fail: every key is a string and every number finite.
+        .unwrap_or_else(|e| unreachable!("a JSON value always serializes to YAML: {e}"));
     if !out.ends_with('\n') {
         out.push('\n');
     }
@@ -645,7 +644,9 @@ mod tests {
         ] {
             assert_eq!(yaml11_non_string(s), Some(t), "{s}");
         }
-        for s in ["1e3", "info", "eastus2", "12:60", "v1.2.3", "1.2.3.4x", "2024-1"] {
+        for s in [
+            "1e3", "info", "eastus2", "12:60", "v1.2.3", "1.2.3.4x", "2024-1",
+        ] {
             assert_eq!(yaml11_non_string(s), None, "{s}");
         }
     }
@@ -653,8 +654,21 @@ mod tests {
     #[test]
     fn canonical_output_quotes_every_yaml11_trap() {
         let traps = [
-            "on", "off", "yes", "no", "NO", "y", "n", "~", "null", "2024-01-01", "12:30", "0777",
-            "1_000", "1e3", ".inf",
+            "on",
+            "off",
+            "yes",
+            "no",
+            "NO",
+            "y",
+            "n",
+            "~",
+            "null",
+            "2024-01-01",
+            "12:30",
+            "0777",
+            "1_000",
+            "1e3",
+            ".inf",
         ];
         let mut data = serde_json::Map::new();
         for (i, t) in traps.iter().enumerate() {

@@ -1,0 +1,99 @@
+//! Command-line types (clap derive) and nothing else.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "kubectl-hadr",
+    bin_name = "kubectl hadr",
+    version,
+    about = "High availability and disaster recovery for applications on Kubernetes",
+    long_about = "Describe an application once per environment (environments/*.yaml), render it into \
+immutable, content-hashed, per-region manifests committed to git, and roll revisions out region by region.",
+    after_help = "Examples:\n  kubectl hadr render                      render every environment into rendered/\n  kubectl hadr render prod --commit        render prod and commit the result\n  kubectl hadr render --check              exit 1 if rendered/ is not what the sources produce\n  kubectl hadr schema > environment.schema.json"
+)]
+pub struct Cli {
+    /// Repository root holding environments/ and templates/.
+    #[arg(long, short = 'C', global = true, default_value = ".", value_name = "DIR")]
+    pub root: PathBuf,
+
+    /// Output format.
+    #[arg(long, short = 'o', global = true, value_enum, default_value_t = Format::Text)]
+    pub output: Format,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Render environments into per-region manifests (and optionally commit them).
+    #[command(after_help = "Examples:\n  kubectl hadr render\n  kubectl hadr render prod --region eastus2\n  kubectl hadr render --commit\n  kubectl hadr render --branch rendered\n  kubectl hadr render --check -o json\n\nExit codes: 0 ok, 1 --check found differences, 2 error.")]
+    Render(RenderArgs),
+    /// Print the JSON Schema of environment files (for yaml-language-server and editors).
+    Schema,
+    /// Print the version.
+    Version,
+    /// Print a shell completion script.
+    #[command(after_help = "Examples:\n  kubectl hadr completion bash > /etc/bash_completion.d/kubectl-hadr\n  kubectl hadr completion kubectl-plugin > ~/bin/kubectl_complete-hadr && chmod +x ~/bin/kubectl_complete-hadr")]
+    Completion {
+        /// bash, zsh, fish, elvish, powershell, or kubectl-plugin for the
+        /// `kubectl_complete-hadr` script that `kubectl hadr <TAB>` uses.
+        shell: CompletionShell,
+    },
+    /// Completion candidates for the words given (used by `kubectl_complete-hadr`).
+    #[command(name = "__complete", hide = true)]
+    Complete {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        words: Vec<String>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CompletionShell {
+    Bash,
+    Zsh,
+    Fish,
+    Elvish,
+    Powershell,
+    KubectlPlugin,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RenderArgs {
+    /// Environments to render (default: all in environments/).
+    #[arg(value_name = "ENV")]
+    pub environments: Vec<String>,
+
+    /// Render only this region.
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<String>,
+
+    /// Output directory (default: <root>/rendered).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+
+    /// Commit the rendered changes to the checked-out branch.
+    #[arg(long, conflicts_with_all = ["check", "branch"])]
+    pub commit: bool,
+
+    /// Commit the rendered tree to this branch without touching the working tree or index.
+    #[arg(long, value_name = "BRANCH", conflicts_with = "check")]
+    pub branch: Option<String>,
+
+    /// Exit 1 and list the files if the rendered tree is not what the sources produce.
+    #[arg(long)]
+    pub check: bool,
+
+    /// Overwrite hand edits in the rendered tree.
+    #[arg(long)]
+    pub force: bool,
+}

@@ -1,0 +1,61 @@
+//! The errors a command can end with, each carrying what went wrong, where, and how to fix it.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use crate::environment::EnvironmentError;
+use crate::render::RenderError;
+use crate::store::StoreError;
+use crate::templates::TemplateLoadError;
+use crate::tree::{HandEdit, TreeError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{}", join(.0))]
+    Environments(Vec<EnvironmentError>),
+    #[error("{}", join(.0))]
+    Render(Vec<RenderError>),
+    #[error(transparent)]
+    Templates(#[from] TemplateLoadError),
+    #[error(transparent)]
+    Tree(#[from] TreeError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("refusing to overwrite hand edits in the rendered tree:\n{}\n  help: move the change into environments/ or templates/, or rerun with --force to discard it", hand_edits(.0))]
+    HandEdits(Vec<HandEdit>),
+    #[error("no environment files in {} (expected <name>.yaml files)", .0.display())]
+    NoEnvironments(PathBuf),
+    #[error("no environment `{name}`; available: {}", .available.join(", "))]
+    UnknownEnvironment { name: String, available: Vec<String> },
+    #[error("no region `{name}` in the selected environments; available: {}", .available.join(", "))]
+    UnknownRegion { name: String, available: Vec<String> },
+    #[error("{}: {message}", .path.display())]
+    Io { path: PathBuf, message: String },
+}
+
+fn join<T: fmt::Display>(items: &[T]) -> String {
+    items
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn hand_edits(edits: &[HandEdit]) -> String {
+    edits
+        .iter()
+        .map(|e| format!("  {:<9}{}", e.what, e.path.display()))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+impl Error {
+    /// The messages to show, one per problem (several files can be wrong at once).
+    pub fn messages(&self) -> Vec<String> {
+        match self {
+            Error::Environments(v) => v.iter().map(ToString::to_string).collect(),
+            Error::Render(v) => v.iter().map(ToString::to_string).collect(),
+            other => vec![other.to_string()],
+        }
+    }
+}

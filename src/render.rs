@@ -1,0 +1,472 @@
+//! Environment -> RenderedSet: runs the templates for one region, parses their output, applies
+//! labels, content hashes and reference rewriting, and emits canonical bytes.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+
+use minijinja::value::Serde;
+use rayon::prelude::*;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::environment::{App, Dr, Environment, Ha, Region};
+use crate::hash::{self, Renames};
+use crate::manifest::{self, Index, IndexEntry, ObjectId};
+use crate::templates::{Origin, TemplateSet};
+use crate::yaml;
+
+/// One object of a rendered set, in canonical form.
+#[derive(Debug, Clone)]
+pub struct RenderedObject {
+    pub id: ObjectId,
+    pub file: String,
+    pub bytes: String,
+    pub sha256: String,
+    /// The template that produced it.
+    pub template: String,
+}
+
+/// The objects of one environment in one region.
+#[derive(Debug, Clone)]
+pub struct RenderedSet {
+    pub environment: String,
+    pub region: String,
+    /// Sorted by file name.
+    pub objects: Vec<RenderedObject>,
+    pub digest: String,
+}
+
+impl RenderedSet {
+    pub fn index(&self) -> Index {
+        Index {
+            api_version: crate::environment::API_VERSION.into(),
+            kind: "RenderedSet".into(),
+            environment: self.environment.clone(),
+            region: self.region.clone(),
+            digest: self.digest.clone(),
+            objects: self
+                .objects
+                .iter()
+                .map(|o| IndexEntry {
+                    file: o.file.clone(),
+                    id: o.id.clone(),
+                    sha256: o.sha256.clone(),
+                })
+                .collect(),
+        }
+    }
+
+    /// Every file of the region directory, index included, by file name.
+    pub fn files(&self) -> BTreeMap<String, Vec<u8>> {
+        let mut files: BTreeMap<String, Vec<u8>> = self
+            .objects
+            .iter()
+            .map(|o| (o.file.clone(), o.bytes.clone().into_bytes()))
+            .collect();
+        files.insert(
+            manifest::INDEX_FILE.to_string(),
+            self.index().to_bytes().into_bytes(),
+        );
+        files
+    }
+}
+
+/// Something a template did that works but probably is not what its author meant.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Warning {
+    pub template: String,
+    /// Line in the template, when it could be traced back; else the line of the output.
+    pub line: usize,
+    pub message: String,
+    pub fix: String,
+}
+
+impl fmt::Display for Warning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}:{}: {}\n  fix: {}",
+            self.template, self.line, self.message, self.fix
+        )
+    }
+}
+
+/// Why a region could not be rendered.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum RenderError {
+    #[error("{template}:{line}: {message}{}\n  while rendering environment `{environment}`, region `{region}`", detail(.snippet))]
+    Template {
+        template: String,
+        line: usize,
+        environment: String,
+        region: String,
+        message: String,
+        snippet: Option<String>,
+    },
+    #[error(
+        "{template}: output line {line}: {message}\n  {line} | {text}\n  while rendering environment `{environment}`, region `{region}`\n  help: {hint}"
+    )]
+    Output {
+        template: String,
+        line: usize,
+        text: String,
+        environment: String,
+        region: String,
+        message: String,
+        hint: String,
+    },
+    #[error(
+        "{template}: {message}\n  while rendering environment `{environment}`, region `{region}`\n  help: {hint}"
+    )]
+    Object {
+        template: String,
+        environment: String,
+        region: String,
+        message: String,
+        hint: String,
+    },
+}
+
+fn detail(snippet: &Option<String>) -> String {
+    snippet
+        .as_ref()
+        .map(|s| format!("\n  {s}"))
+        .unwrap_or_default()
+}
+
+/// The compiled template set, shared by every region being rendered.
+pub struct Renderer {
+    env: minijinja::Environment<'static>,
+    set: TemplateSet,
+}
+
+#[derive(Serialize)]
+struct EnvironmentContext<'a> {
+    name: &'a str,
+    namespace: &'a str,
+}
+
+#[derive(Serialize)]
+struct RegionContext<'a> {
+    name: &'a str,
+    context: &'a str,
+    config: &'a BTreeMap<String, String>,
+}
+
+/// What templates see. Documented in the README ("Template authoring").
+#[derive(Serialize)]
+struct Context<'a> {
+    environment: EnvironmentContext<'a>,
+    region: RegionContext<'a>,
+    app: &'a App,
+    ha: &'a Ha,
+    dr: &'a Dr,
+    config: &'a BTreeMap<String, String>,
+    values: &'a Value,
+    labels: BTreeMap<&'static str, &'a str>,
+    selector: BTreeMap<&'static str, &'a str>,
+    pod_labels: BTreeMap<&'static str, &'a str>,
+    topology_keys: BTreeMap<&'static str, &'static str>,
+}
+
+impl Renderer {
+    /// Compiles every template; a syntax error names the template and line.
+    pub fn new(set: TemplateSet) -> Result<Renderer, RenderError> {
+        let mut env = minijinja::Environment::new();
+        env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+        for (name, t) in &set.templates {
+            env.add_template_owned(name.clone(), t.source.clone())
+                .map_err(|e| template_error(&set, e, "", ""))?;
+        }
+        Ok(Renderer { env, set })
+    }
+
+    /// Renders every region of every environment, in parallel. Either all succeed, or every
+    /// error is returned (sorted, so the report is the same on every run).
+    pub fn render_all(
+        &self,
+        environments: &[Environment],
+        only_region: Option<&str>,
+    ) -> Result<(Vec<RenderedSet>, Vec<Warning>), Vec<RenderError>> {
+        let jobs: Vec<(&Environment, &Region)> = environments
+            .iter()
+            .flat_map(|e| e.regions.iter().map(move |r| (e, r)))
+            .filter(|(_, r)| only_region.is_none_or(|o| o == r.name))
+            .collect();
+        let results: Vec<Result<(RenderedSet, Vec<Warning>), RenderError>> = jobs
+            .par_iter()
+            .map(|(e, r)| self.render_region(e, r))
+            .collect();
+        let mut sets = Vec::new();
+        let mut warnings = Vec::new();
+        let mut errors = Vec::new();
+        for r in results {
+            match r {
+                Ok((s, w)) => {
+                    sets.push(s);
+                    warnings.extend(w);
+                }
+                Err(e) => errors.push(e),
+            }
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        warnings.sort();
+        warnings.dedup();
+        Ok((sets, warnings))
+    }
+
+    /// Renders one environment in one region.
+    pub fn render_region(
+        &self,
+        environment: &Environment,
+        region: &Region,
+    ) -> Result<(RenderedSet, Vec<Warning>), RenderError> {
+        let env_name = environment.name.as_str();
+        let region_name = region.name.as_str();
+        let standard = [
+            ("app.kubernetes.io/name", region.app.name.as_str()),
+            (manifest::MANAGED_BY.0, manifest::MANAGED_BY.1),
+            (manifest::ENVIRONMENT_LABEL, env_name),
+            (manifest::REGION_LABEL, region_name),
+        ];
+        let selector = BTreeMap::from([("app.kubernetes.io/name", region.app.name.as_str())]);
+        let ctx = Context {
+            environment: EnvironmentContext {
+                name: env_name,
+                namespace: &environment.namespace,
+            },
+            region: RegionContext {
+                name: region_name,
+                context: &region.context,
+                config: &region.config,
+            },
+            app: &region.app,
+            ha: &environment.ha,
+            dr: &environment.dr,
+            config: &environment.config,
+            values: &region.values,
+            labels: standard.into_iter().collect(),
+            selector: selector.clone(),
+            pod_labels: standard.into_iter().chain(selector).collect(),
+            topology_keys: BTreeMap::from([
+                ("zone", "topology.kubernetes.io/zone"),
+                ("hostname", "kubernetes.io/hostname"),
+            ]),
+        };
+        let ctx = minijinja::Value::from(Serde(&ctx));
+
+        let mut objects: Vec<(Value, String)> = Vec::new();
+        let mut warnings = Vec::new();
+        for name in self.set.renderable() {
+            let template = self
+                .env
+                .get_template(name)
+                .map_err(|e| template_error(&self.set, e, env_name, region_name))?;
+            let output = template
+                .render(&ctx)
+                .map_err(|e| template_error(&self.set, e, env_name, region_name))?;
+            let shown = display_name(&self.set, name);
+            let docs = yaml::documents(&output).map_err(|e| RenderError::Output {
+                template: shown.clone(),
+                line: e.position.line,
+                text: output
+                    .lines()
+                    .nth(e.position.line.saturating_sub(1))
+                    .unwrap_or_default()
+                    .to_string(),
+                environment: env_name.into(),
+                region: region_name.into(),
+                message: e.message,
+                hint: "quote values with `| tojson`, and check the indentation of the lines the template emits".into(),
+            })?;
+            let source = &self.set.templates[name].source;
+            for a in yaml::ambiguous_plain_scalars(&output) {
+                let out_line = output.lines().nth(a.position.line - 1).unwrap_or_default();
+                let line = source_line_for(source, out_line).unwrap_or(a.position.line);
+                warnings.push(Warning {
+                    template: shown.clone(),
+                    line,
+                    message: format!(
+                        "emits the plain scalar `{}`, which kubectl and the API server (YAML 1.1) read as a {}, not the string it is here",
+                        a.value, a.yaml11_type
+                    ),
+                    fix: "write the expression as `{{ value | tojson }}` so it is always quoted".into(),
+                });
+            }
+            objects.extend(docs.into_iter().map(|d| (d, shown.clone())));
+        }
+        let set = finish(env_name, region_name, objects)?;
+        Ok((set, warnings))
+    }
+}
+
+fn display_name(set: &TemplateSet, name: &str) -> String {
+    match set.templates.get(name).map(|t| &t.origin) {
+        Some(Origin::File(p)) => p.display().to_string(),
+        _ => format!("{name} (built-in)"),
+    }
+}
+
+fn template_error(set: &TemplateSet, e: minijinja::Error, env: &str, region: &str) -> RenderError {
+    let name = e.name().unwrap_or("(unknown template)").to_string();
+    let source = set.templates.get(&name).map(|t| t.source.as_str());
+    let snippet = match (e.range(), source) {
+        (Some(r), Some(src)) if r.end <= src.len() => Some(format!("at `{}`", &src[r])),
+        _ => None,
+    };
+    let mut message = match e.detail() {
+        Some(d) => format!("{}: {d}", e.kind()),
+        None => e.kind().to_string(),
+    };
+    if e.kind() == minijinja::ErrorKind::UndefinedError {
+        message.push_str(
+            " (templates see: environment, region, app, ha, dr, config, values, labels, selector, pod_labels, topology_keys)",
+        );
+    }
+    RenderError::Template {
+        template: display_name(set, &name),
+        line: e.line().unwrap_or(0),
+        environment: env.into(),
+        region: region.into(),
+        message,
+        snippet,
+    }
+}
+
+/// Traces an output line back to the template line that produced it: the first line whose
+/// literal text, with each `{{ ... }}` taken as a wildcard, matches the output line.
+fn source_line_for(source: &str, output_line: &str) -> Option<usize> {
+    source.lines().enumerate().find_map(|(i, line)| {
+        if !line.contains("{{") {
+            return None;
+        }
+        let mut literals = Vec::new();
+        let mut rest = line;
+        while let Some(start) = rest.find("{{") {
+            literals.push(&rest[..start]);
+            rest = match rest[start..].find("}}") {
+                Some(end) => &rest[start + end + 2..],
+                None => "",
+            };
+        }
+        literals.push(rest);
+        let first = literals.first()?;
+        let last = literals.last()?;
+        let mut text = output_line.strip_prefix(first)?;
+        for lit in &literals[1..literals.len() - 1] {
+            let at = text.find(lit)?;
+            text = &text[at + lit.len()..];
+        }
+        text.ends_with(last).then_some(i + 1)
+    })
+}
+
+/// Labels, content hashes, reference rewriting, canonical bytes and the set digest.
+fn finish(
+    env: &str,
+    region: &str,
+    mut objects: Vec<(Value, String)>,
+) -> Result<RenderedSet, RenderError> {
+    let object_error = |template: &str, message: String, hint: &str| RenderError::Object {
+        template: template.into(),
+        environment: env.into(),
+        region: region.into(),
+        message,
+        hint: hint.into(),
+    };
+    let mut renames: HashMap<Option<String>, Renames> = HashMap::new();
+    for (object, template) in &mut objects {
+        let id = ObjectId::of(object).map_err(|m| {
+            object_error(template, m, "every document must be a Kubernetes object with apiVersion, kind and metadata.name")
+        })?;
+        manifest::set_standard_labels(object, env, region);
+        if id.api_version != "v1" || !matches!(id.kind.as_str(), "ConfigMap" | "Secret") {
+            continue;
+        }
+        let annotations = object["metadata"].get("annotations");
+        let annotation = |key: &str| annotations.and_then(|a| a.get(key)).and_then(Value::as_str);
+        if id.kind == "Secret" {
+            let has_values = ["data", "stringData"].iter().any(|f| {
+                object
+                    .get(*f)
+                    .and_then(Value::as_object)
+                    .is_some_and(|m| !m.is_empty())
+            });
+            if has_values && annotation(manifest::PLAINTEXT_SECRET_ANNOTATION) != Some("allow") {
+                return Err(object_error(
+                    template,
+                    format!(
+                        "Secret `{}` carries values, and rendered files go to git",
+                        id.name
+                    ),
+                    "keep secret values out of templates (use an ExternalSecret or SealedSecret), or annotate the Secret `hadr.dev/plaintext-secret: allow` if these values are not secret",
+                ));
+            }
+        }
+        if annotation(manifest::HASH_SUFFIX_ANNOTATION) == Some("false") {
+            continue;
+        }
+        let Some(suffix) = hash::kustomize_suffix(object) else {
+            continue;
+        };
+        let new_name = format!("{}-{suffix}", id.name);
+        object["metadata"]["name"] = Value::String(new_name.clone());
+        object["immutable"] = Value::Bool(true);
+        let table = renames.entry(id.namespace.clone()).or_default();
+        let names = if id.kind == "ConfigMap" {
+            &mut table.config_maps
+        } else {
+            &mut table.secrets
+        };
+        names.insert(id.name, new_name);
+    }
+    let mut rendered: Vec<RenderedObject> = Vec::with_capacity(objects.len());
+    for (mut object, template) in objects {
+        let id = ObjectId::of(&object).map_err(|m| object_error(&template, m, ""))?;
+        if let Some(table) = renames.get(&id.namespace) {
+            hash::rewrite_references(&mut object, table);
+        }
+        let bytes = yaml::to_canonical(&object);
+        rendered.push(RenderedObject {
+            file: id.file_name(),
+            sha256: hash::sha256_hex(bytes.as_bytes()),
+            id,
+            bytes,
+            template,
+        });
+    }
+    rendered.sort_by(|a, b| a.file.cmp(&b.file));
+    if let Some(w) = rendered.windows(2).find(|w| w[0].file == w[1].file) {
+        return Err(object_error(
+            &w[1].template,
+            format!("{} is rendered twice (also by {})", w[1].id, w[0].template),
+            "give one of them another name, or override the built-in template by its name instead of adding a new one",
+        ));
+    }
+    let mut stream = Vec::new();
+    for o in &rendered {
+        stream.extend_from_slice(b"---\n");
+        stream.extend_from_slice(o.bytes.as_bytes());
+    }
+    Ok(RenderedSet {
+        environment: env.into(),
+        region: region.into(),
+        digest: format!("sha256:{}", hash::sha256_hex(&stream)),
+        objects: rendered,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn output_lines_trace_back_to_their_template_line() {
+        let src = "data:\n{%- for k, v in config|items %}\n  {{ k }}: {{ v }}\n{%- endfor %}\nkind: {{ kind }}\n";
+        assert_eq!(source_line_for(src, "  LOG: on"), Some(3));
+        assert_eq!(source_line_for(src, "kind: x"), Some(5));
+        assert_eq!(source_line_for(src, "nothing"), None);
+    }
+}

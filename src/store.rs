@@ -1,0 +1,294 @@
+//! The git store of rendered trees: commits a render (to HEAD or another branch) with git2,
+//! touching nothing of the user's but the rendered paths, and reads what a revision holds.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use git2::{
+    FileMode, ObjectType, Oid, Repository, Signature, StatusOptions, TreeWalkMode, TreeWalkResult,
+};
+
+use crate::manifest::INDEX_FILE;
+use crate::tree::{Files, Scope};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{} is not inside a git repository (run `git init`, or render without --commit/--branch)", .0.display())]
+    NotARepository(PathBuf),
+    #[error("the output directory {} is outside the repository at {}", .out.display(), .repo.display())]
+    OutsideRepository { out: PathBuf, repo: PathBuf },
+    #[error("branch `{0}` is checked out here; use --commit to commit to it")]
+    CheckedOut(String),
+    #[error("`{0}` is not a valid branch name")]
+    BadBranch(String),
+    #[error("git: {0}")]
+    Git(#[from] git2::Error),
+}
+
+/// Where a render is committed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// The checked-out branch; the index is updated for the rendered paths only.
+    Head,
+    /// Another branch; neither the working tree nor the index is touched.
+    Branch(String),
+}
+
+pub struct Store {
+    repo: Repository,
+    workdir: PathBuf,
+}
+
+impl Store {
+    pub fn discover(dir: &Path) -> Result<Store, StoreError> {
+        let repo =
+            Repository::discover(dir).map_err(|_| StoreError::NotARepository(dir.to_path_buf()))?;
+        let workdir = repo
+            .workdir()
+            .ok_or_else(|| StoreError::NotARepository(dir.to_path_buf()))?
+            .canonicalize()
+            .map_err(|_| StoreError::NotARepository(dir.to_path_buf()))?;
+        Ok(Store { repo, workdir })
+    }
+
+    /// A path inside the working tree, relative to its top.
+    pub fn relative(&self, path: &Path) -> Result<PathBuf, StoreError> {
+        let abs = absolute(path);
+        abs.strip_prefix(&self.workdir)
+            .map(Path::to_path_buf)
+            .map_err(|_| StoreError::OutsideRepository {
+                out: path.to_path_buf(),
+                repo: self.workdir.clone(),
+            })
+    }
+
+    /// The commit the sources were rendered from, marked when `paths` have uncommitted changes.
+    pub fn source_revision(&self, paths: &[PathBuf]) -> String {
+        let head = match self.repo.head().ok().and_then(|h| h.target()) {
+            Some(oid) => oid.to_string(),
+            None => return "none (no commit yet)".into(),
+        };
+        let mut opts = StatusOptions::new();
+        opts.include_untracked(true);
+        for p in paths {
+            if let Ok(rel) = self.relative(p) {
+                opts.pathspec(rel);
+            }
+        }
+        let dirty = self
+            .repo
+            .statuses(Some(&mut opts))
+            .is_ok_and(|s| !s.is_empty());
+        if dirty {
+            format!("{head} (with uncommitted changes)")
+        } else {
+            head
+        }
+    }
+
+    /// Commits the desired rendered files of `scope` (paths relative to `out`, itself relative
+    /// to the working tree). Returns `None` when the target already holds exactly these files.
+    pub fn commit(
+        &self,
+        target: &Target,
+        out: &Path,
+        scope: &Scope,
+        desired: &Files,
+        message: &str,
+    ) -> Result<Option<Oid>, StoreError> {
+        let (refname, parent) = match target {
+            Target::Head => {
+                let parent = self.repo.head().ok().and_then(|h| h.peel_to_commit().ok());
+                ("HEAD".to_string(), parent)
+            }
+            Target::Branch(name) => {
+                let refname = format!("refs/heads/{name}");
+                if !git2::Reference::is_valid_name(&refname) {
+                    return Err(StoreError::BadBranch(name.clone()));
+                }
+                if self
+                    .repo
+                    .head()
+                    .ok()
+                    .and_then(|h| h.name().ok().map(str::to_string))
+                    == Some(refname.clone())
+                {
+                    return Err(StoreError::CheckedOut(name.clone()));
+                }
+                let parent = self
+                    .repo
+                    .find_reference(&refname)
+                    .ok()
+                    .and_then(|r| r.peel_to_commit().ok());
+                (refname, parent)
+            }
+        };
+        let baseline = match &parent {
+            Some(c) => c.tree()?,
+            None => {
+                let empty = self.repo.treebuilder(None)?.write()?;
+                self.repo.find_tree(empty)?
+            }
+        };
+        let mut existing = BTreeSet::new();
+        let mut dirs: Vec<PathBuf> = scope.dirs.iter().map(|d| out.join(d)).collect();
+        if scope.prune_environments
+            && let Ok(entry) = baseline.get_path(out)
+            && let Ok(tree) = entry.to_object(&self.repo).and_then(|o| o.peel_to_tree())
+        {
+            for env in tree.iter() {
+                if env.kind() == Some(ObjectType::Tree) {
+                    dirs.push(out.join(env.name().unwrap_or_default()));
+                }
+            }
+        }
+        for dir in dirs {
+            self.blobs_under(&baseline, &dir, &mut existing)?;
+        }
+        // Environment directories we prune must be ours: they hold region indexes.
+        existing.retain(|p: &PathBuf| {
+            let env_rel = p
+                .strip_prefix(out)
+                .ok()
+                .and_then(|r| r.iter().next().map(PathBuf::from));
+            env_rel.is_some_and(|e| {
+                scope.dirs.iter().any(|d| d.starts_with(&e))
+                    || self.has_index(&baseline, &out.join(&e))
+            })
+        });
+
+        let mut update = git2::build::TreeUpdateBuilder::new();
+        let mut touched: Vec<(PathBuf, bool)> = Vec::new();
+        for (rel, bytes) in desired {
+            let path = out.join(rel);
+            let oid = self.repo.blob(bytes)?;
+            update.upsert(git_path(&path), oid, FileMode::Blob);
+            touched.push((path, true));
+        }
+        for path in existing {
+            let rel = path.strip_prefix(out).unwrap_or(&path);
+            if !desired.contains_key(rel) {
+                update.remove(git_path(&path));
+                touched.push((path, false));
+            }
+        }
+        let tree_id = update.create_updated(&self.repo, &baseline)?;
+        if tree_id == baseline.id() && parent.is_some() {
+            return Ok(None);
+        }
+        let tree = self.repo.find_tree(tree_id)?;
+        let sig = self
+            .repo
+            .signature()
+            .or_else(|_| Signature::now("kubectl-hadr", "kubectl-hadr@localhost"))?;
+        let parents: Vec<&git2::Commit> = parent.iter().collect();
+        let oid = self
+            .repo
+            .commit(Some(&refname), &sig, &sig, message, &tree, &parents)?;
+        if *target == Target::Head {
+            // Stage exactly the rendered paths, so `git status` is clean for them and every
+            // other staged or unstaged change of the user stays as it was.
+            let mut index = self.repo.index()?;
+            for (path, present) in touched {
+                if present {
+                    index.add_path(&path)?;
+                } else if index.get_path(&path, 0).is_some() {
+                    index.remove_path(&path)?;
+                }
+            }
+            index.write()?;
+        }
+        Ok(Some(oid))
+    }
+
+    fn blobs_under(
+        &self,
+        tree: &git2::Tree<'_>,
+        dir: &Path,
+        out: &mut BTreeSet<PathBuf>,
+    ) -> Result<(), StoreError> {
+        let Ok(entry) = tree.get_path(dir) else {
+            return Ok(());
+        };
+        let Ok(sub) = entry.to_object(&self.repo).and_then(|o| o.peel_to_tree()) else {
+            return Ok(());
+        };
+        sub.walk(TreeWalkMode::PreOrder, |root, e| {
+            if e.kind() == Some(ObjectType::Blob) {
+                out.insert(dir.join(root).join(e.name().unwrap_or_default()));
+            }
+            TreeWalkResult::Ok
+        })?;
+        Ok(())
+    }
+
+    /// Whether an environment directory of a tree holds region directories with an index.
+    fn has_index(&self, tree: &git2::Tree<'_>, env_dir: &Path) -> bool {
+        let Ok(entry) = tree.get_path(env_dir) else {
+            return false;
+        };
+        let Some(t) = entry
+            .to_object(&self.repo)
+            .ok()
+            .and_then(|o| o.into_tree().ok())
+        else {
+            return false;
+        };
+        t.iter()
+            .filter_map(|r| r.name().ok().map(|n| env_dir.join(n).join(INDEX_FILE)))
+            .any(|p| tree.get_path(&p).is_ok())
+    }
+
+    /// The files of a rendered directory (relative to the working tree top) at a revision.
+    pub fn read_tree(&self, revision: &str, dir: &Path) -> Result<Files, StoreError> {
+        let commit = self.repo.revparse_single(revision)?.peel_to_commit()?;
+        let tree = commit.tree()?;
+        let mut paths = BTreeSet::new();
+        self.blobs_under(&tree, dir, &mut paths)?;
+        let mut files = Files::new();
+        for p in paths {
+            let blob = tree.get_path(&p)?.to_object(&self.repo)?.peel_to_blob()?;
+            files.insert(
+                p.strip_prefix(dir).unwrap_or(&p).to_path_buf(),
+                blob.content().to_vec(),
+            );
+        }
+        Ok(files)
+    }
+}
+
+/// git paths always use `/`.
+fn git_path(p: &Path) -> String {
+    p.iter()
+        .map(|c| c.to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+fn absolute(p: &Path) -> PathBuf {
+    if let Ok(c) = p.canonicalize() {
+        return c;
+    }
+    // The output directory may not exist yet: resolve its nearest existing ancestor.
+    let mut missing = Vec::new();
+    let mut cur = p.to_path_buf();
+    loop {
+        if let Ok(c) = cur.canonicalize() {
+            return missing
+                .into_iter()
+                .rev()
+                .fold(c, |acc: PathBuf, m| acc.join(m));
+        }
+        match (cur.file_name().map(|f| f.to_os_string()), cur.parent()) {
+            (Some(name), Some(parent)) => {
+                missing.push(name);
+                cur = if parent.as_os_str().is_empty() {
+                    PathBuf::from(".")
+                } else {
+                    parent.to_path_buf()
+                };
+            }
+            _ => return p.to_path_buf(),
+        }
+    }
+}

@@ -1,0 +1,295 @@
+//! The rendered tree on disk: what a render changes in it, hand edits found in it, and
+//! writing it so that an error anywhere leaves the previous tree untouched.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::hash::sha256_hex;
+use crate::manifest::{INDEX_FILE, Index};
+use crate::render::RenderedSet;
+
+/// The part of the output directory one render owns: files there that it does not produce
+/// are removed.
+#[derive(Debug, Clone)]
+pub struct Scope {
+    /// Directories relative to the output root (`prod`, or `prod/eastus2` with `--region`).
+    pub dirs: Vec<PathBuf>,
+    /// Also remove environment directories of the root that no environment file produces.
+    pub prune_environments: bool,
+}
+
+/// The whole desired content of a scope: relative path -> bytes.
+pub type Files = BTreeMap<PathBuf, Vec<u8>>;
+
+/// Builds the desired files of the rendered sets, keyed by path relative to the output root.
+pub fn desired(sets: &[RenderedSet]) -> Files {
+    let mut files = Files::new();
+    for set in sets {
+        let dir = Path::new(&set.environment).join(&set.region);
+        for (name, bytes) in set.files() {
+            files.insert(dir.join(name), bytes);
+        }
+    }
+    files
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChangeKind {
+    Added,
+    Changed,
+    Removed,
+}
+
+/// One file a render adds, changes or removes.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Change {
+    pub path: PathBuf,
+    pub kind: ChangeKind,
+}
+
+/// A file of the rendered tree that is not what the last render wrote.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct HandEdit {
+    pub path: PathBuf,
+    /// `modified`, `added` or `deleted`.
+    pub what: &'static str,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{}: {message}", path.display())]
+pub struct TreeError {
+    pub path: PathBuf,
+    pub message: String,
+}
+
+fn io_error(path: &Path, e: std::io::Error) -> TreeError {
+    TreeError {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    }
+}
+
+/// The files now under the scope, relative to the root.
+pub fn existing(root: &Path, scope: &Scope) -> Result<Files, TreeError> {
+    let mut files = Files::new();
+    let mut dirs: Vec<PathBuf> = scope.dirs.clone();
+    if scope.prune_environments && root.is_dir() {
+        for entry in std::fs::read_dir(root).map_err(|e| io_error(root, e))? {
+            let entry = entry.map_err(|e| io_error(root, e))?;
+            let rel = PathBuf::from(entry.file_name());
+            if entry.path().is_dir()
+                && is_rendered_environment(&entry.path())
+                && !dirs.contains(&rel)
+            {
+                dirs.push(rel);
+            }
+        }
+    }
+    for dir in dirs {
+        collect(root, &root.join(&dir), &mut files)?;
+    }
+    Ok(files)
+}
+
+/// An environment directory of ours holds region directories that hold an index.
+fn is_rendered_environment(dir: &Path) -> bool {
+    std::fs::read_dir(dir).is_ok_and(|entries| {
+        entries
+            .flatten()
+            .any(|e| e.path().join(INDEX_FILE).is_file())
+    })
+}
+
+fn collect(root: &Path, dir: &Path, files: &mut Files) -> Result<(), TreeError> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(io_error(dir, e)),
+    };
+    for entry in entries {
+        let path = entry.map_err(|e| io_error(dir, e))?.path();
+        if path.is_dir() {
+            collect(root, &path, files)?;
+        } else {
+            let bytes = std::fs::read(&path).map_err(|e| io_error(&path, e))?;
+            let rel = path.strip_prefix(root).unwrap_or(&path).to_path_buf();
+            files.insert(rel, bytes);
+        }
+    }
+    Ok(())
+}
+
+/// What turning `existing` into `desired` takes, in path order.
+pub fn changes(existing: &Files, desired: &Files) -> Vec<Change> {
+    let mut out = Vec::new();
+    for (path, bytes) in desired {
+        match existing.get(path) {
+            None => out.push(Change {
+                path: path.clone(),
+                kind: ChangeKind::Added,
+            }),
+            Some(old) if old != bytes => out.push(Change {
+                path: path.clone(),
+                kind: ChangeKind::Changed,
+            }),
+            Some(_) => {}
+        }
+    }
+    for path in existing.keys() {
+        if !desired.contains_key(path) {
+            out.push(Change {
+                path: path.clone(),
+                kind: ChangeKind::Removed,
+            });
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Files that differ from what the last render wrote, according to each region's index:
+/// edited or deleted objects, and files added beside them.
+pub fn hand_edits(existing: &Files) -> Vec<HandEdit> {
+    let mut by_dir: BTreeMap<&Path, Vec<(&Path, &Vec<u8>)>> = BTreeMap::new();
+    for (path, bytes) in existing {
+        let dir = path.parent().unwrap_or(Path::new(""));
+        by_dir.entry(dir).or_default().push((path, bytes));
+    }
+    let mut edits = Vec::new();
+    for (dir, files) in by_dir {
+        let index: Option<Index> = existing
+            .get(&dir.join(INDEX_FILE))
+            .and_then(|b| std::str::from_utf8(b).ok())
+            .and_then(|s| crate::yaml::from_str(s).ok());
+        let Some(index) = index else {
+            // No readable index: every file of the directory is someone else's.
+            edits.extend(files.iter().map(|(p, _)| HandEdit {
+                path: p.to_path_buf(),
+                what: if p.ends_with(INDEX_FILE) {
+                    "modified"
+                } else {
+                    "added"
+                },
+            }));
+            continue;
+        };
+        let recorded: BTreeMap<&str, &str> = index
+            .objects
+            .iter()
+            .map(|o| (o.file.as_str(), o.sha256.as_str()))
+            .collect();
+        for (path, bytes) in &files {
+            let name = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default();
+            if name == INDEX_FILE {
+                continue;
+            }
+            match recorded.get(name) {
+                None => edits.push(HandEdit {
+                    path: path.to_path_buf(),
+                    what: "added",
+                }),
+                Some(sha) if *sha != sha256_hex(bytes) => edits.push(HandEdit {
+                    path: path.to_path_buf(),
+                    what: "modified",
+                }),
+                Some(_) => {}
+            }
+        }
+        for file in recorded.keys() {
+            let path = dir.join(file);
+            if !existing.contains_key(&path) {
+                edits.push(HandEdit {
+                    path,
+                    what: "deleted",
+                });
+            }
+        }
+    }
+    edits.sort();
+    edits
+}
+
+const TMP_SUFFIX: &str = ".hadr-tmp";
+
+/// Applies the changes under `root`: every new or changed file is first written beside its
+/// target under a temporary name, and only when all are written are they renamed into place
+/// and removed files deleted. A failure while writing removes the temporaries and leaves the
+/// tree as it was.
+pub fn apply(root: &Path, desired: &Files, changes: &[Change]) -> Result<(), TreeError> {
+    let mut staged: Vec<(PathBuf, PathBuf)> = Vec::new();
+    let result = (|| {
+        for c in changes.iter().filter(|c| c.kind != ChangeKind::Removed) {
+            let target = root.join(&c.path);
+            let mut tmp = target.clone().into_os_string();
+            tmp.push(TMP_SUFFIX);
+            let tmp = PathBuf::from(tmp);
+            if let Some(parent) = target.parent() {
+                std::fs::create_dir_all(parent).map_err(|e| io_error(parent, e))?;
+            }
+            let mut f = std::fs::File::create(&tmp).map_err(|e| io_error(&tmp, e))?;
+            staged.push((tmp.clone(), target));
+            f.write_all(&desired[&c.path])
+                .map_err(|e| io_error(&tmp, e))?;
+            f.sync_all().map_err(|e| io_error(&tmp, e))?;
+        }
+        Ok(())
+    })();
+    if let Err(e) = result {
+        for (tmp, _) in &staged {
+            let _ = std::fs::remove_file(tmp);
+        }
+        return Err(e);
+    }
+    for (tmp, target) in &staged {
+        std::fs::rename(tmp, target).map_err(|e| io_error(target, e))?;
+    }
+    for c in changes.iter().filter(|c| c.kind == ChangeKind::Removed) {
+        let path = root.join(&c.path);
+        std::fs::remove_file(&path).map_err(|e| io_error(&path, e))?;
+        // Drop directories the removal left empty, up to the root.
+        let mut dir = path.parent();
+        while let Some(d) = dir {
+            if d == root || std::fs::remove_dir(d).is_err() {
+                break;
+            }
+            dir = d.parent();
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn changes_list_added_changed_and_removed_files() {
+        let existing = Files::from([("a".into(), b"1".to_vec()), ("b".into(), b"2".to_vec())]);
+        let desired = Files::from([
+            ("a".into(), b"1".to_vec()),
+            ("b".into(), b"3".to_vec()),
+            ("c".into(), b"4".to_vec()),
+        ]);
+        let mut existing2 = existing.clone();
+        existing2.insert("d".into(), b"5".to_vec());
+        let got: Vec<_> = changes(&existing2, &desired)
+            .into_iter()
+            .map(|c| (c.path.display().to_string(), c.kind))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("b".into(), ChangeKind::Changed),
+                ("c".into(), ChangeKind::Added),
+                ("d".into(), ChangeKind::Removed)
+            ]
+        );
+    }
+}
