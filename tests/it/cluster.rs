@@ -401,7 +401,14 @@ struct RestartOnDrop(&'static str);
 
 impl Drop for RestartOnDrop {
     fn drop(&mut self) {
-        testenv::restart_region(self.0);
+        if std::thread::panicking() {
+            // Never panic while unwinding; the next `up` restarts it as well.
+            if let Err(e) = testenv::try_hadr_testenv(&["up", "--regions", self.0]) {
+                eprintln!("restarting {} after a failed test: {e}", self.0);
+            }
+        } else {
+            testenv::restart_region(self.0);
+        }
     }
 }
 

@@ -59,27 +59,32 @@ pub fn kubeconfig_path() -> PathBuf {
     state_dir().join("kubeconfig")
 }
 
-/// Runs `hadr-testenv ARGS`, panicking with its output (which names the command to run when
-/// the binaries are not built) unless it succeeds.
-pub fn hadr_testenv(args: &[&str]) -> Output {
+/// Runs `hadr-testenv ARGS`; `Err` describes the failure with the command's output (which
+/// names the command to run when the binaries are not built).
+pub fn try_hadr_testenv(args: &[&str]) -> Result<Output, String> {
     let script = script();
     let output = Command::new(&script)
         .args(args)
         .output()
-        .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
-    if !output.status.success() {
-        panic!(
-            "`{} {}` failed ({}); the cluster tests need the local control plane.\n\
-             Build its binaries once with `testenv/hadr-testenv build`.\n\
-             --- stdout ---\n{}\n--- stderr ---\n{}",
-            script.display(),
-            args.join(" "),
-            output.status,
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr),
-        );
+        .map_err(|e| format!("cannot run {}: {e}", script.display()))?;
+    if output.status.success() {
+        return Ok(output);
     }
-    output
+    Err(format!(
+        "`{} {}` failed ({}); the cluster tests need the local control plane.\n\
+         Build its binaries once with `testenv/hadr-testenv build`.\n\
+         --- stdout ---\n{}\n--- stderr ---\n{}",
+        script.display(),
+        args.join(" "),
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr),
+    ))
+}
+
+/// Runs `hadr-testenv ARGS`, panicking with its output unless it succeeds.
+pub fn hadr_testenv(args: &[&str]) -> Output {
+    try_hadr_testenv(args).unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn bin_dir() -> &'static Path {
