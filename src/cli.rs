@@ -16,7 +16,13 @@ immutable, content-hashed, per-region manifests committed to git, and roll revis
 )]
 pub struct Cli {
     /// Repository root holding environments/ and templates/.
-    #[arg(long, short = 'C', global = true, default_value = ".", value_name = "DIR")]
+    #[arg(
+        long,
+        short = 'C',
+        global = true,
+        default_value = ".",
+        value_name = "DIR"
+    )]
     pub root: PathBuf,
 
     /// Output format.
@@ -36,14 +42,18 @@ pub enum Format {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Render environments into per-region manifests (and optionally commit them).
-    #[command(after_help = "Examples:\n  kubectl hadr render\n  kubectl hadr render prod --region eastus2\n  kubectl hadr render --commit\n  kubectl hadr render --branch rendered\n  kubectl hadr render --check -o json\n\nExit codes: 0 ok, 1 --check found differences, 2 error.")]
+    #[command(
+        after_help = "Examples:\n  kubectl hadr render\n  kubectl hadr render prod --region eastus2\n  kubectl hadr render --commit\n  kubectl hadr render --branch rendered\n  kubectl hadr render --check -o json\n\nExit codes: 0 ok, 1 --check found differences, 2 error."
+    )]
     Render(RenderArgs),
     /// Print the JSON Schema of environment files (for yaml-language-server and editors).
     Schema,
     /// Print the version.
     Version,
     /// Print a shell completion script.
-    #[command(after_help = "Examples:\n  kubectl hadr completion bash > /etc/bash_completion.d/kubectl-hadr\n  kubectl hadr completion kubectl-plugin > ~/bin/kubectl_complete-hadr && chmod +x ~/bin/kubectl_complete-hadr")]
+    #[command(
+        after_help = "Examples:\n  kubectl hadr completion bash > /etc/bash_completion.d/kubectl-hadr\n  kubectl hadr completion kubectl-plugin > ~/bin/kubectl_complete-hadr && chmod +x ~/bin/kubectl_complete-hadr"
+    )]
     Completion {
         /// bash, zsh, fish, elvish, powershell, or kubectl-plugin for the
         /// `kubectl_complete-hadr` script that `kubectl hadr <TAB>` uses.

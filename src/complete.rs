@@ -39,9 +39,16 @@ pub fn candidates(cmd: &clap::Command, root: &Path, words: &[String]) -> Vec<Str
         (Some(s), _) if current.starts_with('-') => flags(s).chain(flags(cmd)).collect(),
         (None, _) => flags(cmd).collect(),
         (Some(s), _) if s.get_name() == "render" => environments(root),
-        (Some(s), _) if s.get_name() == "completion" => ["bash", "zsh", "fish", "elvish", "powershell", "kubectl-plugin"]
-            .map(String::from)
-            .to_vec(),
+        (Some(s), _) if s.get_name() == "completion" => [
+            "bash",
+            "zsh",
+            "fish",
+            "elvish",
+            "powershell",
+            "kubectl-plugin",
+        ]
+        .map(String::from)
+        .to_vec(),
         _ => Vec::new(),
     };
     out.retain(|c| c.starts_with(current));

@@ -612,7 +612,7 @@ fn resolve(
         let parent = path.parent();
         let mut e = top.error(
             parent,
-            format!("`{}` is required", path),
+            "this field is required".to_string(),
             Some(format!(
                 "set {what} in {} or in a file it extends",
                 top.file.display()

@@ -26,9 +26,15 @@ pub enum Error {
     #[error("no environment files in {} (expected <name>.yaml files)", .0.display())]
     NoEnvironments(PathBuf),
     #[error("no environment `{name}`; available: {}", .available.join(", "))]
-    UnknownEnvironment { name: String, available: Vec<String> },
+    UnknownEnvironment {
+        name: String,
+        available: Vec<String>,
+    },
     #[error("no region `{name}` in the selected environments; available: {}", .available.join(", "))]
-    UnknownRegion { name: String, available: Vec<String> },
+    UnknownRegion {
+        name: String,
+        available: Vec<String>,
+    },
     #[error("{}: {message}", .path.display())]
     Io { path: PathBuf, message: String },
 }

@@ -70,7 +70,8 @@ pub fn run(cli: Cli) -> Outcome {
             }
         }
         Command::Schema => {
-            let mut s = serde_json::to_string_pretty(&environment::json_schema()).unwrap_or_default();
+            let mut s =
+                serde_json::to_string_pretty(&environment::json_schema()).unwrap_or_default();
             s.push('\n');
             printer.raw(&s);
             Outcome::Ok

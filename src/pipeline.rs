@@ -71,7 +71,11 @@ pub struct RenderReport {
 
 /// Loads the environments asked for (all when none is named), reporting every bad file.
 pub fn load_environments(root: &Path, names: &[String]) -> Result<Vec<Environment>, Error> {
-    let dir = root.join("environments");
+    let dir = if root == Path::new(".") {
+        PathBuf::from("environments")
+    } else {
+        root.join("environments")
+    };
     let found = environment::discover(&dir).map_err(|e| Error::Io {
         path: dir.clone(),
         message: e.to_string(),
@@ -95,11 +99,15 @@ pub fn load_environments(root: &Path, names: &[String]) -> Result<Vec<Environmen
         chosen = found;
     }
     chosen.dedup();
-    let results: Vec<Result<Environment, EnvironmentError>> =
-        chosen.par_iter().map(|(_, path)| environment::load(path)).collect();
+    let results: Vec<Result<Environment, EnvironmentError>> = chosen
+        .par_iter()
+        .map(|(_, path)| environment::load(path))
+        .collect();
     let (ok, bad): (Vec<_>, Vec<_>) = results.into_iter().partition(Result::is_ok);
     if !bad.is_empty() {
-        return Err(Error::Environments(bad.into_iter().filter_map(Result::err).collect()));
+        return Err(Error::Environments(
+            bad.into_iter().filter_map(Result::err).collect(),
+        ));
     }
     Ok(ok.into_iter().filter_map(Result::ok).collect())
 }
@@ -108,7 +116,9 @@ pub fn load_environments(root: &Path, names: &[String]) -> Result<Vec<Environmen
 pub fn render(opts: &RenderOptions) -> Result<RenderReport, Error> {
     let environments = load_environments(&opts.root, &opts.environments)?;
     if let Some(region) = &opts.region
-        && !environments.iter().any(|e| e.regions.iter().any(|r| &r.name == region))
+        && !environments
+            .iter()
+            .any(|e| e.regions.iter().any(|r| &r.name == region))
     {
         return Err(Error::UnknownRegion {
             name: region.clone(),
@@ -187,7 +197,14 @@ pub fn render(opts: &RenderOptions) -> Result<RenderReport, Error> {
             let existing = tree::existing(&out, &scope)?;
             let edits = tree::hand_edits(&existing);
             if !edits.is_empty() && !opts.force {
-                return Err(Error::HandEdits(edits));
+                let shown = edits
+                    .into_iter()
+                    .map(|mut e| {
+                        e.path = out.join(&e.path);
+                        e
+                    })
+                    .collect();
+                return Err(Error::HandEdits(shown));
             }
             report.changes = tree::changes(&existing, &desired);
             tree::apply(&out, &desired, &report.changes)?;
@@ -228,7 +245,8 @@ fn commit_message(store: &Store, opts: &RenderOptions, sets: &[RenderedSet]) -> 
         .map(|s| format!("{}/{} {}", s.environment, s.region, s.digest))
         .collect();
     lines.sort();
-    let source = store.source_revision(&[opts.root.join("environments"), opts.root.join("templates")]);
+    let source =
+        store.source_revision(&[opts.root.join("environments"), opts.root.join("templates")]);
     format!(
         "render: {}\n\n{}\n\nHadr-Source-Revision: {source}\nHadr-Version: {}\n",
         envs.join(", "),

@@ -44,7 +44,8 @@ impl Printer {
     }
 
     pub fn json<T: Serialize>(&self, value: &T) {
-        let mut s = serde_json::to_string_pretty(value).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+        let mut s = serde_json::to_string_pretty(value)
+            .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
         s.push('\n');
         self.raw(&s);
     }
@@ -87,7 +88,11 @@ impl Printer {
                 ChangeKind::Changed => ("~", "33"),
                 ChangeKind::Removed => ("-", "31"),
             };
-            out.push_str(&format!("{} {}\n", self.paint(code, mark), report.out.join(&c.path).display()));
+            out.push_str(&format!(
+                "{} {}\n",
+                self.paint(code, mark),
+                report.out.join(&c.path).display()
+            ));
         }
         match report.up_to_date {
             Some(true) => out.push_str(&format!("{} is up to date\n", report.out.display())),
@@ -103,7 +108,11 @@ impl Printer {
         }
         if let Some(c) = &report.commit {
             match &c.id {
-                Some(id) => out.push_str(&format!("committed {} to {}\n", &id[..12.min(id.len())], c.target)),
+                Some(id) => out.push_str(&format!(
+                    "committed {} to {}\n",
+                    &id[..12.min(id.len())],
+                    c.target
+                )),
                 None => out.push_str(&format!("nothing to commit on {}\n", c.target)),
             }
         }

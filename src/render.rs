@@ -91,9 +91,19 @@ impl fmt::Display for Warning {
     }
 }
 
-/// Why a region could not be rendered.
+/// Why a region could not be rendered (boxed: errors are rare, results are everywhere).
 #[derive(Debug, Clone, thiserror::Error)]
-pub enum RenderError {
+#[error(transparent)]
+pub struct RenderError(pub Box<RenderFailure>);
+
+impl From<RenderFailure> for RenderError {
+    fn from(f: RenderFailure) -> Self {
+        RenderError(Box::new(f))
+    }
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum RenderFailure {
     #[error("{template}:{line}: {message}{}\n  while rendering environment `{environment}`, region `{region}`", detail(.snippet))]
     Template {
         template: String,
@@ -268,7 +278,7 @@ impl Renderer {
                 .render(&ctx)
                 .map_err(|e| template_error(&self.set, e, env_name, region_name))?;
             let shown = display_name(&self.set, name);
-            let docs = yaml::documents(&output).map_err(|e| RenderError::Output {
+            let docs = yaml::documents(&output).map_err(|e| RenderFailure::Output {
                 template: shown.clone(),
                 line: e.position.line,
                 text: output
@@ -325,22 +335,22 @@ fn template_error(set: &TemplateSet, e: minijinja::Error, env: &str, region: &st
             " (templates see: environment, region, app, ha, dr, config, values, labels, selector, pod_labels, topology_keys)",
         );
     }
-    RenderError::Template {
+    RenderError::from(RenderFailure::Template {
         template: display_name(set, &name),
         line: e.line().unwrap_or(0),
         environment: env.into(),
         region: region.into(),
         message,
         snippet,
-    }
+    })
 }
 
-/// Traces an output line back to the template line that produced it: the first line whose
-/// literal text, with each `{{ ... }}` taken as a wildcard, matches the output line.
+/// Traces an output line back to the template line that produced it: the first line that is
+/// the same text, or whose literal text, with each `{{ ... }}` a wildcard, matches it.
 fn source_line_for(source: &str, output_line: &str) -> Option<usize> {
     source.lines().enumerate().find_map(|(i, line)| {
         if !line.contains("{{") {
-            return None;
+            return (line == output_line).then_some(i + 1);
         }
         let mut literals = Vec::new();
         let mut rest = line;
@@ -369,12 +379,14 @@ fn finish(
     region: &str,
     mut objects: Vec<(Value, String)>,
 ) -> Result<RenderedSet, RenderError> {
-    let object_error = |template: &str, message: String, hint: &str| RenderError::Object {
-        template: template.into(),
-        environment: env.into(),
-        region: region.into(),
-        message,
-        hint: hint.into(),
+    let object_error = |template: &str, message: String, hint: &str| {
+        RenderError::from(RenderFailure::Object {
+            template: template.into(),
+            environment: env.into(),
+            region: region.into(),
+            message,
+            hint: hint.into(),
+        })
     };
     let mut renames: HashMap<Option<String>, Renames> = HashMap::new();
     for (object, template) in &mut objects {

@@ -124,6 +124,7 @@ fn options() -> serde_saphyr::Options {
 /// Reads one YAML document into `T`, strictly: unknown fields, wrong types and duplicate keys
 /// are errors that carry the path and the position of the offending node.
 pub fn from_str<T: DeserializeOwned>(src: &str) -> Result<T, YamlError> {
+    check_syntax(src)?;
     let mut track = serde_path_to_error::Track::new();
     let result = serde_saphyr::with_deserializer_from_str_with_options(src, options(), |de| {
         T::deserialize(serde_path_to_error::Deserializer::new(de, &mut track))
@@ -132,6 +133,23 @@ pub fn from_str<T: DeserializeOwned>(src: &str) -> Result<T, YamlError> {
         let path = Path::from_serde(&track.path());
         located_error(src, path, &err)
     })
+}
+
+/// Reports malformed YAML as such, before serde turns it into a confusing field error.
+fn check_syntax(src: &str) -> Result<(), YamlError> {
+    for event in Parser::new_from_str(src) {
+        if let Err(e) = event {
+            return Err(YamlError {
+                position: pos(e.marker()),
+                path: Path::default(),
+                message: format!("malformed YAML: {}", e.info()),
+                hint: Some(
+                    "check the indentation and that every bracket and quote is closed".into(),
+                ),
+            });
+        }
+    }
+    Ok(())
 }
 
 fn located_error(src: &str, path: Path, err: &serde_saphyr::Error) -> YamlError {
@@ -144,7 +162,9 @@ fn located_error(src: &str, path: Path, err: &serde_saphyr::Error) -> YamlError 
     });
     let unknown = unknown_field(&message);
     // For an unknown field the interesting node is the key itself, one level below the path.
+    let is_variant = message.starts_with("unknown variant");
     let located_path: Path = match &unknown {
+        Some(_) if is_variant => path.clone(),
         Some((field, _)) if path.0.last() != Some(&Segment::Key(field.clone())) => path.key(field),
         Some(_) => path.clone(),
         None => path.clone(),
@@ -153,7 +173,10 @@ fn located_error(src: &str, path: Path, err: &serde_saphyr::Error) -> YamlError 
         .filter(|_| !located_path.0.is_empty())
         .or(fallback)
         .unwrap_or(Position { line: 1, column: 1 });
-    let hint = unknown.and_then(|(field, expected)| did_you_mean(&field, &expected));
+    let hint = match unknown {
+        Some((field, expected)) => did_you_mean(&field, &expected),
+        None => type_hint(&message, src, position),
+    };
     let message = if message.starts_with("duplicate mapping key") {
         message
             .split(", set DuplicateKeyPolicy")
@@ -195,7 +218,9 @@ fn strip_location_prefix(s: &str) -> &str {
 
 /// Picks the field name and the accepted names out of serde's "unknown field" message.
 fn unknown_field(message: &str) -> Option<(String, Vec<String>)> {
-    let rest = message.strip_prefix("unknown field `")?;
+    let rest = message
+        .strip_prefix("unknown field `")
+        .or_else(|| message.strip_prefix("unknown variant `"))?;
     let (field, rest) = rest.split_once('`')?;
     let expected = rest
         .split_once("expected ")
@@ -216,11 +241,30 @@ pub fn did_you_mean(field: &str, expected: &[String]) -> Option<String> {
         .iter()
         .map(|e| (strsim::jaro_winkler(field, e), e))
         .max_by(|a, b| a.0.total_cmp(&b.0))?;
-    if best.0 >= 0.8 {
-        Some(format!("did you mean `{}`?", best.1))
-    } else {
-        Some(format!("expected one of: {}", expected.join(", ")))
-    }
+    (best.0 >= 0.8).then(|| format!("did you mean `{}`?", best.1))
+}
+
+/// Says in words what a type error wanted, with the text that was found.
+fn type_hint(message: &str, src: &str, at: Position) -> Option<String> {
+    let found = src
+        .lines()
+        .nth(at.line.saturating_sub(1))
+        .and_then(|l| l.get(at.column.saturating_sub(1)..))
+        .map(|s| s.split(" #").next().unwrap_or(s).trim())
+        // The position may be the key of the entry: show only its value.
+        .map(|s| s.split_once(": ").map_or(s, |(_, v)| v.trim()))
+        .unwrap_or_default();
+    let wanted = match message {
+        m if m.contains("u8") || m.contains("u16") || m.contains("u32") || m.contains("u64") => {
+            "a whole number such as `3`"
+        }
+        m if m.contains("expected a string") || m.contains("string") => "a string",
+        m if m.contains("sequence") => "a list such as `[a, b]`",
+        m if m.contains("map") || m.contains("struct") => "a mapping of fields",
+        m if m.contains("variant") => return None,
+        _ => return None,
+    };
+    Some(format!("expected {wanted} here, found `{found}`"))
 }
 
 /// Finds the position of the node at `path`: for a mapping entry, its key. When the path
@@ -232,6 +276,7 @@ pub fn locate(src: &str, path: &Path) -> Option<Position> {
         let (event, span) = parser.next()?.ok()?;
         match event {
             Event::StreamStart | Event::DocumentStart(..) => continue,
+            ref e if is_presentation(e) => continue,
             Event::StreamEnd | Event::DocumentEnd => return None,
             first => {
                 let here = pos(&span.start);
@@ -244,6 +289,11 @@ pub fn locate(src: &str, path: &Path) -> Option<Position> {
             }
         }
     }
+}
+
+/// Comments and anchor metadata: events that are not nodes.
+fn is_presentation(event: &Event<'_>) -> bool {
+    matches!(event, Event::Comment(..) | Event::Anchor(..))
 }
 
 fn pos(m: &serde_saphyr::granit_parser::Marker) -> Position {
@@ -259,8 +309,12 @@ struct Locator<'p, 'i> {
 
 impl<'i> Locator<'_, 'i> {
     fn next(&mut self) -> Option<(Event<'i>, Position)> {
-        let (event, span) = self.parser.next()?.ok()?;
-        Some((event, pos(&span.start)))
+        loop {
+            let (event, span) = self.parser.next()?.ok()?;
+            if !is_presentation(&event) {
+                return Some((event, pos(&span.start)));
+            }
+        }
     }
 
     /// `node` is the event that opened the current node, at `here`.

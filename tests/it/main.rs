@@ -2,4 +2,5 @@
 //! real git repositories and the real local control plane.
 
 mod cluster;
+mod render;
 mod support;

@@ -1,3 +1,4 @@
 //! Shared test support: temp workspaces, the binary under test, the local control plane.
 
 pub mod testenv;
+pub mod workspace;
