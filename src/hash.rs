@@ -253,6 +253,26 @@ mod tests {
         assert_eq!(kustomize_suffix(&s).unwrap(), "2mb49b6m65");
     }
 
+    // Vectors produced by `kustomize build` v5.7.1 (configMapGenerator literals and files).
+    #[test]
+    fn html_characters_and_non_ascii_values_match_kustomize() {
+        let a = cm(json!({"html": "<a href=\"x\">&amp;</a>", "uni": "héllo wörld ✓"}));
+        assert_eq!(kustomize_suffix(&a).unwrap(), "776h57758h");
+    }
+
+    #[test]
+    fn binary_data_matches_kustomize() {
+        let mut b = cm(json!({"K": "1"}));
+        b["binaryData"] = json!({"bin.dat": "AP8Q"});
+        assert_eq!(kustomize_suffix(&b).unwrap(), "tdcmghm7g4");
+    }
+
+    #[test]
+    fn secret_with_html_and_non_ascii_values_matches_kustomize() {
+        let s = json!({"apiVersion": "v1", "kind": "Secret", "type": "Opaque", "metadata": {"name": "s"}, "data": {"name": "em/Dqw==", "tok": "PCY+"}});
+        assert_eq!(kustomize_suffix(&s).unwrap(), "k9hkgbd4h5");
+    }
+
     #[test]
     fn the_name_does_not_change_the_suffix() {
         let mut a = cm(json!({"K": "1"}));
