@@ -2,5 +2,6 @@
 //! real git repositories and the real local control plane.
 
 mod cluster;
+mod git;
 mod render;
 mod support;
