@@ -134,6 +134,9 @@ pub struct HaSpec {
     pub disruption_budget: Option<DisruptionBudget>,
     /// What the environment must survive (default: none).
     pub survive: Option<Survive>,
+    /// Replicas the application needs in total to carry its load, across regions
+    /// (default: `app.replicas`). With `survive: region`, the other regions must hold it.
+    pub capacity: Option<u32>,
 }
 
 /// A Velero backup Schedule.
@@ -173,6 +176,39 @@ pub struct RegionSpec {
     pub config: Option<BTreeMap<String, String>>,
     /// Merged over the environment's values, deeply.
     pub values: Option<Value>,
+    /// The region's zones, as in `topology.kubernetes.io/zone` (default: `<region>-1`,
+    /// `<region>-2`, `<region>-3`). Used to predict what a zone loss leaves.
+    pub zones: Option<Vec<String>>,
+}
+
+/// How a policy rule applies to this environment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum Severity {
+    Error,
+    Warning,
+    Info,
+    Off,
+}
+
+/// A rule this environment knowingly breaks, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Waiver {
+    /// The rule ID, such as `HA001`.
+    pub rule: String,
+    /// Why: shown in every report that the waiver silences.
+    pub reason: String,
+}
+
+/// Tuning of the `kubectl hadr validate` rules.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct PolicySpec {
+    /// Severity per rule ID, overriding the rule's default.
+    pub severities: Option<BTreeMap<String, Severity>>,
+    /// Rules waived, each with a reason.
+    pub waivers: Option<Vec<Waiver>>,
 }
 
 /// The environment's specification.
@@ -190,6 +226,8 @@ pub struct EnvironmentSpec {
     pub regions: Option<Vec<RegionSpec>>,
     /// Free-form values visible to templates as `values`.
     pub values: Option<Value>,
+    /// Severities and waivers for `kubectl hadr validate`.
+    pub policy: Option<PolicySpec>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
@@ -236,6 +274,8 @@ macro_rules! child_wins {
 }
 child_wins!(
     String,
+    Vec<String>,
+    Vec<Waiver>,
     u16,
     u32,
     Vec<SpreadKey>,
@@ -251,6 +291,13 @@ impl<T: Merge> Merge for Option<T> {
             (Some(a), Some(b)) => Some(a.merge(b)),
             (a, b) => a.or(b),
         }
+    }
+}
+
+impl Merge for BTreeMap<String, Severity> {
+    fn merge(self, mut base: Self) -> Self {
+        base.extend(self);
+        base
     }
 }
 
@@ -323,7 +370,8 @@ merge_fields!(HaSpec {
     spread,
     anti_affinity,
     disruption_budget,
-    survive
+    survive,
+    capacity
 });
 merge_fields!(BackupSpec {
     schedule,
@@ -331,6 +379,10 @@ merge_fields!(BackupSpec {
     storage_location
 });
 merge_fields!(DrSpec { rpo, rto, backup });
+merge_fields!(PolicySpec {
+    severities,
+    waivers
+});
 merge_fields!(EnvironmentSpec {
     namespace,
     app,
@@ -338,7 +390,8 @@ merge_fields!(EnvironmentSpec {
     dr,
     config,
     regions,
-    values
+    values,
+    policy
 });
 
 /// The application after defaults and region overrides.
@@ -360,6 +413,7 @@ pub struct Ha {
     pub anti_affinity: AntiAffinity,
     pub disruption_budget: Option<DisruptionBudget>,
     pub survive: Survive,
+    pub capacity: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -389,6 +443,7 @@ pub struct Region {
     /// is the environment ConfigMap, and pods see both, the region's winning.
     pub config: BTreeMap<String, String>,
     pub values: Value,
+    pub zones: Vec<String>,
 }
 
 /// A loaded, merged and validated environment.
@@ -406,6 +461,7 @@ pub struct Environment {
     pub config: BTreeMap<String, String>,
     pub values: Value,
     pub regions: Vec<Region>,
+    pub policy: PolicySpec,
 }
 
 /// One file of an `extends` chain, kept with its text to locate errors in it.
@@ -693,6 +749,7 @@ fn resolve(
         anti_affinity: ha_spec.anti_affinity.unwrap_or(AntiAffinity::Preferred),
         disruption_budget: ha_spec.disruption_budget,
         survive: ha_spec.survive.unwrap_or(Survive::None),
+        capacity: ha_spec.capacity.unwrap_or(app.replicas),
     };
     if let Some(pdb) = &ha.disruption_budget {
         let p = spec_path.key("ha").key("disruptionBudget");
@@ -761,7 +818,16 @@ fn resolve(
         if let Some(img) = r.image.clone() {
             region_app.image = img;
         }
+        let zones = match r.zones.clone() {
+            Some(z) if z.is_empty() => {
+                let p = here.key("zones");
+                return Err(owner(chain, &p).error(p, "a region needs at least one zone", None));
+            }
+            Some(z) => z,
+            None => (1..=3).map(|n| format!("{rname}-{n}")).collect(),
+        };
         regions.push(Region {
+            zones,
             name: rname,
             context,
             app: region_app,
@@ -782,6 +848,7 @@ fn resolve(
         config,
         values,
         regions,
+        policy: spec.policy.unwrap_or_default(),
     })
 }
 
@@ -812,7 +879,7 @@ fn resolve_dr(chain: &[Loaded], spec_path: &YamlPath, dr: DrSpec) -> Result<Dr, 
                 e.path = Some(bp.key("schedule"));
                 e
             })?;
-            if let Err(problem) = check_cron(&schedule) {
+            if let Err(problem) = crate::cron::Schedule::parse(&schedule) {
                 let p = bp.key("schedule");
                 return Err(owner(chain, &p).error(
                     p,
@@ -925,65 +992,6 @@ pub fn parse_duration(s: &str) -> Option<u64> {
     (any && num.is_empty()).then_some(total)
 }
 
-/// A structural check of a five-field cron schedule (ranges, steps, lists, names).
-pub fn check_cron(s: &str) -> Result<(), String> {
-    let fields: Vec<&str> = s.split_whitespace().collect();
-    if fields.len() != 5 {
-        return Err(format!("it has {} fields, not 5", fields.len()));
-    }
-    let limits = [
-        (0, 59, "minute"),
-        (0, 23, "hour"),
-        (1, 31, "day of month"),
-        (1, 12, "month"),
-        (0, 7, "day of week"),
-    ];
-    for (field, (lo, hi, what)) in fields.iter().zip(limits) {
-        for part in field.split(',') {
-            let (range, step) = match part.split_once('/') {
-                Some((r, st)) => (r, Some(st)),
-                None => (part, None),
-            };
-            if let Some(st) = step
-                && st.parse::<u32>().map_or(true, |n| n == 0)
-            {
-                return Err(format!("bad step `{st}` in the {what} field"));
-            }
-            if range == "*" {
-                continue;
-            }
-            let bounds: Vec<&str> = range.split('-').collect();
-            if bounds.is_empty() || bounds.len() > 2 {
-                return Err(format!("bad range `{range}` in the {what} field"));
-            }
-            for b in &bounds {
-                let n = cron_value(b, what)
-                    .ok_or_else(|| format!("`{b}` is not valid in the {what} field"))?;
-                if n < lo || n > hi {
-                    return Err(format!("{n} is outside {lo}-{hi} in the {what} field"));
-                }
-            }
-        }
-    }
-    Ok(())
-}
-
-fn cron_value(s: &str, what: &str) -> Option<u32> {
-    if let Ok(n) = s.parse() {
-        return Some(n);
-    }
-    let names: &[&str] = match what {
-        "month" => &[
-            "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
-        ],
-        "day of week" => &["sun", "mon", "tue", "wed", "thu", "fri", "sat"],
-        _ => return None,
-    };
-    let lower = s.to_ascii_lowercase();
-    let idx = names.iter().position(|n| *n == lower)? as u32;
-    Some(if what == "month" { idx + 1 } else { idx })
-}
-
 /// The JSON Schema of an environment file, for editors (yaml-language-server).
 pub fn json_schema() -> Value {
     serde_json::to_value(schemars::schema_for!(EnvironmentFile)).unwrap_or(Value::Null)
@@ -1001,15 +1009,6 @@ mod tests {
         assert_eq!(parse_duration("24"), None);
         assert_eq!(parse_duration("1x"), None);
         assert_eq!(parse_duration(""), None);
-    }
-
-    #[test]
-    fn cron_schedules_are_checked() {
-        assert!(check_cron("0 */6 * * 1-5").is_ok());
-        assert!(check_cron("15 2 1,15 jan-jun MON").is_ok());
-        assert!(check_cron("0 0 * *").is_err());
-        assert!(check_cron("61 0 * * *").is_err());
-        assert!(check_cron("0 0 * * */0").is_err());
     }
 
     #[test]

@@ -5,6 +5,7 @@
 
 pub mod cli;
 pub mod complete;
+pub mod cron;
 pub mod environment;
 pub mod error;
 pub mod hash;

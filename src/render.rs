@@ -19,6 +19,8 @@ use crate::yaml;
 #[derive(Debug, Clone)]
 pub struct RenderedObject {
     pub id: ObjectId,
+    /// The object as rendered (what `bytes` says), for policy checks.
+    pub object: Value,
     pub file: String,
     pub bytes: String,
     pub sha256: String,
@@ -442,6 +444,7 @@ fn finish(
         }
         let bytes = yaml::to_canonical(&object);
         rendered.push(RenderedObject {
+            object,
             file: id.file_name(),
             sha256: hash::sha256_hex(bytes.as_bytes()),
             id,
