@@ -33,7 +33,10 @@ spec:
 }
 
 fn bench(c: &mut Criterion) {
-    let envs: usize = std::env::var("HADR_BENCH_ENVS").ok().and_then(|v| v.parse().ok()).unwrap_or(200);
+    let envs: usize = std::env::var("HADR_BENCH_ENVS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200);
     let ws = tempfile::tempdir().unwrap();
     fleet(ws.path(), envs);
     let opts = |out: &Path| RenderOptions {
@@ -43,6 +46,7 @@ fn bench(c: &mut Criterion) {
         out: Some(out.to_path_buf()),
         action: Action::Write,
         force: false,
+        allow_violations: false,
     };
     let probe = tempfile::tempdir().unwrap();
     let report = render(&opts(probe.path())).unwrap();
@@ -53,7 +57,10 @@ fn bench(c: &mut Criterion) {
         .flat_map(|s| std::fs::read_dir(&s.directory).unwrap())
         .map(|e| e.unwrap().metadata().unwrap().len())
         .sum();
-    eprintln!("fleet: {envs} environments, {} region sets, {objects} objects, {bytes} bytes of YAML", report.sets.len());
+    eprintln!(
+        "fleet: {envs} environments, {} region sets, {objects} objects, {bytes} bytes of YAML",
+        report.sets.len()
+    );
 
     let mut g = c.benchmark_group("render");
     g.sample_size(10);
@@ -65,7 +72,9 @@ fn bench(c: &mut Criterion) {
             criterion::BatchSize::PerIteration,
         )
     });
-    g.bench_function("no change (objects/s)", |b| b.iter(|| render(&opts(probe.path())).unwrap()));
+    g.bench_function("no change (objects/s)", |b| {
+        b.iter(|| render(&opts(probe.path())).unwrap())
+    });
     g.throughput(Throughput::Bytes(bytes));
     g.bench_function("full (YAML bytes/s)", |b| {
         b.iter_batched(

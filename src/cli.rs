@@ -37,6 +37,8 @@ pub struct Cli {
 pub enum Format {
     Text,
     Json,
+    /// SARIF 2.1.0, for code scanning in CI (validate only).
+    Sarif,
 }
 
 #[derive(Debug, Subcommand)]
@@ -46,6 +48,11 @@ pub enum Command {
         after_help = "Examples:\n  kubectl hadr render\n  kubectl hadr render prod --region eastus2\n  kubectl hadr render --commit\n  kubectl hadr render --branch rendered\n  kubectl hadr render --check -o json\n\nExit codes: 0 ok, 1 --check found differences, 2 error."
     )]
     Render(RenderArgs),
+    /// Check environments and their rendered objects against the HA/DR policy.
+    #[command(
+        after_help = "Examples:\n  kubectl hadr validate\n  kubectl hadr validate prod --strict -o sarif > hadr.sarif\n  kubectl hadr validate prod --lose zone=eastus2-1\n  kubectl hadr validate prod --lose region=centralus\n\nExit codes: 0 clean, 1 violations (or a loss the environment does not survive), 2 error."
+    )]
+    Validate(ValidateArgs),
     /// Print the JSON Schema of environment files (for yaml-language-server and editors).
     Schema,
     /// Print the version.
@@ -106,4 +113,32 @@ pub struct RenderArgs {
     /// Overwrite hand edits in the rendered tree.
     #[arg(long)]
     pub force: bool,
+
+    /// Commit even when `validate` finds error-level violations.
+    #[arg(long)]
+    pub allow_violations: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ValidateArgs {
+    /// Environments to validate (default: all in environments/).
+    #[arg(value_name = "ENV")]
+    pub environments: Vec<String>,
+
+    /// Treat warnings as errors.
+    #[arg(long)]
+    pub strict: bool,
+
+    /// Predict what losing one region or zone leaves: `region=NAME` or `zone=NAME`.
+    #[arg(long, value_name = "region=NAME|zone=NAME", value_parser = parse_loss)]
+    pub lose: Option<(String, String)>,
+}
+
+fn parse_loss(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((kind @ ("region" | "zone"), name)) if !name.is_empty() => {
+            Ok((kind.to_string(), name.to_string()))
+        }
+        _ => Err(format!("`{s}`: expected region=NAME or zone=NAME")),
+    }
 }

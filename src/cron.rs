@@ -26,16 +26,38 @@ struct Field {
 }
 
 const FIELDS: [Field; 5] = [
-    Field { name: "minute", lo: 0, hi: 59, names: &[] },
-    Field { name: "hour", lo: 0, hi: 23, names: &[] },
-    Field { name: "day of month", lo: 1, hi: 31, names: &[] },
+    Field {
+        name: "minute",
+        lo: 0,
+        hi: 59,
+        names: &[],
+    },
+    Field {
+        name: "hour",
+        lo: 0,
+        hi: 23,
+        names: &[],
+    },
+    Field {
+        name: "day of month",
+        lo: 1,
+        hi: 31,
+        names: &[],
+    },
     Field {
         name: "month",
         lo: 1,
         hi: 12,
-        names: &["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"],
+        names: &[
+            "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+        ],
     },
-    Field { name: "day of week", lo: 0, hi: 7, names: &["sun", "mon", "tue", "wed", "thu", "fri", "sat"] },
+    Field {
+        name: "day of week",
+        lo: 0,
+        hi: 7,
+        names: &["sun", "mon", "tue", "wed", "thu", "fri", "sat"],
+    },
 ];
 
 fn value(field: &Field, s: &str) -> Result<u32, CronError> {
@@ -47,13 +69,17 @@ fn value(field: &Field, s: &str) -> Result<u32, CronError> {
                 .names
                 .iter()
                 .position(|n| *n == lower)
-                .ok_or_else(|| CronError(format!("`{s}` is not valid in the {} field", field.name)))?
-                as u32;
+                .ok_or_else(|| {
+                    CronError(format!("`{s}` is not valid in the {} field", field.name))
+                })? as u32;
             if field.name == "month" { idx + 1 } else { idx }
         }
     };
     if n < field.lo || n > field.hi {
-        return Err(CronError(format!("{n} is outside {}-{} in the {} field", field.lo, field.hi, field.name)));
+        return Err(CronError(format!(
+            "{n} is outside {}-{} in the {} field",
+            field.lo, field.hi, field.name
+        )));
     }
     Ok(n)
 }
@@ -64,11 +90,9 @@ fn parse_field(field: &Field, text: &str) -> Result<(Vec<u32>, bool), CronError>
     for part in text.split(',') {
         let (range, step) = match part.split_once('/') {
             Some((r, st)) => {
-                let step: u32 = st
-                    .parse()
-                    .ok()
-                    .filter(|n| *n > 0)
-                    .ok_or_else(|| CronError(format!("bad step `{st}` in the {} field", field.name)))?;
+                let step: u32 = st.parse().ok().filter(|n| *n > 0).ok_or_else(|| {
+                    CronError(format!("bad step `{st}` in the {} field", field.name))
+                })?;
                 (r, step)
             }
             None => (part, 1),
@@ -83,7 +107,10 @@ fn parse_field(field: &Field, text: &str) -> Result<(Vec<u32>, bool), CronError>
             (v, if step > 1 { field.hi } else { v })
         };
         if lo > hi {
-            return Err(CronError(format!("range `{range}` runs backwards in the {} field", field.name)));
+            return Err(CronError(format!(
+                "range `{range}` runs backwards in the {} field",
+                field.name
+            )));
         }
         values.extend((lo..=hi).step_by(step as usize));
     }
@@ -250,7 +277,14 @@ mod tests {
 
     #[test]
     fn bad_schedules_are_rejected() {
-        for s in ["0 0 * *", "61 0 * * *", "0 0 * * */0", "0 0 32 * *", "0 0 * * funday", "5-1 * * * *"] {
+        for s in [
+            "0 0 * *",
+            "61 0 * * *",
+            "0 0 * * */0",
+            "0 0 32 * *",
+            "0 0 * * funday",
+            "5-1 * * * *",
+        ] {
             assert!(Schedule::parse(s).is_err(), "{s}");
         }
     }

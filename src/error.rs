@@ -37,6 +37,10 @@ pub enum Error {
     },
     #[error("{}: {message}", .path.display())]
     Io { path: PathBuf, message: String },
+    #[error("{}", .0.join("\n"))]
+    Policy(Vec<String>),
+    #[error("refusing to commit: error-level policy violations (see `kubectl hadr validate`):\n{}\n  help: fix them, waive a rule with a reason in spec.policy.waivers, or pass --allow-violations", gate(.0))]
+    PolicyGate(Vec<crate::policy::Finding>),
 }
 
 fn join<T: fmt::Display>(items: &[T]) -> String {
@@ -55,12 +59,33 @@ fn hand_edits(edits: &[HandEdit]) -> String {
         .join("\n")
 }
 
+fn gate(findings: &[crate::policy::Finding]) -> String {
+    findings
+        .iter()
+        .map(|f| {
+            format!(
+                "  {} {} {}{}: {}",
+                f.rule,
+                f.name,
+                f.environment,
+                f.region
+                    .as_ref()
+                    .map(|r| format!("/{r}"))
+                    .unwrap_or_default(),
+                f.message
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 impl Error {
     /// The messages to show, one per problem (several files can be wrong at once).
     pub fn messages(&self) -> Vec<String> {
         match self {
             Error::Environments(v) => v.iter().map(ToString::to_string).collect(),
             Error::Render(v) => v.iter().map(ToString::to_string).collect(),
+            Error::Policy(v) => v.clone(),
             other => vec![other.to_string()],
         }
     }

@@ -11,6 +11,7 @@ pub mod error;
 pub mod hash;
 pub mod manifest;
 pub mod pipeline;
+pub mod policy;
 pub mod printer;
 pub mod render;
 pub mod store;
@@ -36,8 +37,38 @@ pub fn run(cli: Cli) -> Outcome {
     let printer = Printer::new(match cli.output {
         cli::Format::Text => Format::Text,
         cli::Format::Json => Format::Json,
+        cli::Format::Sarif => Format::Sarif,
     });
+    if printer.format() == Format::Sarif && !matches!(cli.command, Command::Validate(_)) {
+        printer.errors(&["-o sarif is only for `kubectl hadr validate`; use text or json".into()]);
+        return Outcome::Error;
+    }
     match cli.command {
+        Command::Validate(args) => {
+            let opts = pipeline::ValidateOptions {
+                root: cli.root,
+                environments: args.environments,
+                strict: args.strict,
+                lose: args.lose.map(|(kind, name)| match kind.as_str() {
+                    "region" => policy::Loss::Region(name),
+                    _ => policy::Loss::Zone(name),
+                }),
+            };
+            match pipeline::validate(&opts) {
+                Ok(report) => {
+                    printer.validate_report(&report);
+                    if report.failed() {
+                        Outcome::CheckFailed
+                    } else {
+                        Outcome::Ok
+                    }
+                }
+                Err(e) => {
+                    printer.errors(&e.messages());
+                    Outcome::Error
+                }
+            }
+        }
         Command::Render(args) => {
             let opts = RenderOptions {
                 root: cli.root,
@@ -54,6 +85,7 @@ pub fn run(cli: Cli) -> Outcome {
                     Action::Write
                 },
                 force: args.force,
+                allow_violations: args.allow_violations,
             };
             match pipeline::render(&opts) {
                 Ok(report) => {
@@ -80,7 +112,9 @@ pub fn run(cli: Cli) -> Outcome {
         Command::Version => {
             let version = env!("CARGO_PKG_VERSION");
             match printer.format() {
-                Format::Json => printer.json(&serde_json::json!({ "version": version })),
+                Format::Json | Format::Sarif => {
+                    printer.json(&serde_json::json!({ "version": version }))
+                }
                 Format::Text => printer.raw(&format!("kubectl-hadr {version}\n")),
             }
             Outcome::Ok

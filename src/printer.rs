@@ -4,7 +4,9 @@ use std::io::{self, IsTerminal, Write};
 
 use serde::Serialize;
 
-use crate::pipeline::RenderReport;
+use crate::environment::Severity;
+use crate::pipeline::{RenderReport, ValidateReport};
+use crate::policy::{Finding, RULES};
 use crate::render::Warning;
 use crate::tree::ChangeKind;
 
@@ -12,6 +14,7 @@ use crate::tree::ChangeKind;
 pub enum Format {
     Text,
     Json,
+    Sarif,
 }
 
 pub struct Printer {
@@ -63,13 +66,13 @@ impl Printer {
         for m in messages {
             let _ = writeln!(err, "{} {m}", self.paint("31", "error:"));
         }
-        if self.format == Format::Json {
+        if self.format != Format::Text {
             self.json(&serde_json::json!({ "errors": messages }));
         }
     }
 
     pub fn render_report(&self, report: &RenderReport) {
-        if self.format == Format::Json {
+        if self.format != Format::Text {
             self.json(report);
             self.warnings(&report.warnings);
             return;
@@ -118,4 +121,145 @@ impl Printer {
         }
         self.raw(&out);
     }
+
+    pub fn validate_report(&self, report: &ValidateReport) {
+        match self.format {
+            Format::Json => return self.json(report),
+            Format::Sarif => return self.json(&sarif(&report.findings)),
+            Format::Text => {}
+        }
+        let mut out = String::new();
+        for f in &report.findings {
+            let (label, code) = match (f.severity, &f.waived) {
+                (_, Some(_)) => ("waived", "2"),
+                (Severity::Error, _) => ("error", "31"),
+                (Severity::Warning, _) if report.strict => ("error", "31"),
+                (Severity::Warning, _) => ("warning", "33"),
+                _ => ("info", "36"),
+            };
+            let place = match &f.region {
+                Some(r) => format!("{}/{r}", f.environment),
+                None => f.environment.clone(),
+            };
+            out.push_str(&format!(
+                "{}:{}: {} {} [{}] {place}: {}\n  fix: {}\n",
+                f.file,
+                f.line,
+                self.paint(code, label),
+                f.rule,
+                f.name,
+                f.message,
+                f.fix
+            ));
+            if let Some(reason) = &f.waived {
+                out.push_str(&format!("  waived: {reason}\n"));
+            }
+        }
+        if let (Some(loss), Some(rows)) = (&report.lose, &report.what_if) {
+            let lost = match loss {
+                crate::policy::Loss::Region(r) => format!("region {r}"),
+                crate::policy::Loss::Zone(z) => format!("zone {z}"),
+            };
+            out.push_str(&format!("\nIf {lost} is lost:\n"));
+            out.push_str(&format!(
+                "  {:<24} {:<32} {:>8} {:>6} {:>8}  {}\n",
+                "REGION", "WORKLOAD", "REPLICAS", "LEFT", "PDB MIN", "BUDGET"
+            ));
+            for s in rows {
+                let left = if s.left_min == s.left_max {
+                    s.left_min.to_string()
+                } else {
+                    format!("{}-{}", s.left_min, s.left_max)
+                };
+                let lost_region = matches!(loss, crate::policy::Loss::Region(r) if *r == s.region);
+                let holds = match (lost_region, s.holds) {
+                    (true, true) => self.paint("2", "lost; the other regions carry the capacity"),
+                    (true, false) => {
+                        self.paint("31", "lost; the other regions CANNOT carry the capacity")
+                    }
+                    (false, true) => self.paint("32", "holds"),
+                    (false, false) => self.paint("31", "BROKEN"),
+                };
+                out.push_str(&format!(
+                    "  {:<24} {:<32} {:>8} {:>6} {:>8}  {holds}\n",
+                    format!("{}/{}", s.environment, s.region),
+                    s.workload,
+                    s.replicas,
+                    left,
+                    s.pdb_minimum.map_or("-".into(), |m| m.to_string()),
+                ));
+            }
+        }
+        let count = |sev: Severity| {
+            report
+                .findings
+                .iter()
+                .filter(|f| f.waived.is_none() && f.severity == sev)
+                .count()
+        };
+        out.push_str(&format!(
+            "{} errors, {} warnings, {} info, {} waived\n",
+            count(Severity::Error),
+            count(Severity::Warning),
+            count(Severity::Info),
+            report
+                .findings
+                .iter()
+                .filter(|f| f.waived.is_some())
+                .count()
+        ));
+        self.raw(&out);
+    }
+}
+
+/// SARIF 2.1.0: one run, the rule catalogue, one result per finding (waived ones suppressed).
+fn sarif(findings: &[Finding]) -> serde_json::Value {
+    let level = |s: Severity| match s {
+        Severity::Error => "error",
+        Severity::Warning => "warning",
+        _ => "note",
+    };
+    let rules: Vec<serde_json::Value> = RULES
+        .iter()
+        .map(|r| {
+            serde_json::json!({
+                "id": r.id,
+                "name": r.name,
+                "shortDescription": {"text": r.summary},
+                "help": {"text": r.fix},
+                "defaultConfiguration": {"level": level(r.severity)},
+            })
+        })
+        .collect();
+    let results: Vec<serde_json::Value> = findings
+        .iter()
+        .map(|f| {
+            let mut r = serde_json::json!({
+                "ruleId": f.rule,
+                "ruleIndex": RULES.iter().position(|r| r.id == f.rule).unwrap_or(0),
+                "level": level(f.severity),
+                "message": {"text": format!("{}{}: {}", f.environment, f.region.as_ref().map(|r| format!("/{r}")).unwrap_or_default(), f.message)},
+                "locations": [{"physicalLocation": {
+                    "artifactLocation": {"uri": f.file},
+                    "region": {"startLine": f.line},
+                }}],
+            });
+            if let Some(reason) = &f.waived {
+                r["suppressions"] = serde_json::json!([{"kind": "inSource", "justification": reason}]);
+            }
+            r
+        })
+        .collect();
+    serde_json::json!({
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {
+                "name": "kubectl-hadr",
+                "version": env!("CARGO_PKG_VERSION"),
+                "rules": rules,
+            }},
+            "results": results,
+        }],
+    })
 }

@@ -5,3 +5,4 @@ mod cluster;
 mod git;
 mod render;
 mod support;
+mod validate;
