@@ -48,6 +48,11 @@ pub enum Command {
         after_help = "Examples:\n  kubectl hadr render\n  kubectl hadr render prod --region eastus2\n  kubectl hadr render --commit\n  kubectl hadr render --branch rendered\n  kubectl hadr render --check -o json\n\nExit codes: 0 ok, 1 --check found differences, 2 error."
     )]
     Render(RenderArgs),
+    /// Compare a revision with the live clusters (server-side dry-run apply), region by region.
+    #[command(
+        after_help = "Examples:\n  kubectl hadr diff prod\n  kubectl hadr diff prod --region eastus2 --revision HEAD~1\n  kubectl hadr diff prod -o json\n\nExit codes (as kubectl diff): 0 no differences, 1 differences, 2 error (a region unreachable included)."
+    )]
+    Diff(DiffArgs),
     /// Check environments and their rendered objects against the HA/DR policy.
     #[command(
         after_help = "Examples:\n  kubectl hadr validate\n  kubectl hadr validate prod --strict -o sarif > hadr.sarif\n  kubectl hadr validate prod --lose zone=eastus2-1\n  kubectl hadr validate prod --lose region=centralus\n\nExit codes: 0 clean, 1 violations (or a loss the environment does not survive), 2 error."
@@ -117,6 +122,41 @@ pub struct RenderArgs {
     /// Commit even when `validate` finds error-level violations.
     #[arg(long)]
     pub allow_violations: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DiffArgs {
+    /// The environment to compare.
+    #[arg(value_name = "ENV")]
+    pub environment: String,
+
+    /// Only this region.
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<String>,
+
+    /// Git commit-ish of the rendered tree to compare (default: the working tree).
+    #[arg(long, value_name = "REV")]
+    pub revision: Option<String>,
+
+    /// Rendered tree directory (default: <root>/rendered).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+
+    /// kubeconfig file (default: $KUBECONFIG, then ~/.kube/config).
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+
+    /// Context to use instead of the region's (needs --region).
+    #[arg(long, value_name = "CONTEXT", requires = "region")]
+    pub context: Option<String>,
+
+    /// Show the result of taking over fields owned by other managers.
+    #[arg(long)]
+    pub force_conflicts: bool,
+
+    /// Requests in flight per region.
+    #[arg(long, default_value_t = 16, value_name = "N")]
+    pub concurrency: usize,
 }
 
 #[derive(Debug, clap::Args)]

@@ -21,6 +21,8 @@ pub enum Error {
     Tree(#[from] TreeError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Cluster(#[from] crate::cluster::ClusterError),
     #[error("refusing to overwrite hand edits in the rendered tree:\n{}\n  help: move the change into environments/ or templates/, or rerun with --force to discard it", hand_edits(.0))]
     HandEdits(Vec<HandEdit>),
     #[error("no environment files in {} (expected <name>.yaml files)", .0.display())]

@@ -4,13 +4,16 @@
 //! hands their results to the printer. Nothing below it sees clap or prints.
 
 pub mod cli;
+pub mod cluster;
 pub mod complete;
 pub mod cron;
+pub mod diff;
 pub mod environment;
 pub mod error;
 pub mod hash;
 pub mod manifest;
 pub mod pipeline;
+pub mod plan;
 pub mod policy;
 pub mod printer;
 pub mod render;
@@ -44,6 +47,35 @@ pub fn run(cli: Cli) -> Outcome {
         return Outcome::Error;
     }
     match cli.command {
+        Command::Diff(args) => {
+            let opts = plan::DiffOptions {
+                root: cli.root,
+                out: args.out,
+                environment: args.environment,
+                region: args.region,
+                revision: args.revision,
+                kubeconfig: args.kubeconfig,
+                context: args.context,
+                force_conflicts: args.force_conflicts,
+                concurrency: args.concurrency,
+            };
+            match pipeline::diff(&opts) {
+                Ok(report) => {
+                    printer.diff_report(&report);
+                    if report.failed() {
+                        Outcome::Error
+                    } else if report.total.differs() {
+                        Outcome::CheckFailed
+                    } else {
+                        Outcome::Ok
+                    }
+                }
+                Err(e) => {
+                    printer.errors(&e.messages());
+                    Outcome::Error
+                }
+            }
+        }
         Command::Validate(args) => {
             let opts = pipeline::ValidateOptions {
                 root: cli.root,

@@ -351,6 +351,29 @@ pub fn validate(opts: &ValidateOptions) -> Result<ValidateReport, Error> {
     })
 }
 
+/// Runs `diff` for one environment on a runtime of its own (the rest of the program is sync).
+pub fn diff(opts: &crate::plan::DiffOptions) -> Result<crate::plan::DiffReport, Error> {
+    let env = load_environments(&opts.root, std::slice::from_ref(&opts.environment))?
+        .pop()
+        .ok_or_else(|| Error::NoEnvironments(opts.root.join("environments")))?;
+    if let Some(region) = &opts.region
+        && !env.regions.iter().any(|r| &r.name == region)
+    {
+        return Err(Error::UnknownRegion {
+            name: region.clone(),
+            available: env.regions.iter().map(|r| r.name.clone()).collect(),
+        });
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Io {
+            path: PathBuf::from("tokio runtime"),
+            message: e.to_string(),
+        })?;
+    runtime.block_on(crate::plan::diff(opts, &env))
+}
+
 fn summaries(sets: &[RenderedSet], out: &Path) -> Vec<SetSummary> {
     let mut v: Vec<SetSummary> = sets
         .iter()

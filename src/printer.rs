@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use crate::environment::Severity;
 use crate::pipeline::{RenderReport, ValidateReport};
+use crate::plan::DiffReport;
 use crate::policy::{Finding, RULES};
 use crate::render::Warning;
 use crate::tree::ChangeKind;
@@ -19,13 +20,20 @@ pub enum Format {
 
 pub struct Printer {
     format: Format,
+    /// Colour on stderr (messages) and on stdout (diffs), decided separately: either may be
+    /// piped while the other is a terminal.
     color: bool,
+    color_out: bool,
 }
 
 impl Printer {
     pub fn new(format: Format) -> Printer {
-        let color = io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-        Printer { format, color }
+        let no_color = std::env::var_os("NO_COLOR").is_some();
+        Printer {
+            format,
+            color: io::stderr().is_terminal() && !no_color,
+            color_out: io::stdout().is_terminal() && !no_color,
+        }
     }
 
     pub fn format(&self) -> Format {
@@ -119,6 +127,73 @@ impl Printer {
                 None => out.push_str(&format!("nothing to commit on {}\n", c.target)),
             }
         }
+        self.raw(&out);
+    }
+
+    fn colored_diff(&self, diff: &str) -> String {
+        if !self.color_out {
+            return diff.to_string();
+        }
+        diff.lines()
+            .map(|l| {
+                let code = match l.as_bytes().first() {
+                    Some(b'+') if !l.starts_with("+++") => "32",
+                    Some(b'-') if !l.starts_with("---") => "31",
+                    Some(b'@') => "36",
+                    _ => return format!("{l}\n"),
+                };
+                format!("\x1b[{code}m{l}\x1b[0m\n")
+            })
+            .collect()
+    }
+
+    pub fn diff_report(&self, report: &DiffReport) {
+        if self.format != Format::Text {
+            return self.json(report);
+        }
+        let mut out = String::new();
+        for r in &report.regions {
+            for o in &r.objects {
+                if !o.diff.is_empty() {
+                    out.push_str(&self.colored_diff(&o.diff));
+                }
+            }
+        }
+        for r in &report.regions {
+            match &r.error {
+                Some(e) => out.push_str(&format!(
+                    "{}/{}: {} {e}\n",
+                    report.environment,
+                    r.region,
+                    self.paint("31", "error:")
+                )),
+                None => {
+                    for o in r
+                        .objects
+                        .iter()
+                        .filter(|o| o.action != crate::diff::Action::Unchanged)
+                    {
+                        let what = match &o.renamed_from {
+                            Some(from) => format!("rename  {} (from {from})", o.id),
+                            None => {
+                                format!("{:<7} {}", format!("{:?}", o.action).to_lowercase(), o.id)
+                            }
+                        };
+                        out.push_str(&format!("{}/{}: {what}\n", report.environment, r.region));
+                    }
+                    let s = &r.summary;
+                    out.push_str(&format!(
+                        "{}/{} ({}): {} to create, {} to change, {} renamed, {} to prune, {} unchanged\n",
+                        report.environment, r.region, r.context, s.create, s.change, s.rename, s.prune, s.unchanged
+                    ));
+                }
+            }
+        }
+        let t = &report.total;
+        out.push_str(&format!(
+            "total ({}): {} to create, {} to change, {} renamed, {} to prune, {} unchanged\n",
+            report.revision, t.create, t.change, t.rename, t.prune, t.unchanged
+        ));
         self.raw(&out);
     }
 

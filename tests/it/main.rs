@@ -2,6 +2,7 @@
 //! real git repositories and the real local control plane.
 
 mod cluster;
+mod diff;
 mod git;
 mod render;
 mod support;

@@ -1,0 +1,276 @@
+//! Kubernetes clusters, one per region: clients from kubeconfig contexts, discovery of any kind
+//! (CRDs included), server-side dry-run apply and reads of live objects.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::core::GroupVersionKind;
+use kube::discovery::{ApiCapabilities, ApiResource, Scope};
+use kube::{Client, Config};
+use serde_json::Value;
+use tokio::sync::Mutex;
+
+use crate::manifest::{ENVIRONMENT_LABEL, MANAGED_BY, ObjectId, REGION_LABEL};
+
+/// The field manager of every apply.
+pub const FIELD_MANAGER: &str = "kubectl-hadr";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    #[error("kubeconfig: {0}")]
+    Kubeconfig(String),
+    #[error("region `{region}` (context `{context}`) cannot be reached: {message}")]
+    Unreachable {
+        region: String,
+        context: String,
+        message: String,
+    },
+    #[error(
+        "region `{region}`: the cluster does not serve {api_version} {kind} (is its CRD installed?)"
+    )]
+    UnknownKind {
+        region: String,
+        api_version: String,
+        kind: String,
+    },
+    #[error(
+        "region `{region}`: {id}: field conflict: {message}\n  help: another field manager owns these fields; rerun with --force-conflicts to take them over"
+    )]
+    Conflict {
+        region: String,
+        id: String,
+        message: String,
+    },
+    #[error("region `{region}`: {id}: {message}")]
+    Api {
+        region: String,
+        id: String,
+        message: String,
+    },
+    #[error("region `{region}`: {id}: namespace `{namespace}` does not exist yet")]
+    NamespaceMissing {
+        region: String,
+        id: String,
+        namespace: String,
+    },
+}
+
+/// Where to find kubeconfig: an explicit file, else `KUBECONFIG`, else `~/.kube/config`.
+pub fn load_kubeconfig(explicit: Option<&Path>) -> Result<Kubeconfig, ClusterError> {
+    let result = match explicit {
+        Some(p) => Kubeconfig::read_from(p),
+        None => Kubeconfig::read(),
+    };
+    result.map_err(|e| ClusterError::Kubeconfig(e.to_string()))
+}
+
+/// A discovered kind: how to address it and whether it is namespaced.
+type Discovered = Arc<(ApiResource, ApiCapabilities)>;
+
+/// One region's cluster, with a discovery cache shared by concurrent requests.
+pub struct Cluster {
+    pub region: String,
+    pub context: String,
+    client: Client,
+    kinds: Mutex<HashMap<(String, String), Discovered>>,
+}
+
+impl Cluster {
+    pub async fn connect(
+        kubeconfig: &Kubeconfig,
+        region: &str,
+        context: &str,
+    ) -> Result<Cluster, ClusterError> {
+        let unreachable = |message: String| ClusterError::Unreachable {
+            region: region.into(),
+            context: context.into(),
+            message,
+        };
+        let options = KubeConfigOptions {
+            context: Some(context.to_string()),
+            ..Default::default()
+        };
+        let config = Config::from_custom_kubeconfig(kubeconfig.clone(), &options)
+            .await
+            .map_err(|e| unreachable(e.to_string()))?;
+        let client = Client::try_from(config).map_err(|e| unreachable(e.to_string()))?;
+        // One cheap request, so an unreachable region is reported as such up front.
+        client
+            .apiserver_version()
+            .await
+            .map_err(|e| unreachable(e.to_string()))?;
+        Ok(Cluster {
+            region: region.into(),
+            context: context.into(),
+            client,
+            kinds: Mutex::new(HashMap::new()),
+        })
+    }
+
+    async fn resource(&self, api_version: &str, kind: &str) -> Result<Discovered, ClusterError> {
+        let key = (api_version.to_string(), kind.to_string());
+        if let Some(found) = self.kinds.lock().await.get(&key) {
+            return Ok(found.clone());
+        }
+        let (group, version) = match api_version.rsplit_once('/') {
+            Some((g, v)) => (g, v),
+            None => ("", api_version),
+        };
+        let gvk = GroupVersionKind::gvk(group, version, kind);
+        let found = kube::discovery::pinned_kind(&self.client, &gvk)
+            .await
+            .map_err(|_| ClusterError::UnknownKind {
+                region: self.region.clone(),
+                api_version: api_version.into(),
+                kind: kind.into(),
+            })?;
+        let found = Arc::new(found);
+        self.kinds.lock().await.insert(key, found.clone());
+        Ok(found)
+    }
+
+    async fn api(&self, id: &ObjectId) -> Result<Api<DynamicObject>, ClusterError> {
+        let found = self.resource(&id.api_version, &id.kind).await?;
+        let (ar, caps) = &*found;
+        Ok(match (&caps.scope, &id.namespace) {
+            (Scope::Namespaced, Some(ns)) => Api::namespaced_with(self.client.clone(), ns, ar),
+            (Scope::Namespaced, None) => Api::default_namespaced_with(self.client.clone(), ar),
+            (Scope::Cluster, _) => Api::all_with(self.client.clone(), ar),
+        })
+    }
+
+    fn api_error(&self, id: &ObjectId, e: kube::Error) -> ClusterError {
+        match e {
+            kube::Error::Api(s) if s.code == 409 => ClusterError::Conflict {
+                region: self.region.clone(),
+                id: id.to_string(),
+                message: s.message,
+            },
+            kube::Error::Api(s)
+                if s.code == 404 && s.details.as_ref().is_some_and(|d| d.kind == "namespaces") =>
+            {
+                ClusterError::NamespaceMissing {
+                    region: self.region.clone(),
+                    id: id.to_string(),
+                    namespace: id.namespace.clone().unwrap_or_default(),
+                }
+            }
+            kube::Error::Api(s) => ClusterError::Api {
+                region: self.region.clone(),
+                id: id.to_string(),
+                message: format!("{} ({})", s.message, s.reason),
+            },
+            other => ClusterError::Api {
+                region: self.region.clone(),
+                id: id.to_string(),
+                message: other.to_string(),
+            },
+        }
+    }
+
+    /// What the server would make of applying `object` (server-side apply, dry run).
+    pub async fn dry_run_apply(
+        &self,
+        id: &ObjectId,
+        object: &Value,
+        force: bool,
+    ) -> Result<Value, ClusterError> {
+        self.server_side_apply(id, object, force, true).await
+    }
+
+    /// Server-side apply as field manager `kubectl-hadr`.
+    pub async fn apply(
+        &self,
+        id: &ObjectId,
+        object: &Value,
+        force: bool,
+    ) -> Result<Value, ClusterError> {
+        self.server_side_apply(id, object, force, false).await
+    }
+
+    async fn server_side_apply(
+        &self,
+        id: &ObjectId,
+        object: &Value,
+        force: bool,
+        dry_run: bool,
+    ) -> Result<Value, ClusterError> {
+        let api = self.api(id).await?;
+        let mut params = PatchParams::apply(FIELD_MANAGER);
+        if dry_run {
+            params = params.dry_run();
+        }
+        if force {
+            params = params.force();
+        }
+        let result = api
+            .patch(&id.name, &params, &Patch::Apply(object))
+            .await
+            .map_err(|e| self.api_error(id, e))?;
+        serde_json::to_value(result).map_err(|e| ClusterError::Api {
+            region: self.region.clone(),
+            id: id.to_string(),
+            message: e.to_string(),
+        })
+    }
+
+    /// The live object, if it exists.
+    pub async fn get(&self, id: &ObjectId) -> Result<Option<Value>, ClusterError> {
+        let api = self.api(id).await?;
+        let found = api
+            .get_opt(&id.name)
+            .await
+            .map_err(|e| self.api_error(id, e))?;
+        Ok(found.and_then(|o| serde_json::to_value(o).ok()))
+    }
+
+    /// Live objects of these kinds that carry this environment's and region's labels, in these
+    /// namespaces (cluster-scoped kinds: anywhere).
+    pub async fn list_managed(
+        &self,
+        environment: &str,
+        kinds: &[(String, String)],
+        namespaces: &[String],
+    ) -> Result<Vec<(ObjectId, Value)>, ClusterError> {
+        let selector = format!(
+            "{}={},{ENVIRONMENT_LABEL}={environment},{REGION_LABEL}={}",
+            MANAGED_BY.0, MANAGED_BY.1, self.region
+        );
+        let mut out = Vec::new();
+        for (api_version, kind) in kinds {
+            let found = self.resource(api_version, kind).await?;
+            let (ar, caps) = &*found;
+            let apis: Vec<Api<DynamicObject>> = match caps.scope {
+                Scope::Cluster => vec![Api::all_with(self.client.clone(), ar)],
+                Scope::Namespaced => namespaces
+                    .iter()
+                    .map(|ns| Api::namespaced_with(self.client.clone(), ns, ar))
+                    .collect(),
+            };
+            let mut items = Vec::new();
+            for api in apis {
+                let list = api
+                    .list(&ListParams::default().labels(&selector))
+                    .await
+                    .map_err(|e| ClusterError::Api {
+                        region: self.region.clone(),
+                        id: format!("{kind} list"),
+                        message: e.to_string(),
+                    })?;
+                items.extend(list.items);
+            }
+            for item in items {
+                let mut v = serde_json::to_value(&item).unwrap_or(Value::Null);
+                v["apiVersion"] = Value::String(api_version.clone());
+                v["kind"] = Value::String(kind.clone());
+                if let Ok(id) = ObjectId::of(&v) {
+                    out.push((id, v));
+                }
+            }
+        }
+        Ok(out)
+    }
+}
