@@ -53,6 +53,16 @@ pub enum Command {
         after_help = "Examples:\n  kubectl hadr diff prod\n  kubectl hadr diff prod --region eastus2 --revision HEAD~1\n  kubectl hadr diff prod -o json\n\nExit codes (as kubectl diff): 0 no differences, 1 differences, 2 error (a region unreachable included)."
     )]
     Diff(DiffArgs),
+    /// Apply a revision region by region, wait for health, record it in the cluster.
+    #[command(
+        after_help = "Examples:\n  kubectl hadr rollout prod\n  kubectl hadr rollout prod --revision v1.4.2 --yes\n  kubectl hadr rollout prod --dry-run\n  kubectl hadr rollout prod --auto-rollback --timeout 10m\n\nExit codes: 0 ok, 1 a region failed its health check (the wave stopped), 2 error."
+    )]
+    Rollout(RolloutArgs),
+    /// Put an earlier git revision of the rendered tree back (`previous`: from the in-cluster record).
+    #[command(
+        after_help = "Examples:\n  kubectl hadr rollback prod --to previous\n  kubectl hadr rollback prod --to HEAD~3 --region eastus2"
+    )]
+    Rollback(RollbackArgs),
     /// Check environments and their rendered objects against the HA/DR policy.
     #[command(
         after_help = "Examples:\n  kubectl hadr validate\n  kubectl hadr validate prod --strict -o sarif > hadr.sarif\n  kubectl hadr validate prod --lose zone=eastus2-1\n  kubectl hadr validate prod --lose region=centralus\n\nExit codes: 0 clean, 1 violations (or a loss the environment does not survive), 2 error."
@@ -157,6 +167,87 @@ pub struct DiffArgs {
     /// Requests in flight per region.
     #[arg(long, default_value_t = 16, value_name = "N")]
     pub concurrency: usize,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ClusterArgs {
+    /// The environment.
+    #[arg(value_name = "ENV")]
+    pub environment: String,
+
+    /// Only this region.
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<String>,
+
+    /// Rendered tree directory (default: <root>/rendered).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+
+    /// kubeconfig file (default: $KUBECONFIG, then ~/.kube/config).
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+
+    /// Context to use instead of the region's (needs --region).
+    #[arg(long, value_name = "CONTEXT", requires = "region")]
+    pub context: Option<String>,
+
+    /// Take over fields owned by other field managers.
+    #[arg(long)]
+    pub force_conflicts: bool,
+
+    /// Roll out every region at once instead of in waves.
+    #[arg(long)]
+    pub parallel: bool,
+
+    /// How long to wait for each region to become healthy (e.g. 90s, 5m).
+    #[arg(long, default_value = "5m", value_parser = parse_timeout)]
+    pub timeout: std::time::Duration,
+
+    /// Content-hashed ConfigMaps/Secrets kept per name after they leave the set.
+    #[arg(long, default_value_t = 5, value_name = "N")]
+    pub keep: usize,
+
+    /// Do not ask for confirmation on a terminal.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+}
+
+fn parse_timeout(s: &str) -> Result<std::time::Duration, String> {
+    crate::environment::parse_duration(s)
+        .map(std::time::Duration::from_secs)
+        .ok_or_else(|| format!("`{s}` is not a duration such as 90s or 5m"))
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RolloutArgs {
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+
+    /// Git commit-ish of the rendered tree (default: the working tree).
+    #[arg(long, value_name = "REV")]
+    pub revision: Option<String>,
+
+    /// Show the plan (the diff) and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Roll a region that fails its health check back to its previous revision.
+    #[arg(long)]
+    pub auto_rollback: bool,
+
+    /// Roll out even when `validate` finds error-level violations.
+    #[arg(long)]
+    pub allow_violations: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RollbackArgs {
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+
+    /// A git commit-ish, or `previous` (the revision deployed before the current one).
+    #[arg(long, value_name = "REV|previous")]
+    pub to: String,
 }
 
 #[derive(Debug, clap::Args)]

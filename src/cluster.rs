@@ -191,6 +191,17 @@ impl Cluster {
         self.server_side_apply(id, object, force, false).await
     }
 
+    /// Server-side apply under another field manager, taking over conflicts: for objects only
+    /// this tool writes (the ApplySet parent, the deployment record).
+    pub async fn apply_as(
+        &self,
+        id: &ObjectId,
+        object: &Value,
+        manager: &str,
+    ) -> Result<Value, ClusterError> {
+        self.ssa(id, object, manager, true, false).await
+    }
+
     async fn server_side_apply(
         &self,
         id: &ObjectId,
@@ -198,8 +209,19 @@ impl Cluster {
         force: bool,
         dry_run: bool,
     ) -> Result<Value, ClusterError> {
+        self.ssa(id, object, FIELD_MANAGER, force, dry_run).await
+    }
+
+    async fn ssa(
+        &self,
+        id: &ObjectId,
+        object: &Value,
+        manager: &str,
+        force: bool,
+        dry_run: bool,
+    ) -> Result<Value, ClusterError> {
         let api = self.api(id).await?;
-        let mut params = PatchParams::apply(FIELD_MANAGER);
+        let mut params = PatchParams::apply(manager);
         if dry_run {
             params = params.dry_run();
         }
@@ -239,9 +261,24 @@ impl Cluster {
             "{}={},{ENVIRONMENT_LABEL}={environment},{REGION_LABEL}={}",
             MANAGED_BY.0, MANAGED_BY.1, self.region
         );
+        self.list_labelled(kinds, namespaces, &selector).await
+    }
+
+    /// Live objects of these kinds matching a label selector, in these namespaces
+    /// (cluster-scoped kinds: anywhere). Kinds the cluster no longer serves are skipped.
+    pub async fn list_labelled(
+        &self,
+        kinds: &[(String, String)],
+        namespaces: &[String],
+        selector: &str,
+    ) -> Result<Vec<(ObjectId, Value)>, ClusterError> {
         let mut out = Vec::new();
         for (api_version, kind) in kinds {
-            let found = self.resource(api_version, kind).await?;
+            let found = match self.resource(api_version, kind).await {
+                Ok(f) => f,
+                Err(ClusterError::UnknownKind { .. }) => continue,
+                Err(e) => return Err(e),
+            };
             let (ar, caps) = &*found;
             let apis: Vec<Api<DynamicObject>> = match caps.scope {
                 Scope::Cluster => vec![Api::all_with(self.client.clone(), ar)],
@@ -253,7 +290,7 @@ impl Cluster {
             let mut items = Vec::new();
             for api in apis {
                 let list = api
-                    .list(&ListParams::default().labels(&selector))
+                    .list(&ListParams::default().labels(selector))
                     .await
                     .map_err(|e| ClusterError::Api {
                         region: self.region.clone(),
@@ -272,5 +309,20 @@ impl Cluster {
             }
         }
         Ok(out)
+    }
+
+    /// Deletes an object (background propagation); an object already gone is no error.
+    pub async fn delete(&self, id: &ObjectId) -> Result<(), ClusterError> {
+        let api = self.api(id).await?;
+        let params = kube::api::DeleteParams::background();
+        match api.delete(&id.name, &params).await {
+            Ok(_) => Ok(()),
+            Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+            Err(e) => Err(self.api_error(id, e)),
+        }
+    }
+
+    pub fn client(&self) -> Client {
+        self.client.clone()
     }
 }

@@ -17,6 +17,7 @@ pub mod plan;
 pub mod policy;
 pub mod printer;
 pub mod render;
+pub mod rollout;
 pub mod store;
 pub mod templates;
 pub mod tree;
@@ -47,6 +48,64 @@ pub fn run(cli: Cli) -> Outcome {
         return Outcome::Error;
     }
     match cli.command {
+        Command::Rollout(args) => {
+            let c = args.cluster;
+            if args.dry_run {
+                return run_diff(
+                    &printer,
+                    plan::DiffOptions {
+                        root: cli.root,
+                        out: c.out,
+                        environment: c.environment,
+                        region: c.region,
+                        revision: args.revision,
+                        kubeconfig: c.kubeconfig,
+                        context: c.context,
+                        force_conflicts: c.force_conflicts,
+                        concurrency: 16,
+                    },
+                );
+            }
+            if !c.yes
+                && std::io::IsTerminal::is_terminal(&std::io::stdin())
+                && !printer.confirm(&format!("Roll out {} to its clusters?", c.environment))
+            {
+                printer.errors(&["aborted".into()]);
+                return Outcome::Error;
+            }
+            let opts = rollout_options(cli.root, c, args.revision, args.auto_rollback);
+            match pipeline::rollout(&opts, args.allow_violations, &printer) {
+                Ok(report) => {
+                    printer.rollout_reports(std::slice::from_ref(&report));
+                    outcome_of(&[report])
+                }
+                Err(e) => {
+                    printer.errors(&e.messages());
+                    Outcome::Error
+                }
+            }
+        }
+        Command::Rollback(args) => {
+            let c = args.cluster;
+            if !c.yes
+                && std::io::IsTerminal::is_terminal(&std::io::stdin())
+                && !printer.confirm(&format!("Roll {} back to {}?", c.environment, args.to))
+            {
+                printer.errors(&["aborted".into()]);
+                return Outcome::Error;
+            }
+            let opts = rollout_options(cli.root, c, None, false);
+            match pipeline::rollback(&opts, &args.to, &printer) {
+                Ok(reports) => {
+                    printer.rollout_reports(&reports);
+                    outcome_of(&reports)
+                }
+                Err(e) => {
+                    printer.errors(&e.messages());
+                    Outcome::Error
+                }
+            }
+        }
         Command::Diff(args) => {
             let opts = plan::DiffOptions {
                 root: cli.root,
@@ -59,22 +118,7 @@ pub fn run(cli: Cli) -> Outcome {
                 force_conflicts: args.force_conflicts,
                 concurrency: args.concurrency,
             };
-            match pipeline::diff(&opts) {
-                Ok(report) => {
-                    printer.diff_report(&report);
-                    if report.failed() {
-                        Outcome::Error
-                    } else if report.total.differs() {
-                        Outcome::CheckFailed
-                    } else {
-                        Outcome::Ok
-                    }
-                }
-                Err(e) => {
-                    printer.errors(&e.messages());
-                    Outcome::Error
-                }
-            }
+            run_diff(&printer, opts)
         }
         Command::Validate(args) => {
             let opts = pipeline::ValidateOptions {
@@ -174,5 +218,54 @@ pub fn run(cli: Cli) -> Outcome {
             printer.raw(&complete::cobra_output(&candidates));
             Outcome::Ok
         }
+    }
+}
+
+fn run_diff(printer: &Printer, opts: plan::DiffOptions) -> Outcome {
+    match pipeline::diff(&opts) {
+        Ok(report) => {
+            printer.diff_report(&report);
+            if report.failed() {
+                Outcome::Error
+            } else if report.total.differs() {
+                Outcome::CheckFailed
+            } else {
+                Outcome::Ok
+            }
+        }
+        Err(e) => {
+            printer.errors(&e.messages());
+            Outcome::Error
+        }
+    }
+}
+
+fn rollout_options(
+    root: std::path::PathBuf,
+    c: cli::ClusterArgs,
+    revision: Option<String>,
+    auto_rollback: bool,
+) -> rollout::RolloutOptions {
+    rollout::RolloutOptions {
+        root,
+        out: c.out,
+        environment: c.environment,
+        region: c.region,
+        revision,
+        kubeconfig: c.kubeconfig,
+        context: c.context,
+        force_conflicts: c.force_conflicts,
+        parallel: c.parallel,
+        timeout: c.timeout,
+        auto_rollback,
+        keep: c.keep,
+    }
+}
+
+fn outcome_of(reports: &[rollout::RolloutReport]) -> Outcome {
+    match reports.iter().map(|r| r.outcome()).max().unwrap_or(0) {
+        0 => Outcome::Ok,
+        1 => Outcome::CheckFailed,
+        _ => Outcome::Error,
     }
 }

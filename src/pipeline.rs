@@ -351,12 +351,21 @@ pub fn validate(opts: &ValidateOptions) -> Result<ValidateReport, Error> {
     })
 }
 
-/// Runs `diff` for one environment on a runtime of its own (the rest of the program is sync).
-pub fn diff(opts: &crate::plan::DiffOptions) -> Result<crate::plan::DiffReport, Error> {
-    let env = load_environments(&opts.root, std::slice::from_ref(&opts.environment))?
+fn runtime() -> Result<tokio::runtime::Runtime, Error> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Io {
+            path: PathBuf::from("tokio runtime"),
+            message: e.to_string(),
+        })
+}
+
+fn one_environment(root: &Path, name: &str, region: Option<&String>) -> Result<Environment, Error> {
+    let env = load_environments(root, std::slice::from_ref(&name.to_string()))?
         .pop()
-        .ok_or_else(|| Error::NoEnvironments(opts.root.join("environments")))?;
-    if let Some(region) = &opts.region
+        .ok_or_else(|| Error::NoEnvironments(root.join("environments")))?;
+    if let Some(region) = region
         && !env.regions.iter().any(|r| &r.name == region)
     {
         return Err(Error::UnknownRegion {
@@ -364,14 +373,89 @@ pub fn diff(opts: &crate::plan::DiffOptions) -> Result<crate::plan::DiffReport, 
             available: env.regions.iter().map(|r| r.name.clone()).collect(),
         });
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Error::Io {
-            path: PathBuf::from("tokio runtime"),
-            message: e.to_string(),
-        })?;
-    runtime.block_on(crate::plan::diff(opts, &env))
+    Ok(env)
+}
+
+/// Rolls a revision out (after the policy gate, unless `allow_violations`).
+pub fn rollout(
+    opts: &crate::rollout::RolloutOptions,
+    allow_violations: bool,
+    progress: &dyn crate::rollout::Progress,
+) -> Result<crate::rollout::RolloutReport, Error> {
+    let env = one_environment(&opts.root, &opts.environment, opts.region.as_ref())?;
+    if !allow_violations {
+        let (sets, _) = render_in_memory(
+            &opts.root,
+            std::slice::from_ref(&env),
+            opts.region.as_deref(),
+        )?;
+        let blocking: Vec<Finding> = policy::validate(&env, &sets_of(&sets, &env))
+            .into_iter()
+            .filter(|f| f.severity == Severity::Error && f.waived.is_none())
+            .collect();
+        if !blocking.is_empty() {
+            return Err(Error::PolicyGate(blocking));
+        }
+    }
+    runtime()?.block_on(crate::rollout::rollout(opts, &env, progress))
+}
+
+/// Rolls each selected region back to a git revision, or to the revision it ran before its
+/// current one (from the in-cluster record).
+pub fn rollback(
+    opts: &crate::rollout::RolloutOptions,
+    to: &str,
+    progress: &dyn crate::rollout::Progress,
+) -> Result<Vec<crate::rollout::RolloutReport>, Error> {
+    let env = one_environment(&opts.root, &opts.environment, opts.region.as_ref())?;
+    let rt = runtime()?;
+    let mut reports = Vec::new();
+    for region in env
+        .regions
+        .iter()
+        .filter(|r| opts.region.as_ref().is_none_or(|x| x == &r.name))
+    {
+        let revision = if to == "previous" {
+            let kubeconfig = crate::cluster::load_kubeconfig(opts.kubeconfig.as_deref())?;
+            let context = opts
+                .context
+                .clone()
+                .unwrap_or_else(|| region.context.clone());
+            let history = rt.block_on(async {
+                let cluster =
+                    crate::cluster::Cluster::connect(&kubeconfig, &region.name, &context).await?;
+                crate::rollout::read_history(&cluster, &env).await
+            })?;
+            match crate::rollout::previous_revision(&history) {
+                Some(r) if r.revision != "working-tree" => r.revision.clone(),
+                Some(_) => {
+                    return Err(Error::Policy(vec![format!(
+                        "{}/{}: the previous rollout came from an uncommitted working tree; roll back with --to <commit>",
+                        env.name, region.name
+                    )]));
+                }
+                None => {
+                    return Err(Error::Policy(vec![format!(
+                        "{}/{}: no earlier healthy revision is recorded in the cluster",
+                        env.name, region.name
+                    )]));
+                }
+            }
+        } else {
+            to.to_string()
+        };
+        let mut region_opts = opts.clone();
+        region_opts.region = Some(region.name.clone());
+        region_opts.revision = Some(revision);
+        reports.push(rt.block_on(crate::rollout::rollout(&region_opts, &env, progress))?);
+    }
+    Ok(reports)
+}
+
+/// Runs `diff` for one environment on a runtime of its own (the rest of the program is sync).
+pub fn diff(opts: &crate::plan::DiffOptions) -> Result<crate::plan::DiffReport, Error> {
+    let env = one_environment(&opts.root, &opts.environment, opts.region.as_ref())?;
+    runtime()?.block_on(crate::plan::diff(opts, &env))
 }
 
 fn summaries(sets: &[RenderedSet], out: &Path) -> Vec<SetSummary> {

@@ -102,15 +102,26 @@ pub struct DiffOptions {
     pub concurrency: usize,
 }
 
-/// The objects of one region at a revision: from the rendered tree on disk, or from git.
-fn revision_objects(
+/// The index of one region at a revision.
+pub(crate) fn revision_index(
     root: &Path,
     out: &Path,
     env: &str,
     region: &str,
     revision: Option<&str>,
-) -> Result<Vec<(ObjectId, Value)>, Error> {
-    let files: BTreeMap<PathBuf, Vec<u8>> = match revision {
+) -> Result<Index, Error> {
+    let files = revision_files(root, out, env, region, revision)?;
+    parse_index(&files, out, env, region, revision)
+}
+
+fn revision_files(
+    root: &Path,
+    out: &Path,
+    env: &str,
+    region: &str,
+    revision: Option<&str>,
+) -> Result<BTreeMap<PathBuf, Vec<u8>>, Error> {
+    Ok(match revision {
         None => {
             let dir = out.join(env).join(region);
             crate::tree::existing(
@@ -126,7 +137,16 @@ fn revision_objects(
             let rel = store.relative(out)?.join(env).join(region);
             store.read_tree(rev, &rel)?
         }
-    };
+    })
+}
+
+fn parse_index(
+    files: &BTreeMap<PathBuf, Vec<u8>>,
+    out: &Path,
+    env: &str,
+    region: &str,
+    revision: Option<&str>,
+) -> Result<Index, Error> {
     let index_bytes = files.get(Path::new(INDEX_FILE)).ok_or_else(|| Error::Io {
         path: out.join(env).join(region).join(INDEX_FILE),
         message: format!(
@@ -134,13 +154,25 @@ fn revision_objects(
             revision.map(|r| format!(" at {r}")).unwrap_or_default()
         ),
     })?;
-    let index: Index = std::str::from_utf8(index_bytes)
+    std::str::from_utf8(index_bytes)
         .ok()
         .and_then(|s| crate::yaml::from_str(s).ok())
         .ok_or_else(|| Error::Io {
             path: out.join(env).join(region).join(INDEX_FILE),
             message: "unreadable index; re-render".into(),
-        })?;
+        })
+}
+
+/// The objects of one region at a revision: from the rendered tree on disk, or from git.
+pub(crate) fn revision_objects(
+    root: &Path,
+    out: &Path,
+    env: &str,
+    region: &str,
+    revision: Option<&str>,
+) -> Result<Vec<(ObjectId, Value)>, Error> {
+    let files = revision_files(root, out, env, region, revision)?;
+    let index = parse_index(&files, out, env, region, revision)?;
     let mut objects = Vec::new();
     for entry in index.objects {
         let bytes = files.get(Path::new(&entry.file)).ok_or_else(|| Error::Io {
@@ -188,7 +220,17 @@ pub async fn diff(opts: &DiffOptions, env: &Environment) -> Result<DiffReport, E
     let plans = futures::future::join_all(wanted.into_iter().map(|(region, context, objects)| {
         let kubeconfig = &kubeconfig;
         async move {
-            match plan_region(kubeconfig, &env.name, &region, &context, objects, opts).await {
+            match plan_region(
+                kubeconfig,
+                &env.name,
+                &env.namespace,
+                &region,
+                &context,
+                objects,
+                opts,
+            )
+            .await
+            {
                 Ok(p) => p,
                 Err(e) => RegionPlan {
                     region,
@@ -219,6 +261,7 @@ pub async fn diff(opts: &DiffOptions, env: &Environment) -> Result<DiffReport, E
 async fn plan_region(
     kubeconfig: &kube::config::Kubeconfig,
     env: &str,
+    namespace: &str,
     region: &str,
     context: &str,
     objects: Vec<(ObjectId, Value)>,
@@ -226,11 +269,13 @@ async fn plan_region(
 ) -> Result<RegionPlan, ClusterError> {
     let cluster = Cluster::connect(kubeconfig, region, context).await?;
     let rev = opts.revision.as_deref().unwrap_or("rendered");
+    let set_id = &crate::rollout::applyset_id(env, namespace);
     let results: Vec<Result<ObjectPlan, ClusterError>> = futures::stream::iter(objects.iter())
         .map(|(id, object)| {
             let cluster = &cluster;
             async move {
                 let live = cluster.get(id).await?.map(diff::normalize);
+                let object = &crate::rollout::with_part_of(object.clone(), set_id);
                 let planned = match cluster
                     .dry_run_apply(id, object, opts.force_conflicts)
                     .await
@@ -313,7 +358,8 @@ async fn plan_region(
                     .iter()
                     .find(|(o, _)| *o == plans[i].id)
                     .map(|(_, v)| v.clone());
-                let mut after = new_obj.map(diff::normalize);
+                let mut after =
+                    new_obj.map(|o| diff::normalize(crate::rollout::with_part_of(o, set_id)));
                 let mut before_c = before.clone();
                 diff::mask_secrets(before_c.as_mut(), after.as_mut());
                 // Compare contents, not names.
@@ -329,6 +375,10 @@ async fn plan_region(
                     &format!("{rev}/{region}/{}", plans[i].id),
                 );
             }
+            // Hashed config without a successor is history that rollout keeps (`--keep`),
+            // not drift.
+            None if matches!(id.kind.as_str(), "ConfigMap" | "Secret")
+                && diff::unhashed_name(&id.name).is_some() => {}
             None => plans.push(ObjectPlan {
                 diff: diff::unified(
                     before.as_ref(),

@@ -9,6 +9,7 @@ use crate::pipeline::{RenderReport, ValidateReport};
 use crate::plan::DiffReport;
 use crate::policy::{Finding, RULES};
 use crate::render::Warning;
+use crate::rollout::{Progress, RolloutReport};
 use crate::tree::ChangeKind;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -197,6 +198,45 @@ impl Printer {
         self.raw(&out);
     }
 
+    pub fn rollout_reports(&self, reports: &[RolloutReport]) {
+        if self.format != Format::Text {
+            return match reports {
+                [one] => self.json(one),
+                many => self.json(&many),
+            };
+        }
+        let mut out = String::new();
+        for report in reports {
+            for r in &report.regions {
+                out.push_str(&format!(
+                    "{}/{} ({}): {} — revision {}, {} applied, {} pruned, {:.1}s{}\n",
+                    report.environment,
+                    r.region,
+                    r.context,
+                    r.status,
+                    report.revision,
+                    r.applied,
+                    r.pruned.len(),
+                    r.seconds,
+                    r.message
+                        .as_ref()
+                        .map(|m| format!("\n  {m}"))
+                        .unwrap_or_default()
+                ));
+            }
+        }
+        self.raw(&out);
+    }
+
+    /// Asks on the terminal; anything but y/yes is no.
+    pub fn confirm(&self, question: &str) -> bool {
+        let mut err = io::stderr().lock();
+        let _ = write!(err, "{question} [y/N] ");
+        let _ = err.flush();
+        let mut answer = String::new();
+        io::stdin().read_line(&mut answer).is_ok() && matches!(answer.trim(), "y" | "Y" | "yes")
+    }
+
     pub fn validate_report(&self, report: &ValidateReport) {
         match self.format {
             Format::Json => return self.json(report),
@@ -337,4 +377,12 @@ fn sarif(findings: &[Finding]) -> serde_json::Value {
             "results": results,
         }],
     })
+}
+
+/// Progress of long operations: plain lines on stderr, so they never mix with the report.
+impl Progress for Printer {
+    fn line(&self, text: &str) {
+        let mut err = io::stderr().lock();
+        let _ = writeln!(err, "{text}");
+    }
 }

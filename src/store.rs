@@ -239,6 +239,16 @@ impl Store {
             .any(|p| tree.get_path(&p).is_ok())
     }
 
+    /// The commit id a commit-ish names.
+    pub fn resolve(&self, revision: &str) -> Result<String, StoreError> {
+        Ok(self
+            .repo
+            .revparse_single(revision)?
+            .peel_to_commit()?
+            .id()
+            .to_string())
+    }
+
     /// The files of a rendered directory (relative to the working tree top) at a revision.
     pub fn read_tree(&self, revision: &str, dir: &Path) -> Result<Files, StoreError> {
         let commit = self.repo.revparse_single(revision)?.peel_to_commit()?;

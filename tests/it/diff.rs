@@ -10,11 +10,11 @@ use serde_json::json;
 use crate::support::testenv::{self, TestNamespace, poll_until};
 use crate::support::workspace::Workspace;
 
-const REGIONS: [&str; 2] = ["eastus2", "centralus"];
+pub(crate) const REGIONS: [&str; 2] = ["eastus2", "centralus"];
 
 /// An environment named like the test's namespace (so no other test's objects carry its
 /// labels), one region per local control plane.
-fn workspace(ns: &str, extra: &str) -> Workspace {
+pub(crate) fn workspace(ns: &str, extra: &str) -> Workspace {
     let ws = Workspace::empty();
     ws.write(
         &format!("environments/{ns}.yaml"),
@@ -36,16 +36,16 @@ spec:
     ws
 }
 
-fn env_name(ws: &Workspace) -> String {
+pub(crate) fn env_name(ws: &Workspace) -> String {
     let found = kubectl_hadr::environment::discover(&ws.root().join("environments")).unwrap();
     found[0].0.clone()
 }
 
-fn env_file(ws: &Workspace) -> String {
+pub(crate) fn env_file(ws: &Workspace) -> String {
     format!("environments/{}.yaml", env_name(ws))
 }
 
-fn diff_cmd(ws: &Workspace, args: &[&str]) -> assert_cmd::Command {
+pub(crate) fn diff_cmd(ws: &Workspace, args: &[&str]) -> assert_cmd::Command {
     let mut cmd = ws.hadr(&["diff", &env_name(ws)]);
     cmd.args(args)
         .arg("--kubeconfig")

@@ -6,5 +6,6 @@ mod diff;
 mod git;
 mod policy_cluster;
 mod render;
+mod rollout;
 mod support;
 mod validate;

@@ -1,0 +1,233 @@
+//! `kubectl hadr rollout` and `rollback` against the real local control plane.
+
+use git2::Repository;
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::api::{Patch, PatchParams};
+use predicates::str::contains;
+use serde_json::json;
+
+use crate::diff::{REGIONS, diff_cmd, env_file, env_name, workspace};
+use crate::support::testenv::{self, TestNamespace};
+use crate::support::workspace::Workspace;
+
+fn hadr(ws: &Workspace, verb: &str, args: &[&str]) -> assert_cmd::Command {
+    let mut cmd = ws.hadr(&[verb, &env_name(ws)]);
+    cmd.args(args)
+        .arg("--kubeconfig")
+        .arg(testenv::kubeconfig_path())
+        .args(["--timeout", "90s", "--yes"]);
+    cmd
+}
+
+fn git_repo(ws: &Workspace) -> Repository {
+    let repo = Repository::init(ws.root()).unwrap();
+    let mut cfg = repo.config().unwrap();
+    cfg.set_str("user.name", "Test").unwrap();
+    cfg.set_str("user.email", "test@example.com").unwrap();
+    repo
+}
+
+fn edit(ws: &Workspace, from: &str, to: &str) {
+    let text = ws.read(&env_file(ws));
+    assert!(text.contains(from), "{from} not in the environment file");
+    ws.write(&env_file(ws), text.replacen(from, to, 1));
+    ws.hadr(&["render", "--commit", "--allow-violations"])
+        .assert()
+        .success();
+}
+
+fn head(repo: &Repository) -> String {
+    repo.head().unwrap().target().unwrap().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rollout_then_diff_is_empty_and_a_change_rolls_out_cleanly() {
+    let ns = TestNamespace::create("rollout-basic", &REGIONS).await;
+    let ws = workspace(&ns.name, "");
+    hadr(&ws, "rollout", &[])
+        .assert()
+        .success()
+        .stdout(contains("eastus2 (eastus2): ok"));
+    diff_cmd(&ws, &[]).assert().code(0);
+    let env = ws
+        .read(&env_file(&ws))
+        .replace("replicas: 2", "replicas: 3");
+    ws.write(&env_file(&ws), env);
+    ws.hadr(&["render"]).assert().success();
+    diff_cmd(&ws, &[])
+        .assert()
+        .code(1)
+        .stdout(contains("+    replicas: 3").or(contains("+  replicas: 3")));
+    hadr(&ws, "rollout", &[]).assert().success();
+    diff_cmd(&ws, &[]).assert().code(0);
+    // The deployment record is in the cluster.
+    let cms: kube::Api<ConfigMap> = ns.api("centralus");
+    let parent = cms.get(&format!("hadr-{}", ns.name)).await.unwrap();
+    let data = parent.data.unwrap();
+    assert_eq!(data["revision"], "working-tree");
+    assert!(data["digest"].starts_with("sha256:"));
+    assert_eq!(data["health"], "ok");
+}
+
+use predicates::prelude::PredicateBooleanExt;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rollback_restores_pruned_objects_and_removes_added_ones() {
+    let ns = TestNamespace::create("rollout-rollback", &REGIONS[..1]).await;
+    let ws = workspace(&ns.name, "");
+    let env = ws
+        .read(&env_file(&ws))
+        .replace("    - {name: centralus, context: centralus}\n", "");
+    ws.write(&env_file(&ws), env);
+    let repo = git_repo(&ws);
+    ws.hadr(&["render", "--commit"]).assert().success();
+    let first = head(&repo);
+    hadr(&ws, "rollout", &[]).assert().success();
+    // Revision 2: the PodDisruptionBudget goes, a new config key comes (a renamed ConfigMap).
+    edit(&ws, "  ha: {disruptionBudget: {maxUnavailable: 1}}\n", "");
+    edit(
+        &ws,
+        "config: {LOG_LEVEL: info}",
+        "config: {LOG_LEVEL: info, EXTRA: x}",
+    );
+    // validate flags the missing PDB; this test wants it gone.
+    hadr(&ws, "rollout", &["--allow-violations"])
+        .assert()
+        .success()
+        .stderr(contains("pruned"));
+    let pdbs: kube::Api<k8s_openapi::api::policy::v1::PodDisruptionBudget> = ns.api("eastus2");
+    assert!(
+        pdbs.get_opt("web").await.unwrap().is_none(),
+        "the PDB was not pruned"
+    );
+
+    hadr(&ws, "rollback", &["--to", &first]).assert().success();
+    assert!(
+        pdbs.get_opt("web").await.unwrap().is_some(),
+        "the PDB was not restored"
+    );
+    diff_cmd(&ws, &["--revision", &first]).assert().code(0);
+
+    // `previous` comes from the in-cluster record, not from the working tree.
+    std::fs::remove_dir_all(ws.root().join("rendered")).unwrap();
+    hadr(&ws, "rollback", &["--to", "previous"])
+        .assert()
+        .success();
+    assert!(pdbs.get_opt("web").await.unwrap().is_none());
+    diff_cmd(&ws, &["--revision", "HEAD"]).assert().code(0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_region_that_cannot_become_ready_stops_the_wave_and_auto_rollback_restores_it() {
+    let ns = TestNamespace::create("rollout-unhealthy", &REGIONS).await;
+    let ws = workspace(&ns.name, "");
+    let repo = git_repo(&ws);
+    ws.hadr(&["render", "--commit"]).assert().success();
+    let good = head(&repo);
+    hadr(&ws, "rollout", &[]).assert().success();
+    // A template change no node can satisfy.
+    ws.write(
+        "templates/deployment.yaml",
+        kubectl_hadr::templates::TemplateSet::builtin().templates["deployment.yaml"]
+            .source
+            .replace(
+                "      containers:\n",
+                "      nodeSelector: {no-such-label: \"true\"}\n      containers:\n",
+            ),
+    );
+    ws.hadr(&["render", "--commit"]).assert().success();
+    let mut cmd = ws.hadr(&[
+        "rollout",
+        &ns.name,
+        "--auto-rollback",
+        "--yes",
+        "--timeout",
+        "20s",
+    ]);
+    cmd.arg("--kubeconfig").arg(testenv::kubeconfig_path());
+    cmd.assert()
+        .code(1)
+        .stdout(contains("eastus2 (eastus2): rolled-back"))
+        .stdout(contains("centralus (centralus): skipped"));
+    diff_cmd(&ws, &["--region", "eastus2", "--revision", &good])
+        .assert()
+        .code(0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_live_lease_blocks_a_second_rollout_and_names_the_holder() {
+    let ns = TestNamespace::create("rollout-lease", &REGIONS[..1]).await;
+    let ws = workspace(&ns.name, "");
+    let leases: kube::Api<k8s_openapi::api::coordination::v1::Lease> = ns.api("eastus2");
+    let lease = json!({
+        "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+        "metadata": {"name": format!("hadr-rollout-{}", ns.name)},
+        "spec": {"holderIdentity": "alice@ci-runner pid 42", "leaseDurationSeconds": 600,
+                 "renewTime": kubectl_hadr::rollout::micro_time(k8s_openapi::jiff::Timestamp::now())},
+    });
+    leases
+        .patch(
+            &format!("hadr-rollout-{}", ns.name),
+            &PatchParams::apply("test"),
+            &Patch::Apply(&lease),
+        )
+        .await
+        .unwrap();
+    hadr(&ws, "rollout", &["--region", "eastus2"])
+        .assert()
+        .code(2)
+        .stdout(contains(
+            "another rollout holds the lease: alice@ci-runner pid 42",
+        ));
+    // An expired lease is taken over.
+    let expired = json!({
+        "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+        "metadata": {"name": format!("hadr-rollout-{}", ns.name)},
+        "spec": {"holderIdentity": "alice@ci-runner pid 42", "leaseDurationSeconds": 1,
+                 "renewTime": "2020-01-01T00:00:00.000000Z"},
+    });
+    leases
+        .patch(
+            &format!("hadr-rollout-{}", ns.name),
+            &PatchParams::apply("test").force(),
+            &Patch::Apply(&expired),
+        )
+        .await
+        .unwrap();
+    hadr(&ws, "rollout", &["--region", "eastus2"])
+        .assert()
+        .success();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_field_owned_by_another_manager_is_a_conflict_until_forced() {
+    let ns = TestNamespace::create("rollout-conflict", &REGIONS[..1]).await;
+    let ws = workspace(&ns.name, "");
+    hadr(&ws, "rollout", &["--region", "eastus2"])
+        .assert()
+        .success();
+    let deployments: kube::Api<k8s_openapi::api::apps::v1::Deployment> = ns.api("eastus2");
+    let scale = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"}, "spec": {"replicas": 5}});
+    deployments
+        .patch(
+            "web",
+            &PatchParams::apply("hpa-controller").force(),
+            &Patch::Apply(&scale),
+        )
+        .await
+        .unwrap();
+    hadr(&ws, "rollout", &["--region", "eastus2"])
+        .assert()
+        .code(2)
+        .stdout(contains("field conflict"))
+        .stdout(contains("hpa-controller"))
+        .stdout(contains("--force-conflicts"));
+    hadr(
+        &ws,
+        "rollout",
+        &["--region", "eastus2", "--force-conflicts"],
+    )
+    .assert()
+    .success();
+    diff_cmd(&ws, &["--region", "eastus2"]).assert().code(0);
+}
