@@ -63,6 +63,10 @@ pub enum Command {
         after_help = "Examples:\n  kubectl hadr rollback prod --to previous\n  kubectl hadr rollback prod --to HEAD~3 --region eastus2"
     )]
     Rollback(RollbackArgs),
+    /// Per region: the deployed revision, its set digest, when, by whom, health and drift.
+    Status(StatusArgs),
+    /// The git history of an environment's rendered tree, marked where each region is now.
+    History(HistoryArgs),
     /// Check environments and their rendered objects against the HA/DR policy.
     #[command(
         after_help = "Examples:\n  kubectl hadr validate\n  kubectl hadr validate prod --strict -o sarif > hadr.sarif\n  kubectl hadr validate prod --lose zone=eastus2-1\n  kubectl hadr validate prod --lose region=centralus\n\nExit codes: 0 clean, 1 violations (or a loss the environment does not survive), 2 error."
@@ -248,6 +252,27 @@ pub struct RollbackArgs {
     /// A git commit-ish, or `previous` (the revision deployed before the current one).
     #[arg(long, value_name = "REV|previous")]
     pub to: String,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct StatusArgs {
+    #[arg(value_name = "ENV")]
+    pub environment: String,
+    /// Rendered tree directory (default: <root>/rendered).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// kubeconfig file (default: $KUBECONFIG, then ~/.kube/config).
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct HistoryArgs {
+    #[command(flatten)]
+    pub status: StatusArgs,
+    /// How many revisions to show.
+    #[arg(long, default_value_t = 20, value_name = "N")]
+    pub limit: usize,
 }
 
 #[derive(Debug, clap::Args)]

@@ -18,6 +18,7 @@ pub mod policy;
 pub mod printer;
 pub mod render;
 pub mod rollout;
+pub mod status;
 pub mod store;
 pub mod templates;
 pub mod tree;
@@ -48,6 +49,47 @@ pub fn run(cli: Cli) -> Outcome {
         return Outcome::Error;
     }
     match cli.command {
+        Command::Status(args) => {
+            let opts = status::StatusOptions {
+                root: cli.root,
+                out: args.out,
+                kubeconfig: args.kubeconfig,
+            };
+            match pipeline::status(&opts, &args.environment) {
+                Ok(report) => {
+                    printer.status_report(&report);
+                    if report.regions.iter().any(|r| r.error.is_some()) {
+                        Outcome::Error
+                    } else if report.regions.iter().any(|r| r.drift == "drifted") {
+                        Outcome::CheckFailed
+                    } else {
+                        Outcome::Ok
+                    }
+                }
+                Err(e) => {
+                    printer.errors(&e.messages());
+                    Outcome::Error
+                }
+            }
+        }
+        Command::History(args) => {
+            let s = args.status;
+            let opts = status::StatusOptions {
+                root: cli.root,
+                out: s.out,
+                kubeconfig: s.kubeconfig,
+            };
+            match pipeline::history(&opts, &s.environment, args.limit) {
+                Ok(entries) => {
+                    printer.history_report(&entries);
+                    Outcome::Ok
+                }
+                Err(e) => {
+                    printer.errors(&e.messages());
+                    Outcome::Error
+                }
+            }
+        }
         Command::Rollout(args) => {
             let c = args.cluster;
             if args.dry_run {

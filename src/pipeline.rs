@@ -452,6 +452,23 @@ pub fn rollback(
     Ok(reports)
 }
 
+pub fn status(
+    opts: &crate::status::StatusOptions,
+    environment: &str,
+) -> Result<crate::status::StatusReport, Error> {
+    let env = one_environment(&opts.root, environment, None)?;
+    runtime()?.block_on(crate::status::status(opts, &env))
+}
+
+pub fn history(
+    opts: &crate::status::StatusOptions,
+    environment: &str,
+    limit: usize,
+) -> Result<Vec<crate::status::HistoryEntry>, Error> {
+    let env = one_environment(&opts.root, environment, None)?;
+    runtime()?.block_on(crate::status::history(opts, &env, limit))
+}
+
 /// Runs `diff` for one environment on a runtime of its own (the rest of the program is sync).
 pub fn diff(opts: &crate::plan::DiffOptions) -> Result<crate::plan::DiffReport, Error> {
     let env = one_environment(&opts.root, &opts.environment, opts.region.as_ref())?;

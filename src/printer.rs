@@ -228,6 +228,60 @@ impl Printer {
         self.raw(&out);
     }
 
+    pub fn status_report(&self, report: &crate::status::StatusReport) {
+        if self.format != Format::Text {
+            return self.json(report);
+        }
+        let mut out = format!(
+            "{:<14} {:<18} {:<14} {:<16} {:<22} {:<20} {:<8} {}\n",
+            "REGION", "CONTEXT", "REVISION", "DIGEST", "DEPLOYED", "BY", "HEALTH", "DRIFT"
+        );
+        for r in &report.regions {
+            let d = r.deployed.as_ref();
+            let short = |s: &str, n: usize| s.chars().take(n).collect::<String>();
+            out.push_str(&format!(
+                "{:<14} {:<18} {:<14} {:<16} {:<22} {:<20} {:<8} {}\n",
+                r.region,
+                r.context,
+                d.map_or("-".into(), |d| short(&d.revision, 12)),
+                d.map_or("-".into(), |d| short(
+                    d.digest.trim_start_matches("sha256:"),
+                    12
+                )),
+                d.map_or("-".into(), |d| short(&d.time, 19)),
+                d.map_or("-".into(), |d| d.user.clone()),
+                d.map_or("-".into(), |d| d.health.clone()),
+                r.error
+                    .as_ref()
+                    .map_or(r.drift.clone(), |e| format!("error: {e}")),
+            ));
+        }
+        self.raw(&out);
+    }
+
+    pub fn history_report(&self, entries: &[crate::status::HistoryEntry]) {
+        if self.format != Format::Text {
+            return self.json(&entries);
+        }
+        let mut out = String::new();
+        for e in entries {
+            let here = if e.deployed_in.is_empty() {
+                String::new()
+            } else {
+                format!("  <- {}", e.deployed_in.join(", "))
+            };
+            out.push_str(&format!(
+                "{} {}{here}\n",
+                &e.commit[..12.min(e.commit.len())],
+                e.summary
+            ));
+            for (region, digest) in &e.digests {
+                out.push_str(&format!("    {region:<14} {digest}\n"));
+            }
+        }
+        self.raw(&out);
+    }
+
     /// Asks on the terminal; anything but y/yes is no.
     pub fn confirm(&self, question: &str) -> bool {
         let mut err = io::stderr().lock();

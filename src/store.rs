@@ -239,6 +239,45 @@ impl Store {
             .any(|p| tree.get_path(&p).is_ok())
     }
 
+    /// Commits reachable from HEAD that changed `dir`, newest first: (id, time, summary).
+    pub fn commits_touching(
+        &self,
+        dir: &Path,
+        limit: usize,
+    ) -> Result<Vec<(String, i64, String)>, StoreError> {
+        let mut walk = self.repo.revwalk()?;
+        walk.push_head()?;
+        walk.set_sorting(git2::Sort::TIME | git2::Sort::TOPOLOGICAL)?;
+        let tree_id = |c: &git2::Commit<'_>| {
+            c.tree()
+                .ok()
+                .and_then(|t| t.get_path(dir).ok())
+                .map(|e| e.id())
+        };
+        let mut out = Vec::new();
+        for oid in walk {
+            let commit = self.repo.find_commit(oid?)?;
+            let here = tree_id(&commit);
+            let before = commit.parent(0).ok().and_then(|p| tree_id(&p));
+            if here.is_some() && here != before {
+                out.push((
+                    oid_string(&commit),
+                    commit.time().seconds(),
+                    commit
+                        .summary()
+                        .ok()
+                        .flatten()
+                        .unwrap_or_default()
+                        .to_string(),
+                ));
+                if out.len() >= limit {
+                    break;
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// The commit id a commit-ish names.
     pub fn resolve(&self, revision: &str) -> Result<String, StoreError> {
         Ok(self
@@ -301,4 +340,8 @@ fn absolute(p: &Path) -> PathBuf {
             _ => return p.to_path_buf(),
         }
     }
+}
+
+fn oid_string(c: &git2::Commit<'_>) -> String {
+    c.id().to_string()
 }

@@ -231,3 +231,54 @@ async fn a_field_owned_by_another_manager_is_a_conflict_until_forced() {
     .success();
     diff_cmd(&ws, &["--region", "eastus2"]).assert().code(0);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn status_shows_the_deployed_revision_and_drift_and_history_marks_it() {
+    let ns = TestNamespace::create("rollout-status", &REGIONS[..1]).await;
+    let ws = workspace(&ns.name, "");
+    let env = ws
+        .read(&env_file(&ws))
+        .replace("    - {name: centralus, context: centralus}\n", "");
+    ws.write(&env_file(&ws), env);
+    let repo = git_repo(&ws);
+    ws.hadr(&["render", "--commit"]).assert().success();
+    let commit = head(&repo);
+    hadr(&ws, "rollout", &[]).assert().success();
+    let status = |ws: &Workspace| {
+        let mut cmd = ws.hadr(&["status", &env_name(ws), "-o", "json"]);
+        cmd.arg("--kubeconfig").arg(testenv::kubeconfig_path());
+        cmd
+    };
+    let out = status(&ws).assert().code(0).get_output().stdout.clone();
+    let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    let region = &v["regions"][0];
+    assert_eq!(region["deployed"]["revision"], commit.as_str());
+    assert_eq!(region["deployed"]["health"], "ok");
+    assert_eq!(region["drift"], "none");
+    // Someone scales by hand: drift.
+    let deployments: kube::Api<k8s_openapi::api::apps::v1::Deployment> = ns.api("eastus2");
+    let scale = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"}, "spec": {"replicas": 4}});
+    deployments
+        .patch(
+            "web",
+            &PatchParams::apply("someone").force(),
+            &Patch::Apply(&scale),
+        )
+        .await
+        .unwrap();
+    status(&ws)
+        .assert()
+        .code(1)
+        .stdout(contains("\"drift\": \"drifted\""));
+    let mut history = ws.hadr(&["history", &env_name(&ws)]);
+    history.arg("--kubeconfig").arg(testenv::kubeconfig_path());
+    history
+        .assert()
+        .success()
+        .stdout(contains(format!(
+            "{} render: {}  <- eastus2",
+            &commit[..12],
+            env_name(&ws)
+        )))
+        .stdout(contains("eastus2        sha256:"));
+}
