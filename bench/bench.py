@@ -299,7 +299,8 @@ def run_size(args, label, envs, nregions, results):
     print(f"   inputs ready in {time.time() - t0:.1f}s", flush=True)
     hroot = os.path.join(work, "hadr")
     envdir = os.path.join(hroot, "environments")
-    outs = {t: os.path.join(work, f"out-{t}") for t in ("hadr", "kustomize", "jinja2")}
+    out_root = os.path.join(args.out_root, f"{envs}x{nregions}") if args.out_root else work
+    outs = {t: os.path.join(out_root, f"out-{t}") for t in ("hadr", "kustomize", "jinja2")}
     regions = region_names(nregions)
     reps = args.reps if label == "small" else args.large_reps
     sets = envs * nregions
@@ -372,6 +373,8 @@ def run_size(args, label, envs, nregions, results):
             row["check"].append({"tool": tool, "ok": ok, "message": msg})
             print(f"   check {msg}", flush=True)
         print(f"   checked in {time.time() - t0:.1f}s", flush=True)
+    for d in outs.values():
+        shutil.rmtree(d, ignore_errors=True)
 
 
 def table(results):
@@ -463,7 +466,9 @@ def main():
     ap.add_argument("--timeout", type=float, default=900, help="seconds per tool run")
     ap.add_argument("--tools", default="kubectl-hadr,kustomize,jinja2")
     ap.add_argument("--no-check", dest="check", action="store_false")
-    ap.add_argument("--work", required=True)
+    ap.add_argument("--work", required=True, help="inputs (and outputs unless --out-root)")
+    ap.add_argument("--out-root", help="write the tools' outputs here, e.g. /dev/shm/x (tmpfs) "
+                    "to take the disk out of the measurement")
     ap.add_argument("--hadr", required=True)
     ap.add_argument("--kustomize", required=True)
     ap.add_argument("--python", default=sys.executable)
@@ -483,7 +488,7 @@ def main():
     print("\nTargets:")
     for t in targets(results):
         print("- " + t)
-    print(f"\nstarted {started}; load average at start {load[0]:.2f}, at end "
+    print(f"\noutputs on {args.out_root or args.work}; started {started}; load average at start {load[0]:.2f}, at end "
           f"{os.getloadavg()[0]:.2f}; nproc {os.cpu_count()}")
     if args.results:
         json.dump({"started": started, "load_start": load, "load_end": os.getloadavg(),
