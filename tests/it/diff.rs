@@ -70,7 +70,11 @@ async fn apply_rendered(ws: &Workspace, region: &str) {
         })
         .collect();
     objects.sort_by_key(|(id, _)| id.kind != "Namespace");
+    // As `rollout` applies them: members of the environment's ApplySet (the test environments
+    // are named like their namespace).
+    let set_id = kubectl_hadr::rollout::applyset_id(&env_name(ws), &env_name(ws));
     for (id, v) in objects {
+        let v = kubectl_hadr::rollout::with_part_of(v, &set_id);
         cluster
             .apply(&id, &v, false)
             .await
