@@ -138,43 +138,9 @@ pub struct RenderArgs {
     pub allow_violations: bool,
 }
 
+/// Which environment and regions, and how to reach their clusters.
 #[derive(Debug, clap::Args)]
-pub struct DiffArgs {
-    /// The environment to compare.
-    #[arg(value_name = "ENV")]
-    pub environment: String,
-
-    /// Only this region.
-    #[arg(long, value_name = "REGION")]
-    pub region: Option<String>,
-
-    /// Git commit-ish of the rendered tree to compare (default: the working tree).
-    #[arg(long, value_name = "REV")]
-    pub revision: Option<String>,
-
-    /// Rendered tree directory (default: <root>/rendered).
-    #[arg(long, value_name = "DIR")]
-    pub out: Option<PathBuf>,
-
-    /// kubeconfig file (default: $KUBECONFIG, then ~/.kube/config).
-    #[arg(long, value_name = "FILE")]
-    pub kubeconfig: Option<PathBuf>,
-
-    /// Context to use instead of the region's (needs --region).
-    #[arg(long, value_name = "CONTEXT", requires = "region")]
-    pub context: Option<String>,
-
-    /// Show the result of taking over fields owned by other managers.
-    #[arg(long)]
-    pub force_conflicts: bool,
-
-    /// Requests in flight per region.
-    #[arg(long, default_value_t = 16, value_name = "N")]
-    pub concurrency: usize,
-}
-
-#[derive(Debug, clap::Args)]
-pub struct ClusterArgs {
+pub struct TargetArgs {
     /// The environment.
     #[arg(value_name = "ENV")]
     pub environment: String,
@@ -195,9 +161,29 @@ pub struct ClusterArgs {
     #[arg(long, value_name = "CONTEXT", requires = "region")]
     pub context: Option<String>,
 
-    /// Take over fields owned by other field managers.
+    /// Take over (or, for diff, show taking over) fields owned by other field managers.
     #[arg(long)]
     pub force_conflicts: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DiffArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+
+    /// Git commit-ish of the rendered tree to compare (default: the working tree).
+    #[arg(long, value_name = "REV")]
+    pub revision: Option<String>,
+
+    /// Requests in flight per region.
+    #[arg(long, default_value_t = 16, value_name = "N")]
+    pub concurrency: usize,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ClusterArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
 
     /// Roll out every region at once instead of in waves.
     #[arg(long)]

@@ -55,8 +55,10 @@ pub fn run(cli: Cli) -> Outcome {
                 out: args.out,
                 kubeconfig: args.kubeconfig,
             };
-            match pipeline::status(&opts, &args.environment) {
-                Ok(report) => {
+            conclude(
+                &printer,
+                pipeline::status(&opts, &args.environment),
+                |report| {
                     printer.status_report(&report);
                     if report.regions.iter().any(|r| r.error.is_some()) {
                         Outcome::Error
@@ -65,12 +67,8 @@ pub fn run(cli: Cli) -> Outcome {
                     } else {
                         Outcome::Ok
                     }
-                }
-                Err(e) => {
-                    printer.errors(&e.messages());
-                    Outcome::Error
-                }
-            }
+                },
+            )
         }
         Command::History(args) => {
             let s = args.status;
@@ -79,89 +77,69 @@ pub fn run(cli: Cli) -> Outcome {
                 out: s.out,
                 kubeconfig: s.kubeconfig,
             };
-            match pipeline::history(&opts, &s.environment, args.limit) {
-                Ok(entries) => {
+            conclude(
+                &printer,
+                pipeline::history(&opts, &s.environment, args.limit),
+                |entries| {
                     printer.history_report(&entries);
                     Outcome::Ok
-                }
-                Err(e) => {
-                    printer.errors(&e.messages());
-                    Outcome::Error
-                }
-            }
+                },
+            )
         }
         Command::Rollout(args) => {
             let c = args.cluster;
             if args.dry_run {
                 return run_diff(
                     &printer,
-                    plan::DiffOptions {
-                        root: cli.root,
-                        out: c.out,
-                        environment: c.environment,
-                        region: c.region,
-                        revision: args.revision,
-                        kubeconfig: c.kubeconfig,
-                        context: c.context,
-                        force_conflicts: c.force_conflicts,
-                        concurrency: 16,
-                    },
+                    diff_options(cli.root, c.target, args.revision, 16),
                 );
             }
             if !c.yes
                 && std::io::IsTerminal::is_terminal(&std::io::stdin())
-                && !printer.confirm(&format!("Roll out {} to its clusters?", c.environment))
+                && !printer.confirm(&format!(
+                    "Roll out {} to its clusters?",
+                    c.target.environment
+                ))
             {
                 printer.errors(&["aborted".into()]);
                 return Outcome::Error;
             }
             let opts = rollout_options(cli.root, c, args.revision, args.auto_rollback);
-            match pipeline::rollout(&opts, args.allow_violations, &printer) {
-                Ok(report) => {
+            conclude(
+                &printer,
+                pipeline::rollout(&opts, args.allow_violations, &printer),
+                |report| {
                     printer.rollout_reports(std::slice::from_ref(&report));
                     outcome_of(&[report])
-                }
-                Err(e) => {
-                    printer.errors(&e.messages());
-                    Outcome::Error
-                }
-            }
+                },
+            )
         }
         Command::Rollback(args) => {
             let c = args.cluster;
             if !c.yes
                 && std::io::IsTerminal::is_terminal(&std::io::stdin())
-                && !printer.confirm(&format!("Roll {} back to {}?", c.environment, args.to))
+                && !printer.confirm(&format!(
+                    "Roll {} back to {}?",
+                    c.target.environment, args.to
+                ))
             {
                 printer.errors(&["aborted".into()]);
                 return Outcome::Error;
             }
             let opts = rollout_options(cli.root, c, None, false);
-            match pipeline::rollback(&opts, &args.to, &printer) {
-                Ok(reports) => {
+            conclude(
+                &printer,
+                pipeline::rollback(&opts, &args.to, &printer),
+                |reports| {
                     printer.rollout_reports(&reports);
                     outcome_of(&reports)
-                }
-                Err(e) => {
-                    printer.errors(&e.messages());
-                    Outcome::Error
-                }
-            }
+                },
+            )
         }
-        Command::Diff(args) => {
-            let opts = plan::DiffOptions {
-                root: cli.root,
-                out: args.out,
-                environment: args.environment,
-                region: args.region,
-                revision: args.revision,
-                kubeconfig: args.kubeconfig,
-                context: args.context,
-                force_conflicts: args.force_conflicts,
-                concurrency: args.concurrency,
-            };
-            run_diff(&printer, opts)
-        }
+        Command::Diff(args) => run_diff(
+            &printer,
+            diff_options(cli.root, args.target, args.revision, args.concurrency),
+        ),
         Command::Validate(args) => {
             let opts = pipeline::ValidateOptions {
                 root: cli.root,
@@ -172,20 +150,14 @@ pub fn run(cli: Cli) -> Outcome {
                     _ => policy::Loss::Zone(name),
                 }),
             };
-            match pipeline::validate(&opts) {
-                Ok(report) => {
-                    printer.validate_report(&report);
-                    if report.failed() {
-                        Outcome::CheckFailed
-                    } else {
-                        Outcome::Ok
-                    }
+            conclude(&printer, pipeline::validate(&opts), |report| {
+                printer.validate_report(&report);
+                if report.failed() {
+                    Outcome::CheckFailed
+                } else {
+                    Outcome::Ok
                 }
-                Err(e) => {
-                    printer.errors(&e.messages());
-                    Outcome::Error
-                }
-            }
+            })
         }
         Command::Render(args) => {
             let opts = RenderOptions {
@@ -205,20 +177,14 @@ pub fn run(cli: Cli) -> Outcome {
                 force: args.force,
                 allow_violations: args.allow_violations,
             };
-            match pipeline::render(&opts) {
-                Ok(report) => {
-                    printer.render_report(&report);
-                    if report.up_to_date == Some(false) {
-                        Outcome::CheckFailed
-                    } else {
-                        Outcome::Ok
-                    }
+            conclude(&printer, pipeline::render(&opts), |report| {
+                printer.render_report(&report);
+                if report.up_to_date == Some(false) {
+                    Outcome::CheckFailed
+                } else {
+                    Outcome::Ok
                 }
-                Err(e) => {
-                    printer.errors(&e.messages());
-                    Outcome::Error
-                }
-            }
+            })
         }
         Command::Schema => {
             let mut s =
@@ -264,21 +230,34 @@ pub fn run(cli: Cli) -> Outcome {
 }
 
 fn run_diff(printer: &Printer, opts: plan::DiffOptions) -> Outcome {
-    match pipeline::diff(&opts) {
-        Ok(report) => {
-            printer.diff_report(&report);
-            if report.failed() {
-                Outcome::Error
-            } else if report.total.differs() {
-                Outcome::CheckFailed
-            } else {
-                Outcome::Ok
-            }
-        }
-        Err(e) => {
-            printer.errors(&e.messages());
+    conclude(printer, pipeline::diff(&opts), |report| {
+        printer.diff_report(&report);
+        if report.failed() {
             Outcome::Error
+        } else if report.total.differs() {
+            Outcome::CheckFailed
+        } else {
+            Outcome::Ok
         }
+    })
+}
+
+fn diff_options(
+    root: std::path::PathBuf,
+    t: cli::TargetArgs,
+    revision: Option<String>,
+    concurrency: usize,
+) -> plan::DiffOptions {
+    plan::DiffOptions {
+        root,
+        out: t.out,
+        environment: t.environment,
+        region: t.region,
+        revision,
+        kubeconfig: t.kubeconfig,
+        context: t.context,
+        force_conflicts: t.force_conflicts,
+        concurrency,
     }
 }
 
@@ -288,15 +267,16 @@ fn rollout_options(
     revision: Option<String>,
     auto_rollback: bool,
 ) -> rollout::RolloutOptions {
+    let t = c.target;
     rollout::RolloutOptions {
         root,
-        out: c.out,
-        environment: c.environment,
-        region: c.region,
+        out: t.out,
+        environment: t.environment,
+        region: t.region,
         revision,
-        kubeconfig: c.kubeconfig,
-        context: c.context,
-        force_conflicts: c.force_conflicts,
+        kubeconfig: t.kubeconfig,
+        context: t.context,
+        force_conflicts: t.force_conflicts,
         parallel: c.parallel,
         timeout: c.timeout,
         auto_rollback,
@@ -309,5 +289,20 @@ fn outcome_of(reports: &[rollout::RolloutReport]) -> Outcome {
         0 => Outcome::Ok,
         1 => Outcome::CheckFailed,
         _ => Outcome::Error,
+    }
+}
+
+/// Shows a command's result, or its errors (exit 2).
+fn conclude<T>(
+    printer: &Printer,
+    result: Result<T, error::Error>,
+    show: impl FnOnce(T) -> Outcome,
+) -> Outcome {
+    match result {
+        Ok(value) => show(value),
+        Err(e) => {
+            printer.errors(&e.messages());
+            Outcome::Error
+        }
     }
 }
