@@ -277,7 +277,8 @@ async fn region_rollout(
     };
     let outcome = async {
         let cluster = Cluster::connect(kubeconfig, &region.name, &context).await?;
-        let lease = acquire_lease(&cluster, env, opts.timeout).await?;
+        let lease = acquire_lease(&cluster, env).await?;
+        let _keeper = keep_lease(&cluster, env, &lease);
         let applied = apply_set(&cluster, env, objects, opts, progress).await;
         let applied = match applied {
             Ok(a) => a,
@@ -671,6 +672,36 @@ pub fn previous_revision(history: &[Record]) -> Option<&Record> {
 }
 
 const LEASE_PREFIX: &str = "hadr-rollout-";
+/// Short, and renewed while the rollout runs: a rollout that dies (SIGKILL, lost machine)
+/// blocks the next one for at most this long.
+const LEASE_SECONDS: i32 = 30;
+
+/// Renews the lease every third of its duration until dropped.
+pub struct LeaseKeeper(tokio::task::JoinHandle<()>);
+
+impl Drop for LeaseKeeper {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+fn keep_lease(cluster: &Cluster, env: &Environment, holder: &str) -> LeaseKeeper {
+    let api: Api<Lease> = Api::namespaced(cluster.client(), &env.namespace);
+    let name = format!("{LEASE_PREFIX}{}", env.name);
+    let holder = holder.to_string();
+    LeaseKeeper(tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_secs((LEASE_SECONDS / 3) as u64)).await;
+            if let Ok(Some(mut lease)) = api.get_opt(&name).await
+                && let Some(spec) = lease.spec.as_mut()
+                && spec.holder_identity.as_deref() == Some(holder.as_str())
+            {
+                spec.renew_time = serde_json::from_value(json!(micro_time(Timestamp::now()))).ok();
+                let _ = api.replace(&name, &PostParams::default(), &lease).await;
+            }
+        }
+    }))
+}
 
 /// Kubernetes MicroTime: RFC 3339 with exactly six fractional digits, UTC.
 pub fn micro_time(t: Timestamp) -> String {
@@ -679,15 +710,11 @@ pub fn micro_time(t: Timestamp) -> String {
 
 /// Takes the environment's Lease in this region, or says who holds it. An expired lease is
 /// taken over. Optimistic concurrency (resourceVersion) settles races between two rollouts.
-async fn acquire_lease(
-    cluster: &Cluster,
-    env: &Environment,
-    timeout: Duration,
-) -> Result<String, ClusterError> {
+async fn acquire_lease(cluster: &Cluster, env: &Environment) -> Result<String, ClusterError> {
     let api: Api<Lease> = Api::namespaced(cluster.client(), &env.namespace);
     let name = format!("{LEASE_PREFIX}{}", env.name);
     let holder = format!("{} pid {}", whoami(), std::process::id());
-    let duration = (timeout.as_secs() + 120).min(i32::MAX as u64) as i32;
+    let duration = LEASE_SECONDS;
     let now = Timestamp::now();
     let spec = json!({
         "holderIdentity": holder,

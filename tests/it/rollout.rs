@@ -282,3 +282,112 @@ async fn status_shows_the_deployed_revision_and_drift_and_history_marks_it() {
         )))
         .stdout(contains("eastus2        sha256:"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rollout_killed_mid_way_and_run_again_converges_with_no_leaked_objects() {
+    let ns = TestNamespace::create("rollout-sigkill", &REGIONS[..1]).await;
+    let ws = workspace(&ns.name, "");
+    let env = ws
+        .read(&env_file(&ws))
+        .replace("    - {name: centralus, context: centralus}\n", "");
+    ws.write(&env_file(&ws), env);
+    // Revision A: an extra ConfigMap, and a Deployment that never becomes ready, so the run is
+    // still waiting for health when it is killed.
+    ws.write(
+        "templates/extra.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: extra\n  namespace: {{ environment.namespace }}\n  annotations: {hadr.dev/hash-suffix: \"false\"}\ndata: {a: b}\n",
+    );
+    ws.write(
+        "templates/deployment.yaml",
+        kubectl_hadr::templates::TemplateSet::builtin().templates["deployment.yaml"]
+            .source
+            .replace(
+                "      containers:\n",
+                "      nodeSelector: {no-such-label: \"true\"}\n      containers:\n",
+            ),
+    );
+    ws.hadr(&["render"]).assert().success();
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("kubectl-hadr"))
+        .arg("-C")
+        .arg(ws.root())
+        // --allow-violations: the unhashed `extra` ConfigMap breaks HA010 on purpose.
+        .args([
+            "rollout",
+            &ns.name,
+            "--yes",
+            "--allow-violations",
+            "--timeout",
+            "300s",
+            "--kubeconfig",
+        ])
+        .arg(testenv::kubeconfig_path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let cms: kube::Api<ConfigMap> = ns.api("eastus2");
+    testenv::poll_until(
+        "the killed run applied its objects",
+        std::time::Duration::from_secs(60),
+        || {
+            let cms = cms.clone();
+            async move {
+                match cms.get_opt("extra").await {
+                    Ok(Some(_)) => Ok(()),
+                    other => Err(format!("{other:?}")),
+                }
+            }
+        },
+    )
+    .await;
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+
+    // Revision B: no extra ConfigMap, the built-in Deployment.
+    std::fs::remove_file(ws.root().join("templates/extra.yaml")).unwrap();
+    std::fs::remove_file(ws.root().join("templates/deployment.yaml")).unwrap();
+    ws.hadr(&["render"]).assert().success();
+    // The dead run's lease blocks for at most its 30 s; then the rerun takes it over.
+    let root = ws.root().to_path_buf();
+    let env_name = ns.name.clone();
+    testenv::poll_until(
+        "a rerun after the dead run's lease expired",
+        std::time::Duration::from_secs(120),
+        || {
+            let (root, env_name) = (root.clone(), env_name.clone());
+            async move {
+                let out = tokio::task::spawn_blocking(move || {
+                    std::process::Command::new(assert_cmd::cargo::cargo_bin("kubectl-hadr"))
+                        .arg("-C")
+                        .arg(&root)
+                        .args([
+                            "rollout",
+                            &env_name,
+                            "--yes",
+                            "--timeout",
+                            "90s",
+                            "--kubeconfig",
+                        ])
+                        .arg(testenv::kubeconfig_path())
+                        .output()
+                        .unwrap()
+                })
+                .await
+                .unwrap();
+                let text = String::from_utf8_lossy(&out.stdout).to_string();
+                if out.status.success() {
+                    Ok(())
+                } else {
+                    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+                    Err(text)
+                }
+            }
+        },
+    )
+    .await;
+    assert!(
+        cms.get_opt("extra").await.unwrap().is_none(),
+        "the killed run's extra ConfigMap leaked"
+    );
+    diff_cmd(&ws, &["--region", "eastus2"]).assert().code(0);
+}
