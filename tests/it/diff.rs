@@ -121,6 +121,7 @@ async fn after_apply_the_diff_is_empty_and_one_change_shows_exactly_that_change(
         })
         .collect();
     assert_eq!(changed, vec!["-  replicas: 2", "+  replicas: 3"], "{out}");
+    insta::assert_snapshot!(out.replace(&ns.name, "[ENV]"));
     assert!(
         out.contains(&format!("{}/centralus: change  Deployment.apps", ns.name)),
         "{out}"
