@@ -131,8 +131,10 @@ pub fn render(opts: &RenderOptions) -> Result<RenderReport, Error> {
                 .collect(),
         });
     }
-    let (sets, warnings) = render_in_memory(&opts.root, &environments, opts.region.as_deref())?;
-    if matches!(opts.action, Action::Commit | Action::Branch(_)) && !opts.allow_violations {
+    let gated = matches!(opts.action, Action::Commit | Action::Branch(_)) && !opts.allow_violations;
+    let (sets, warnings) =
+        render_in_memory(&opts.root, &environments, opts.region.as_deref(), gated)?;
+    if gated {
         let blocking: Vec<Finding> = environments
             .iter()
             .flat_map(|e| policy::validate(e, &sets_of(&sets, e)))
@@ -204,7 +206,8 @@ pub fn render(opts: &RenderOptions) -> Result<RenderReport, Error> {
                 None => None,
             };
             let existing = tree::existing(&out, &scope)?;
-            let edits = tree::hand_edits(&existing);
+            report.changes = tree::changes(&existing, &desired);
+            let edits = tree::hand_edits(&existing, &report.changes);
             if !edits.is_empty() && !opts.force {
                 let shown = edits
                     .into_iter()
@@ -215,7 +218,6 @@ pub fn render(opts: &RenderOptions) -> Result<RenderReport, Error> {
                     .collect();
                 return Err(Error::HandEdits(shown));
             }
-            report.changes = tree::changes(&existing, &desired);
             tree::apply(&out, &desired, &report.changes)?;
             if let (Some(store), Some(out_rel)) = (store, out_rel) {
                 let message = commit_message(&store, opts, &sets);
@@ -234,9 +236,12 @@ fn render_in_memory(
     root: &Path,
     environments: &[Environment],
     region: Option<&str>,
+    keep_objects: bool,
 ) -> Result<(Vec<RenderedSet>, Vec<Warning>), Error> {
     let templates = TemplateSet::with_overrides(&root.join("templates"))?;
-    let renderer = Renderer::new(templates).map_err(|e| Error::Render(vec![e]))?;
+    let renderer = Renderer::new(templates)
+        .map_err(|e| Error::Render(vec![e]))?
+        .keep_objects(keep_objects);
     renderer
         .render_all(environments, region)
         .map_err(Error::Render)
@@ -333,7 +338,7 @@ pub fn validate(opts: &ValidateOptions) -> Result<ValidateReport, Error> {
             )]));
         }
     }
-    let (sets, _) = render_in_memory(&opts.root, &environments, None)?;
+    let (sets, _) = render_in_memory(&opts.root, &environments, None, true)?;
     let mut findings = Vec::new();
     let mut what_if = Vec::new();
     for env in &environments {
@@ -388,6 +393,7 @@ pub fn rollout(
             &opts.root,
             std::slice::from_ref(&env),
             opts.region.as_deref(),
+            true,
         )?;
         let blocking: Vec<Finding> = policy::validate(&env, &sets_of(&sets, &env))
             .into_iter()

@@ -19,7 +19,8 @@ use crate::yaml;
 #[derive(Debug, Clone)]
 pub struct RenderedObject {
     pub id: ObjectId,
-    /// The object as rendered (what `bytes` says), for policy checks.
+    /// The object as rendered (what `bytes` says), for policy checks; `Null` unless the
+    /// renderer was asked to keep objects (they cost several times their bytes in memory).
     pub object: Value,
     pub file: String,
     pub bytes: String,
@@ -150,6 +151,7 @@ fn detail(snippet: &Option<String>) -> String {
 pub struct Renderer {
     env: minijinja::Environment<'static>,
     set: TemplateSet,
+    keep_objects: bool,
 }
 
 #[derive(Serialize)]
@@ -190,7 +192,17 @@ impl Renderer {
             env.add_template_owned(name.clone(), t.source.clone())
                 .map_err(|e| template_error(&set, e, "", ""))?;
         }
-        Ok(Renderer { env, set })
+        Ok(Renderer {
+            env,
+            set,
+            keep_objects: true,
+        })
+    }
+
+    /// Whether rendered objects keep their parsed form (for policy checks) besides their bytes.
+    pub fn keep_objects(mut self, keep: bool) -> Renderer {
+        self.keep_objects = keep;
+        self
     }
 
     /// Renders every region of every environment, in parallel. Either all succeed, or every
@@ -309,7 +321,7 @@ impl Renderer {
             }
             objects.extend(docs.into_iter().map(|d| (d, shown.clone())));
         }
-        let set = finish(env_name, region_name, objects)?;
+        let set = finish(env_name, region_name, objects, self.keep_objects)?;
         Ok((set, warnings))
     }
 }
@@ -380,6 +392,7 @@ fn finish(
     env: &str,
     region: &str,
     mut objects: Vec<(Value, String)>,
+    keep_objects: bool,
 ) -> Result<RenderedSet, RenderError> {
     let object_error = |template: &str, message: String, hint: &str| {
         RenderError::from(RenderFailure::Object {
@@ -444,7 +457,7 @@ fn finish(
         }
         let bytes = yaml::to_canonical(&object);
         rendered.push(RenderedObject {
-            object,
+            object: if keep_objects { object } else { Value::Null },
             file: id.file_name(),
             sha256: hash::sha256_hex(bytes.as_bytes()),
             id,

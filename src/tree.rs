@@ -1,7 +1,7 @@
 //! The rendered tree on disk: what a render changes in it, hand edits found in it, and
 //! writing it so that an error anywhere leaves the previous tree untouched.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -153,11 +153,20 @@ pub fn changes(existing: &Files, desired: &Files) -> Vec<Change> {
 
 /// Files that differ from what the last render wrote, according to each region's index:
 /// edited or deleted objects, and files added beside them.
-pub fn hand_edits(existing: &Files) -> Vec<HandEdit> {
+///
+/// Only directories the render changes are examined: a re-render that changes nothing reads
+/// no index at all.
+pub fn hand_edits(existing: &Files, changes: &[Change]) -> Vec<HandEdit> {
+    let touched: BTreeSet<&Path> = changes
+        .iter()
+        .map(|c| c.path.parent().unwrap_or(Path::new("")))
+        .collect();
     let mut by_dir: BTreeMap<&Path, Vec<(&Path, &Vec<u8>)>> = BTreeMap::new();
     for (path, bytes) in existing {
         let dir = path.parent().unwrap_or(Path::new(""));
-        by_dir.entry(dir).or_default().push((path, bytes));
+        if touched.contains(dir) {
+            by_dir.entry(dir).or_default().push((path, bytes));
+        }
     }
     let mut edits = Vec::new();
     for (dir, files) in by_dir {

@@ -411,7 +411,11 @@ pub struct AmbiguousScalar {
 /// Lists the plain scalars in value position whose meaning differs between this reader and a
 /// YAML 1.1 reader. Mapping keys are left out: Kubernetes keys are field names.
 pub fn ambiguous_plain_scalars(src: &str) -> Vec<AmbiguousScalar> {
-    // Cheap pre-filter: most template outputs contain no candidate at all.
+    // Parsing every template output a second time cost a sixth of a render; most outputs
+    // (their `{{ }}` JSON-escaped) hold no candidate token at all, so look before parsing.
+    if !src.lines().any(line_has_candidate) {
+        return Vec::new();
+    }
     let mut found = Vec::new();
     let mut parser = Parser::new_from_str(src);
     // For each open collection: is it a mapping, and is the next scalar in it a key?
@@ -446,6 +450,55 @@ pub fn ambiguous_plain_scalars(src: &str) -> Vec<AmbiguousScalar> {
         }
     }
     found
+}
+
+/// Whether a line holds an unquoted token that a YAML 1.1 reader reads as something other
+/// than a string while this reader might read it as a string. Over-inclusive on purpose: the
+/// parse that follows decides.
+fn line_has_candidate(line: &str) -> bool {
+    let mut plain = String::with_capacity(line.len());
+    let mut quote: Option<char> = None;
+    let mut escaped = false;
+    for c in line.chars() {
+        match quote {
+            Some(q) => {
+                if escaped {
+                    escaped = false;
+                } else if q == '"' && c == '\\' {
+                    escaped = true;
+                } else if c == q {
+                    quote = None;
+                }
+                plain.push(' ');
+            }
+            None if c == '"' || c == '\'' => {
+                quote = Some(c);
+                plain.push(' ');
+            }
+            None if c == '#' => break,
+            None => plain.push(c),
+        }
+    }
+    plain
+        .split(|c: char| c.is_whitespace() || ",[]{}".contains(c))
+        .map(|t| t.trim_end_matches(':'))
+        .filter(|t| !t.is_empty() && *t != "-")
+        .any(|t| yaml11_non_string(t).is_some() && !plain_in_yaml12(t))
+}
+
+/// Tokens both readers agree are not strings: core-schema booleans, nulls and plain decimals.
+fn plain_in_yaml12(t: &str) -> bool {
+    if matches!(
+        t,
+        "true" | "True" | "TRUE" | "false" | "False" | "FALSE" | "null" | "Null" | "NULL" | "~"
+    ) {
+        return true;
+    }
+    let digits = t.strip_prefix('-').unwrap_or(t);
+    let leading_zero = digits.len() > 1 && digits.starts_with('0') && !digits.starts_with("0.");
+    !leading_zero
+        && !t.contains('_')
+        && (t.parse::<i64>().is_ok() || (t.contains('.') && t.parse::<f64>().is_ok()))
 }
 
 fn flip_key(stack: &mut [(bool, bool)]) {
@@ -792,6 +845,34 @@ mod tests {
             .map(|f| (f.position.line, f.value.as_str()))
             .collect();
         assert_eq!(got, vec![(2, "on"), (4, "yes")]);
+    }
+
+    #[test]
+    fn the_pre_filter_never_hides_a_trap() {
+        for line in [
+            "a: on",
+            "- yes",
+            "[1, y]",
+            "k: 0777",
+            "t: 12:30",
+            "d: 2024-01-01",
+            "u: 1_000",
+            "x: .inf",
+            "{a: NO}",
+        ] {
+            assert!(line_has_candidate(line), "{line}");
+        }
+        for line in [
+            "a: \"on\"",
+            "b: 'yes'",
+            "replicas: 3",
+            "ratio: 0.5",
+            "ok: true",
+            "name: web # on",
+            "x: ~",
+        ] {
+            assert!(!line_has_candidate(line), "{line}");
+        }
     }
 
     #[test]
