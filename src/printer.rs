@@ -25,6 +25,9 @@ pub struct Printer {
     /// piped while the other is a terminal.
     color: bool,
     color_out: bool,
+    /// stderr is a terminal: progress is a status line rewritten in place.
+    live: bool,
+    last_status: std::sync::Mutex<Option<std::time::Instant>>,
 }
 
 impl Printer {
@@ -34,6 +37,8 @@ impl Printer {
             format,
             color: io::stderr().is_terminal() && !no_color,
             color_out: io::stdout().is_terminal() && !no_color,
+            live: io::stderr().is_terminal(),
+            last_status: std::sync::Mutex::new(None),
         }
     }
 
@@ -437,6 +442,26 @@ fn sarif(findings: &[Finding]) -> serde_json::Value {
 impl Progress for Printer {
     fn line(&self, text: &str) {
         let mut err = io::stderr().lock();
+        if self.live {
+            // Clear a status line first.
+            let _ = write!(err, "\r\x1b[K");
+        }
         let _ = writeln!(err, "{text}");
+    }
+
+    fn status(&self, text: &str) {
+        let mut err = io::stderr().lock();
+        if self.live {
+            // One line, rewritten in place, cut to the terminal's usual width.
+            let short: String = text.chars().take(150).collect();
+            let _ = write!(err, "\r\x1b[K{short}");
+            let _ = err.flush();
+            return;
+        }
+        let mut last = self.last_status.lock().unwrap_or_else(|p| p.into_inner());
+        if last.is_none_or(|t| t.elapsed() >= std::time::Duration::from_secs(5)) {
+            let _ = writeln!(err, "{text}");
+            *last = Some(std::time::Instant::now());
+        }
     }
 }

@@ -118,9 +118,13 @@ pub struct RolloutOptions {
     pub keep: usize,
 }
 
-/// Where progress lines go (the printer); domain code never prints.
+/// Where progress goes (the printer); domain code never prints.
 pub trait Progress: Sync {
+    /// Something that happened, kept in the log.
     fn line(&self, text: &str);
+    /// The current state of a wait, replaced by the next one on a terminal; a plain line
+    /// (every few seconds) elsewhere.
+    fn status(&self, text: &str);
 }
 
 /// Resolves the revision to record: a commit id, or `working-tree` when the rendered files of
@@ -277,6 +281,13 @@ async fn region_rollout(
     };
     let outcome = async {
         let cluster = Cluster::connect(kubeconfig, &region.name, &context).await?;
+        // A first rollout creates the namespace that the Lease and the record live in.
+        let set_id = applyset_id(&env.name, &env.namespace);
+        for (id, v) in objects.iter().filter(|(id, _)| id.kind == "Namespace") {
+            cluster
+                .apply(id, &with_part_of(v.clone(), &set_id), opts.force_conflicts)
+                .await?;
+        }
         let lease = acquire_lease(&cluster, env).await?;
         let _keeper = keep_lease(&cluster, env, &lease);
         let applied = apply_set(&cluster, env, objects, opts, progress).await;
@@ -727,7 +738,11 @@ async fn acquire_lease(cluster: &Cluster, env: &Environment) -> Result<String, C
         id: format!("Lease {}/{name}", env.namespace),
         message,
     };
-    match api.get_opt(&name).await.map_err(|e| err(e.to_string()))? {
+    let api_text = |e: kube::Error| match e {
+        kube::Error::Api(s) => format!("{} ({})", s.message, s.reason),
+        other => other.to_string(),
+    };
+    match api.get_opt(&name).await.map_err(|e| err(api_text(e)))? {
         None => {
             let lease: Lease =
                 serde_json::from_value(json!({"metadata": {"name": name}, "spec": spec}))
@@ -811,7 +826,6 @@ async fn wait_healthy(
             )
         })
         .collect();
-    let mut last_report = Instant::now();
     loop {
         let mut waiting = Vec::new();
         for id in &watched {
@@ -833,14 +847,12 @@ async fn wait_healthy(
                 waiting.join("; ")
             ));
         }
-        if last_report.elapsed() >= Duration::from_secs(5) {
-            progress.line(&format!(
-                "{}: waiting for {}",
-                cluster.region,
-                waiting.join("; ")
-            ));
-            last_report = Instant::now();
-        }
+        progress.status(&format!(
+            "{}: waiting {}s for {}",
+            cluster.region,
+            (deadline - Instant::now()).as_secs(),
+            waiting.join("; ")
+        ));
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
 }

@@ -391,3 +391,25 @@ async fn a_rollout_killed_mid_way_and_run_again_converges_with_no_leaked_objects
     );
     diff_cmd(&ws, &["--region", "eastus2"]).assert().code(0);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_first_rollout_creates_the_namespace_its_lease_and_record_live_in() {
+    let ns = TestNamespace::create("rollout-fresh", &REGIONS[..1]).await;
+    // The environment's namespace does not exist yet (only the test's does).
+    let fresh = format!("{}-x", ns.name);
+    let ws = workspace(&fresh, "");
+    let env = ws
+        .read(&env_file(&ws))
+        .replace("    - {name: centralus, context: centralus}\n", "");
+    ws.write(&env_file(&ws), env);
+    ws.hadr(&["render"]).assert().success();
+    let out = hadr(&ws, "rollout", &[]).assert().get_output().clone();
+    let namespaces: kube::Api<k8s_openapi::api::core::v1::Namespace> =
+        kube::Api::all(ns.client("eastus2"));
+    let _ = namespaces.delete(&fresh, &Default::default()).await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
