@@ -464,6 +464,16 @@ pub struct Environment {
     pub policy: PolicySpec,
 }
 
+impl Environment {
+    /// Its regions, in rollout order, or only the one named.
+    pub fn selected_regions(&self, only: Option<&str>) -> Vec<&Region> {
+        self.regions
+            .iter()
+            .filter(|r| only.is_none_or(|o| o == r.name))
+            .collect()
+    }
+}
+
 /// One file of an `extends` chain, kept with its text to locate errors in it.
 struct Loaded {
     file: PathBuf,

@@ -416,11 +416,7 @@ pub fn rollback(
     let env = one_environment(&opts.root, &opts.environment, opts.region.as_ref())?;
     let rt = runtime()?;
     let mut reports = Vec::new();
-    for region in env
-        .regions
-        .iter()
-        .filter(|r| opts.region.as_ref().is_none_or(|x| x == &r.name))
-    {
+    for region in env.selected_regions(opts.region.as_deref()) {
         let revision = if to == "previous" {
             let kubeconfig = crate::cluster::load_kubeconfig(opts.kubeconfig.as_deref())?;
             let context = opts

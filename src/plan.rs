@@ -199,11 +199,7 @@ pub async fn diff(opts: &DiffOptions, env: &Environment) -> Result<DiffReport, E
         .out
         .clone()
         .unwrap_or_else(|| opts.root.join("rendered"));
-    let regions: Vec<_> = env
-        .regions
-        .iter()
-        .filter(|r| opts.region.as_ref().is_none_or(|x| x == &r.name))
-        .collect();
+    let regions: Vec<_> = env.selected_regions(opts.region.as_deref());
     let mut wanted = Vec::new();
     for r in &regions {
         let objects = revision_objects(

@@ -161,11 +161,7 @@ pub async fn rollout(
         .clone()
         .unwrap_or_else(|| opts.root.join("rendered"));
     let revision = revision_name(opts, env, &out);
-    let regions: Vec<&Region> = env
-        .regions
-        .iter()
-        .filter(|r| opts.region.as_ref().is_none_or(|x| x == &r.name))
-        .collect();
+    let regions: Vec<&Region> = env.selected_regions(opts.region.as_deref());
     // Read everything first: a missing rendered set fails before any cluster is touched.
     let mut sets = Vec::new();
     for r in &regions {
