@@ -3,6 +3,7 @@
 //! `run` is the whole program: it turns parsed arguments into calls of the domain modules and
 //! hands their results to the printer. Nothing below it sees clap or prints.
 
+pub mod cache;
 pub mod cli;
 pub mod cluster;
 pub mod complete;

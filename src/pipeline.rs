@@ -6,10 +6,14 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 use serde::Serialize;
 
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::cache::{self, Cache, FileEntry, RegionEntry, Stat, Verified};
 use crate::environment::{self, Environment, EnvironmentError, Severity};
 use crate::error::Error;
+use crate::hash::{hex, sha256_hex};
 use crate::policy::{self, Finding, Loss, Survival};
-use crate::render::{RenderedSet, Renderer, Warning};
+use crate::render::{Job, RenderedSet, Renderer, Warning, merge_warnings};
 use crate::store::{Store, Target};
 use crate::templates::TemplateSet;
 use crate::tree::{self, Change, Scope};
@@ -116,6 +120,10 @@ pub fn load_environments(root: &Path, names: &[String]) -> Result<Vec<Environmen
 }
 
 /// Runs a render.
+///
+/// With a cache (see `cache`), a region whose inputs are those of its last render and whose
+/// files are still what that render wrote is neither rendered nor read again; every other
+/// region goes the full way (render, compare with the files, refuse hand edits, write).
 pub fn render(opts: &RenderOptions) -> Result<RenderReport, Error> {
     let environments = load_environments(&opts.root, &opts.environments)?;
     if let Some(region) = &opts.region
@@ -132,19 +140,6 @@ pub fn render(opts: &RenderOptions) -> Result<RenderReport, Error> {
         });
     }
     let gated = matches!(opts.action, Action::Commit | Action::Branch(_)) && !opts.allow_violations;
-    let (sets, warnings) =
-        render_in_memory(&opts.root, &environments, opts.region.as_deref(), gated)?;
-    if gated {
-        let blocking: Vec<Finding> = environments
-            .iter()
-            .flat_map(|e| policy::validate(e, &sets_of(&sets, e)))
-            .filter(|f| f.severity == Severity::Error && f.waived.is_none())
-            .collect();
-        if !blocking.is_empty() {
-            return Err(Error::PolicyGate(blocking));
-        }
-    }
-
     let out = opts.out.clone().unwrap_or_else(|| {
         if opts.root == Path::new(".") {
             PathBuf::from("rendered")
@@ -165,71 +160,292 @@ pub fn render(opts: &RenderOptions) -> Result<RenderReport, Error> {
             .collect(),
         prune_environments: opts.environments.is_empty() && opts.region.is_none(),
     };
-    let desired = tree::desired(&sets);
+    if let Action::Branch(branch) = &opts.action {
+        return render_to_branch(opts, branch, &environments, gated, out, &scope);
+    }
+
+    let renderer = renderer(&opts.root, gated)?;
+    let jobs = Renderer::jobs(&environments, opts.region.as_deref());
+    let mut cache = Cache::open(&opts.root, &out);
+    if opts.force
+        && let Some(c) = &mut cache
+    {
+        c.forget();
+    }
+    let inputs: Vec<String> = match &cache {
+        Some(_) => jobs
+            .par_iter()
+            .map(|(e, r)| hex(&renderer.input_digest(e, r)))
+            .collect(),
+        None => Vec::new(),
+    };
+    // Environments whose policy gate has to run on their rendered objects.
+    let gate_keys: BTreeMap<&str, String> = match &cache {
+        Some(_) if gated => environments
+            .iter()
+            .map(|e| {
+                let mine: Vec<&str> = jobs
+                    .iter()
+                    .zip(&inputs)
+                    .filter(|((je, _), _)| je.name == e.name)
+                    .map(|(_, i)| i.as_str())
+                    .collect();
+                (e.name.as_str(), cache::gate_key(e, &mine))
+            })
+            .collect(),
+        _ => BTreeMap::new(),
+    };
+    let must_gate = |env: &str| {
+        gated
+            && !gate_keys
+                .get(env)
+                .is_some_and(|k| cache.as_ref().is_some_and(|c| c.gate_passed(k)))
+    };
+
+    let listing = tree::scan(&out, &scope)?;
+    let mut by_region: BTreeMap<PathBuf, Vec<(String, &std::fs::Metadata)>> = BTreeMap::new();
+    for (path, meta) in &listing {
+        if let Some((dir, name)) = split_region(path) {
+            by_region.entry(dir).or_default().push((name, meta));
+        }
+    }
+    // A commit needs the bytes of every file; reading them, it checks them all by content.
+    let want_bytes = opts.action == Action::Commit;
+    let verified: Vec<Option<Verified>> = jobs
+        .par_iter()
+        .enumerate()
+        .map(|(i, (e, r))| {
+            let cache = cache.as_ref()?;
+            if must_gate(&e.name) {
+                return None;
+            }
+            let entry = cache.lookup(&e.name, &r.name, &inputs[i])?;
+            let dir = Path::new(&e.name).join(&r.name);
+            let files = by_region.get(&dir).map_or(&[][..], Vec::as_slice);
+            cache.verify(entry, &out.join(&dir), files, want_bytes)
+        })
+        .collect();
+    let dirty: Vec<Job> = jobs
+        .iter()
+        .zip(&verified)
+        .filter(|(_, v)| v.is_none())
+        .map(|(j, _)| *j)
+        .collect();
+    let (sets, region_warnings): (Vec<RenderedSet>, Vec<Vec<Warning>>) = renderer
+        .render_jobs(&dirty)
+        .map_err(Error::Render)?
+        .into_iter()
+        .unzip();
+    let gates_passed: Vec<String> = environments
+        .iter()
+        .filter(|e| must_gate(&e.name))
+        .filter_map(|e| gate_keys.get(e.name.as_str()).cloned())
+        .collect();
+    gate(environments.iter().filter(|e| must_gate(&e.name)), &sets)?;
+
+    // The regions proven unchanged, with what the cache knows of them.
+    let clean: Vec<(RegionEntry, Verified)> = jobs
+        .iter()
+        .zip(verified)
+        .enumerate()
+        .filter_map(|(i, ((e, r), v))| {
+            let entry = cache.as_ref()?.lookup(&e.name, &r.name, &inputs[i])?;
+            Some((entry.clone(), v?))
+        })
+        .collect();
+    let clean_dirs: BTreeSet<PathBuf> = clean
+        .iter()
+        .map(|(e, _)| Path::new(&e.environment).join(&e.region))
+        .collect();
+    let mut summaries: Vec<SetSummary> = sets
+        .iter()
+        .map(|s| summary(&out, &s.environment, &s.region, &s.digest, s.objects.len()))
+        .chain(
+            clean
+                .iter()
+                .map(|(e, _)| summary(&out, &e.environment, &e.region, &e.digest, e.objects)),
+        )
+        .collect();
+    summaries.sort_by(|a, b| (&a.environment, &a.region).cmp(&(&b.environment, &b.region)));
+    let warnings = merge_warnings(
+        region_warnings
+            .iter()
+            .flatten()
+            .chain(clean.iter().flat_map(|(e, _)| &e.warnings))
+            .cloned()
+            .collect(),
+    );
+    let mut desired = tree::desired(&sets);
+    let existing = tree::read(
+        &out,
+        listing
+            .keys()
+            .filter(|p| split_region(p).is_none_or(|(dir, _)| !clean_dirs.contains(&dir))),
+    )?;
     let mut report = RenderReport {
         out: out.clone(),
-        sets: summaries(&sets, &out),
-        changes: Vec::new(),
+        sets: summaries,
+        changes: tree::changes(&existing, &desired),
         warnings,
         commit: None,
         up_to_date: None,
     };
+    if opts.action == Action::Check {
+        report.up_to_date = Some(report.changes.is_empty());
+        return Ok(report);
+    }
 
-    match &opts.action {
-        Action::Branch(branch) => {
-            let store = Store::discover(&opts.root)?;
-            let out_rel = store.relative(&out)?;
-            let id = store.commit(
-                &Target::Branch(branch.clone()),
-                &out_rel,
-                &scope,
-                &desired,
-                &commit_message(&store, opts, &sets),
-            )?;
-            report.commit = Some(CommitSummary {
-                id: id.map(|i| i.to_string()),
-                target: format!("refs/heads/{branch}"),
-            });
+    let store = match opts.action {
+        Action::Commit => Some(Store::discover(&opts.root)?),
+        _ => None,
+    };
+    let out_rel = match &store {
+        Some(s) => Some(s.relative(&out)?),
+        None => None,
+    };
+    let edits = tree::hand_edits(&existing, &report.changes);
+    if !edits.is_empty() && !opts.force {
+        let shown = edits
+            .into_iter()
+            .map(|mut e| {
+                e.path = out.join(&e.path);
+                e
+            })
+            .collect();
+        return Err(Error::HandEdits(shown));
+    }
+    tree::apply(&out, &desired, &report.changes)?;
+    if let Some(cache) = cache {
+        let rendered = sets.iter().zip(&region_warnings).map(|(set, warnings)| {
+            rendered_entry(&out, set, warnings.clone(), &desired, &inputs, &jobs)
+        });
+        let read_any = clean.iter().any(|(_, v)| v.read_any);
+        let kept = clean.iter().map(|(entry, v)| RegionEntry {
+            files: v.files.clone(),
+            ..entry.clone()
+        });
+        let entries = kept.chain(rendered).collect();
+        cache.save(entries, gates_passed, read_any, !scope.prune_environments);
+    }
+    if let (Some(store), Some(out_rel)) = (store, out_rel) {
+        for (entry, v) in clean {
+            let dir = Path::new(&entry.environment).join(&entry.region);
+            desired.extend(v.bytes.into_iter().map(|(n, b)| (dir.join(n), b)));
         }
-        Action::Check => {
-            let existing = tree::existing(&out, &scope)?;
-            report.changes = tree::changes(&existing, &desired);
-            report.up_to_date = Some(report.changes.is_empty());
-        }
-        Action::Write | Action::Commit => {
-            let store = match opts.action {
-                Action::Commit => Some(Store::discover(&opts.root)?),
-                _ => None,
-            };
-            let out_rel = match &store {
-                Some(s) => Some(s.relative(&out)?),
-                None => None,
-            };
-            let existing = tree::existing(&out, &scope)?;
-            report.changes = tree::changes(&existing, &desired);
-            let edits = tree::hand_edits(&existing, &report.changes);
-            if !edits.is_empty() && !opts.force {
-                let shown = edits
-                    .into_iter()
-                    .map(|mut e| {
-                        e.path = out.join(&e.path);
-                        e
-                    })
-                    .collect();
-                return Err(Error::HandEdits(shown));
-            }
-            tree::apply(&out, &desired, &report.changes)?;
-            if let (Some(store), Some(out_rel)) = (store, out_rel) {
-                let message = commit_message(&store, opts, &sets);
-                let id = store.commit(&Target::Head, &out_rel, &scope, &desired, &message)?;
-                report.commit = Some(CommitSummary {
-                    id: id.map(|i| i.to_string()),
-                    target: "HEAD".into(),
-                });
-            }
-        }
+        let message = commit_message(&store, opts, &report.sets);
+        let id = store.commit(&Target::Head, &out_rel, &scope, &desired, &message)?;
+        report.commit = Some(CommitSummary {
+            id: id.map(|i| i.to_string()),
+            target: "HEAD".into(),
+        });
     }
     Ok(report)
+}
+
+/// `render --branch`: the whole selection rendered in memory and committed to the branch; the
+/// working tree (and so the cache, which describes it) is not touched.
+fn render_to_branch(
+    opts: &RenderOptions,
+    branch: &str,
+    environments: &[Environment],
+    gated: bool,
+    out: PathBuf,
+    scope: &Scope,
+) -> Result<RenderReport, Error> {
+    let (sets, warnings) =
+        render_in_memory(&opts.root, environments, opts.region.as_deref(), gated)?;
+    if gated {
+        gate(environments.iter(), &sets)?;
+    }
+    let mut summaries: Vec<SetSummary> = sets
+        .iter()
+        .map(|s| summary(&out, &s.environment, &s.region, &s.digest, s.objects.len()))
+        .collect();
+    summaries.sort_by(|a, b| (&a.environment, &a.region).cmp(&(&b.environment, &b.region)));
+    let store = Store::discover(&opts.root)?;
+    let out_rel = store.relative(&out)?;
+    let id = store.commit(
+        &Target::Branch(branch.to_string()),
+        &out_rel,
+        scope,
+        &tree::desired(&sets),
+        &commit_message(&store, opts, &summaries),
+    )?;
+    Ok(RenderReport {
+        out,
+        sets: summaries,
+        changes: Vec::new(),
+        warnings,
+        commit: Some(CommitSummary {
+            id: id.map(|i| i.to_string()),
+            target: format!("refs/heads/{branch}"),
+        }),
+        up_to_date: None,
+    })
+}
+
+/// The region directory (`<env>/<region>`) of a path relative to the output root, and the
+/// path's rest under it; `None` for a path directly under an environment directory.
+fn split_region(path: &Path) -> Option<(PathBuf, String)> {
+    let mut parts = path.components();
+    let env = parts.next()?;
+    let region = parts.next()?;
+    let rest = parts.as_path();
+    if rest.as_os_str().is_empty() {
+        return None;
+    }
+    Some((
+        Path::new(env.as_os_str()).join(region.as_os_str()),
+        rest.to_string_lossy().into_owned(),
+    ))
+}
+
+/// The cache entry of a region just rendered and written.
+fn rendered_entry(
+    out: &Path,
+    set: &RenderedSet,
+    warnings: Vec<Warning>,
+    desired: &tree::Files,
+    inputs: &[String],
+    jobs: &[Job],
+) -> RegionEntry {
+    let dir = Path::new(&set.environment).join(&set.region);
+    let files = desired
+        .range(dir.clone()..)
+        .take_while(|(p, _)| p.parent() == Some(&dir))
+        .map(|(path, bytes)| FileEntry {
+            name: path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            sha256: sha256_hex(bytes),
+            stat: std::fs::metadata(out.join(path))
+                .ok()
+                .and_then(|m| Stat::of(&m)),
+        })
+        .collect();
+    let input = jobs
+        .iter()
+        .position(|(e, r)| e.name == set.environment && r.name == set.region)
+        .and_then(|i| inputs.get(i))
+        .cloned()
+        .unwrap_or_default();
+    RegionEntry {
+        environment: set.environment.clone(),
+        region: set.region.clone(),
+        input,
+        digest: set.digest.clone(),
+        objects: set.objects.len(),
+        warnings,
+        files,
+    }
+}
+
+fn renderer(root: &Path, keep_objects: bool) -> Result<Renderer, Error> {
+    let templates = TemplateSet::with_overrides(&root.join("templates"))?;
+    Ok(Renderer::new(templates)
+        .map_err(|e| Error::Render(vec![e]))?
+        .keep_objects(keep_objects))
 }
 
 fn render_in_memory(
@@ -238,13 +454,25 @@ fn render_in_memory(
     region: Option<&str>,
     keep_objects: bool,
 ) -> Result<(Vec<RenderedSet>, Vec<Warning>), Error> {
-    let templates = TemplateSet::with_overrides(&root.join("templates"))?;
-    let renderer = Renderer::new(templates)
-        .map_err(|e| Error::Render(vec![e]))?
-        .keep_objects(keep_objects);
-    renderer
+    renderer(root, keep_objects)?
         .render_all(environments, region)
         .map_err(Error::Render)
+}
+
+/// The policy gate of `--commit` and `--branch`: no unwaived error-level finding.
+fn gate<'a>(
+    environments: impl Iterator<Item = &'a Environment>,
+    sets: &[RenderedSet],
+) -> Result<(), Error> {
+    let blocking: Vec<Finding> = environments
+        .flat_map(|e| policy::validate(e, &sets_of(sets, e)))
+        .filter(|f| f.severity == Severity::Error && f.waived.is_none())
+        .collect();
+    if blocking.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::PolicyGate(blocking))
+    }
 }
 
 fn sets_of<'a>(sets: &'a [RenderedSet], env: &Environment) -> Vec<&'a RenderedSet> {
@@ -477,22 +705,17 @@ pub fn diff(opts: &crate::plan::DiffOptions) -> Result<crate::plan::DiffReport, 
     runtime()?.block_on(crate::plan::diff(opts, &env))
 }
 
-fn summaries(sets: &[RenderedSet], out: &Path) -> Vec<SetSummary> {
-    let mut v: Vec<SetSummary> = sets
-        .iter()
-        .map(|s| SetSummary {
-            environment: s.environment.clone(),
-            region: s.region.clone(),
-            digest: s.digest.clone(),
-            objects: s.objects.len(),
-            directory: out.join(&s.environment).join(&s.region),
-        })
-        .collect();
-    v.sort_by(|a, b| (&a.environment, &a.region).cmp(&(&b.environment, &b.region)));
-    v
+fn summary(out: &Path, env: &str, region: &str, digest: &str, objects: usize) -> SetSummary {
+    SetSummary {
+        environment: env.to_string(),
+        region: region.to_string(),
+        digest: digest.to_string(),
+        objects,
+        directory: out.join(env).join(region),
+    }
 }
 
-fn commit_message(store: &Store, opts: &RenderOptions, sets: &[RenderedSet]) -> String {
+fn commit_message(store: &Store, opts: &RenderOptions, sets: &[SetSummary]) -> String {
     let mut envs: Vec<&str> = sets.iter().map(|s| s.environment.as_str()).collect();
     envs.sort();
     envs.dedup();

@@ -6,7 +6,7 @@ use std::fmt;
 
 use minijinja::value::Serde;
 use rayon::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::environment::{App, Dr, Environment, Ha, Region};
@@ -75,7 +75,7 @@ impl RenderedSet {
 }
 
 /// Something a template did that works but probably is not what its author meant.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Warning {
     pub template: String,
     /// Line in the template, when it could be traced back; else the line of the output.
@@ -152,7 +152,15 @@ pub struct Renderer {
     env: minijinja::Environment<'static>,
     set: TemplateSet,
     keep_objects: bool,
+    /// Digest of every template's name, shown name and source (see `input_digest`).
+    templates_digest: [u8; 32],
 }
+
+/// One region to render: its environment and the region itself.
+pub type Job<'a> = (&'a Environment, &'a Region);
+
+/// A region rendered, with the warnings its templates gave.
+pub type RegionOutput = (RenderedSet, Vec<Warning>);
 
 #[derive(Serialize)]
 struct EnvironmentContext<'a> {
@@ -192,10 +200,12 @@ impl Renderer {
             env.add_template_owned(name.clone(), t.source.clone())
                 .map_err(|e| template_error(&set, e, "", ""))?;
         }
+        let templates_digest = templates_digest(&set);
         Ok(Renderer {
             env,
             set,
             keep_objects: true,
+            templates_digest,
         })
     }
 
@@ -205,6 +215,15 @@ impl Renderer {
         self
     }
 
+    /// The regions of `environments` to render (only `only_region` when given), in order.
+    pub fn jobs<'a>(environments: &'a [Environment], only_region: Option<&str>) -> Vec<Job<'a>> {
+        environments
+            .iter()
+            .flat_map(|e| e.regions.iter().map(move |r| (e, r)))
+            .filter(|(_, r)| only_region.is_none_or(|o| o == r.name))
+            .collect()
+    }
+
     /// Renders every region of every environment, in parallel. Either all succeed, or every
     /// error is returned (sorted, so the report is the same on every run).
     pub fn render_all(
@@ -212,33 +231,51 @@ impl Renderer {
         environments: &[Environment],
         only_region: Option<&str>,
     ) -> Result<(Vec<RenderedSet>, Vec<Warning>), Vec<RenderError>> {
-        let jobs: Vec<(&Environment, &Region)> = environments
-            .iter()
-            .flat_map(|e| e.regions.iter().map(move |r| (e, r)))
-            .filter(|(_, r)| only_region.is_none_or(|o| o == r.name))
-            .collect();
-        let results: Vec<Result<(RenderedSet, Vec<Warning>), RenderError>> = jobs
+        let outputs = self.render_jobs(&Renderer::jobs(environments, only_region))?;
+        let mut sets = Vec::with_capacity(outputs.len());
+        let mut warnings = Vec::new();
+        for (s, w) in outputs {
+            sets.push(s);
+            warnings.extend(w);
+        }
+        Ok((sets, merge_warnings(warnings)))
+    }
+
+    /// Renders the given regions, in parallel, keeping each region's warnings with it.
+    pub fn render_jobs(&self, jobs: &[Job<'_>]) -> Result<Vec<RegionOutput>, Vec<RenderError>> {
+        let results: Vec<Result<RegionOutput, RenderError>> = jobs
             .par_iter()
             .map(|(e, r)| self.render_region(e, r))
             .collect();
-        let mut sets = Vec::new();
-        let mut warnings = Vec::new();
+        let mut outputs = Vec::with_capacity(results.len());
         let mut errors = Vec::new();
         for r in results {
             match r {
-                Ok((s, w)) => {
-                    sets.push(s);
-                    warnings.extend(w);
-                }
+                Ok(o) => outputs.push(o),
                 Err(e) => errors.push(e),
             }
         }
-        if !errors.is_empty() {
-            return Err(errors);
+        if errors.is_empty() {
+            Ok(outputs)
+        } else {
+            Err(errors)
         }
-        warnings.sort();
-        warnings.dedup();
-        Ok((sets, warnings))
+    }
+
+    /// A digest of everything this renderer's output for one region depends on besides the
+    /// program itself: the templates (names, sources, and the names shown in warnings) and the
+    /// exact context the templates see, which holds the environment and region names and every
+    /// value resolved through `extends` and region overrides. Same digest, same bytes.
+    pub fn input_digest(&self, environment: &Environment, region: &Region) -> [u8; 32] {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        h.update(b"kubectl-hadr region input v1\0");
+        h.update(self.templates_digest);
+        // Serializing plain structs, maps and JSON values into a Vec cannot fail.
+        let ctx = serde_json::to_vec(&context(environment, region)).unwrap_or_default();
+        h.update((ctx.len() as u64).to_le_bytes());
+        h.update(&ctx);
+        h.finalize().into()
     }
 
     /// Renders one environment in one region.
@@ -249,37 +286,7 @@ impl Renderer {
     ) -> Result<(RenderedSet, Vec<Warning>), RenderError> {
         let env_name = environment.name.as_str();
         let region_name = region.name.as_str();
-        let standard = [
-            ("app.kubernetes.io/name", region.app.name.as_str()),
-            (manifest::MANAGED_BY.0, manifest::MANAGED_BY.1),
-            (manifest::ENVIRONMENT_LABEL, env_name),
-            (manifest::REGION_LABEL, region_name),
-        ];
-        let selector = BTreeMap::from([("app.kubernetes.io/name", region.app.name.as_str())]);
-        let ctx = Context {
-            environment: EnvironmentContext {
-                name: env_name,
-                namespace: &environment.namespace,
-            },
-            region: RegionContext {
-                name: region_name,
-                context: &region.context,
-                config: &region.config,
-            },
-            app: &region.app,
-            ha: &environment.ha,
-            dr: &environment.dr,
-            config: &environment.config,
-            values: &region.values,
-            labels: standard.into_iter().collect(),
-            selector: selector.clone(),
-            pod_labels: standard.into_iter().chain(selector).collect(),
-            topology_keys: BTreeMap::from([
-                ("zone", "topology.kubernetes.io/zone"),
-                ("hostname", "kubernetes.io/hostname"),
-            ]),
-        };
-        let ctx = minijinja::Value::from(Serde(&ctx));
+        let ctx = minijinja::Value::from(Serde(&context(environment, region)));
 
         let mut objects: Vec<(Value, String)> = Vec::new();
         let mut warnings = Vec::new();
@@ -324,6 +331,67 @@ impl Renderer {
         let set = finish(env_name, region_name, objects, self.keep_objects)?;
         Ok((set, warnings))
     }
+}
+
+/// What the templates see for one region.
+fn context<'a>(environment: &'a Environment, region: &'a Region) -> Context<'a> {
+    let env_name = environment.name.as_str();
+    let region_name = region.name.as_str();
+    let standard = [
+        ("app.kubernetes.io/name", region.app.name.as_str()),
+        (manifest::MANAGED_BY.0, manifest::MANAGED_BY.1),
+        (manifest::ENVIRONMENT_LABEL, env_name),
+        (manifest::REGION_LABEL, region_name),
+    ];
+    let selector = BTreeMap::from([("app.kubernetes.io/name", region.app.name.as_str())]);
+    Context {
+        environment: EnvironmentContext {
+            name: env_name,
+            namespace: &environment.namespace,
+        },
+        region: RegionContext {
+            name: region_name,
+            context: &region.context,
+            config: &region.config,
+        },
+        app: &region.app,
+        ha: &environment.ha,
+        dr: &environment.dr,
+        config: &environment.config,
+        values: &region.values,
+        labels: standard.into_iter().collect(),
+        selector: selector.clone(),
+        pod_labels: standard.into_iter().chain(selector).collect(),
+        topology_keys: BTreeMap::from([
+            ("zone", "topology.kubernetes.io/zone"),
+            ("hostname", "kubernetes.io/hostname"),
+        ]),
+    }
+}
+
+/// Sorted and without repeats: several regions often give the same warning.
+pub fn merge_warnings(mut warnings: Vec<Warning>) -> Vec<Warning> {
+    warnings.sort();
+    warnings.dedup();
+    warnings
+}
+
+/// See `Renderer::input_digest`. Each field is length-prefixed, so no two template sets hash
+/// alike by moving bytes between a name and a source.
+fn templates_digest(set: &TemplateSet) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for name in set.templates.keys() {
+        for part in [
+            name.as_str(),
+            &display_name(set, name),
+            &set.templates[name].source,
+        ] {
+            h.update((part.len() as u64).to_le_bytes());
+            h.update(part.as_bytes());
+        }
+    }
+    h.finalize().into()
 }
 
 fn display_name(set: &TemplateSet, name: &str) -> String {

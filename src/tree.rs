@@ -73,9 +73,19 @@ fn io_error(path: &Path, e: std::io::Error) -> TreeError {
     }
 }
 
-/// The files now under the scope, relative to the root.
+/// The files now under the scope, relative to the root, with their contents.
 pub fn existing(root: &Path, scope: &Scope) -> Result<Files, TreeError> {
-    let mut files = Files::new();
+    let listing = scan(root, scope)?;
+    read(root, listing.keys())
+}
+
+/// The files now under the scope, relative to the root, with what `stat` says of them (their
+/// contents are not read: that is what a render that proves most of them unchanged saves).
+pub type Listing = BTreeMap<PathBuf, std::fs::Metadata>;
+
+/// Lists the files under the scope (see `existing`).
+pub fn scan(root: &Path, scope: &Scope) -> Result<Listing, TreeError> {
+    let mut files = Listing::new();
     let mut dirs: Vec<PathBuf> = scope.dirs.clone();
     if scope.prune_environments && root.is_dir() {
         for entry in std::fs::read_dir(root).map_err(|e| io_error(root, e))? {
@@ -95,6 +105,21 @@ pub fn existing(root: &Path, scope: &Scope) -> Result<Files, TreeError> {
     Ok(files)
 }
 
+/// Reads the files at these paths (relative to the root).
+pub fn read<'a>(
+    root: &Path,
+    paths: impl IntoIterator<Item = &'a PathBuf>,
+) -> Result<Files, TreeError> {
+    paths
+        .into_iter()
+        .map(|rel| {
+            let path = root.join(rel);
+            let bytes = std::fs::read(&path).map_err(|e| io_error(&path, e))?;
+            Ok((rel.clone(), bytes))
+        })
+        .collect()
+}
+
 /// An environment directory of ours holds region directories that hold an index.
 fn is_rendered_environment(dir: &Path) -> bool {
     std::fs::read_dir(dir).is_ok_and(|entries| {
@@ -104,7 +129,7 @@ fn is_rendered_environment(dir: &Path) -> bool {
     })
 }
 
-fn collect(root: &Path, dir: &Path, files: &mut Files) -> Result<(), TreeError> {
+fn collect(root: &Path, dir: &Path, files: &mut Listing) -> Result<(), TreeError> {
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
@@ -112,12 +137,13 @@ fn collect(root: &Path, dir: &Path, files: &mut Files) -> Result<(), TreeError> 
     };
     for entry in entries {
         let path = entry.map_err(|e| io_error(dir, e))?.path();
-        if path.is_dir() {
+        // Follows symbolic links, as reading the file does.
+        let meta = std::fs::metadata(&path).map_err(|e| io_error(&path, e))?;
+        if meta.is_dir() {
             collect(root, &path, files)?;
         } else {
-            let bytes = std::fs::read(&path).map_err(|e| io_error(&path, e))?;
             let rel = path.strip_prefix(root).unwrap_or(&path).to_path_buf();
-            files.insert(rel, bytes);
+            files.insert(rel, meta);
         }
     }
     Ok(())

@@ -275,3 +275,36 @@ fn commit_outside_a_repository_is_a_clear_error() {
         .code(2)
         .stderr(contains("is not inside a git repository"));
 }
+
+#[test]
+fn the_commit_policy_gate_and_the_committed_tree_hold_with_the_render_cache() {
+    let (ws, repo) = repo();
+    ws.hadr(&["render", "--commit"]).assert().success();
+    let first = head(&repo).id();
+    let prod = ws.read("environments/prod.yaml");
+    let unpinned = prod.replace("my-app:1.4.2", "my-app:latest");
+    assert_ne!(prod, unpinned);
+    ws.write("environments/prod.yaml", &unpinned);
+    // A plain render caches the new regions; the gate must still run on them.
+    ws.hadr(&["render"]).assert().success();
+    ws.hadr(&["render", "--commit"])
+        .assert()
+        .code(2)
+        .stderr(contains("HA008"));
+    assert_eq!(head(&repo).id(), first, "a refused commit commits nothing");
+    ws.hadr(&["render", "--commit", "--allow-violations"])
+        .assert()
+        .success();
+    let unpinned_commit = head(&repo).id();
+    assert_ne!(unpinned_commit, first);
+    // Back to the sources of the first commit: its tree again, from cached regions.
+    ws.write("environments/prod.yaml", &prod);
+    ws.hadr(&["render"]).assert().success();
+    ws.hadr(&["render", "--commit"]).assert().success();
+    let c = head(&repo);
+    assert_eq!(c.parent_id(0).unwrap(), unpinned_commit);
+    assert_eq!(
+        c.tree().unwrap().id(),
+        repo.find_commit(first).unwrap().tree().unwrap().id()
+    );
+}

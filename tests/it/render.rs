@@ -698,3 +698,212 @@ fn version_and_usage_errors_have_the_documented_exit_codes() {
         .code(2)
         .stderr(contains("no environment files"));
 }
+
+// The render cache (`.git/hadr/`): it only exists inside a git repository, so these tests
+// render in one, and compare with a render of the same sources outside git (no cache).
+
+/// The example environments in a git repository (nothing committed: the cache needs none).
+fn git_examples() -> Workspace {
+    let ws = Workspace::examples();
+    git2::Repository::init(ws.root()).unwrap();
+    ws
+}
+
+fn cache_files(ws: &Workspace) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(ws.root().join(".git/hadr"))
+        .map(|d| d.map(|e| e.unwrap().path()).collect())
+        .unwrap_or_default()
+}
+
+/// Renders until the cache trusts every file: the files a render writes are re-read by the
+/// next one (their times are not older than the run that recorded them).
+fn render_cached(ws: &Workspace) {
+    for _ in 0..3 {
+        ws.hadr(&["render"]).assert().success();
+    }
+    let caches = cache_files(ws);
+    assert_eq!(caches.len(), 1, "{caches:?}");
+    assert!(caches[0].extension().is_some_and(|e| e == "cache"));
+}
+
+/// What the same sources render to without any cache.
+fn uncached_render(ws: &Workspace) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let fresh = Workspace::empty();
+    for dir in ["environments", "templates"] {
+        for (name, bytes) in ws.snapshot(dir) {
+            fresh.write(&format!("{dir}/{name}"), bytes);
+        }
+    }
+    fresh.hadr(&["render"]).assert().success();
+    fresh.snapshot("rendered")
+}
+
+#[test]
+fn a_hand_edit_after_a_cached_render_is_found_even_when_it_keeps_size_and_mtime() {
+    let ws = git_examples();
+    render_cached(&ws);
+    let svc = "rendered/prod/eastus2/core_service_my-app_my-app.yaml";
+    let path = ws.root().join(svc);
+    let mtime = std::fs::metadata(&path).unwrap().modified().unwrap();
+    let original = ws.read(svc);
+    let edited = original.replace("port: 80", "port: 81");
+    assert_eq!(edited.len(), original.len());
+    // Rewritten in place (same inode), then its modification time put back: only the change
+    // time tells.
+    std::fs::write(&path, &edited).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_modified(mtime)
+        .unwrap();
+    ws.hadr(&["render"])
+        .assert()
+        .code(2)
+        .stderr(contains("refusing to overwrite hand edits"))
+        .stderr(contains(svc));
+    assert_eq!(
+        ws.read(svc),
+        edited,
+        "a refused render must not touch the tree"
+    );
+    ws.hadr(&["render", "--check"])
+        .assert()
+        .code(1)
+        .stdout(contains(svc));
+    ws.hadr(&["render", "--force"]).assert().success();
+    assert_eq!(ws.read(svc), original);
+
+    // Deleted and added files, and an edited index, after a cached render.
+    render_cached(&ws);
+    let lock = "rendered/staging/eastus2/hadr.lock";
+    std::fs::remove_file(&path).unwrap();
+    ws.write("rendered/prod/centralus/extra.yaml", "kind: Extra\n");
+    ws.write(lock, ws.read(lock).replace("sha256:", "sha256:0"));
+    ws.hadr(&["render"])
+        .assert()
+        .code(2)
+        .stderr(contains("deleted"))
+        .stderr(contains(svc))
+        .stderr(contains("rendered/prod/centralus/extra.yaml"))
+        .stderr(contains(lock));
+    ws.hadr(&["render", "--force"]).assert().success();
+    assert_eq!(ws.snapshot("rendered"), uncached_render(&ws));
+}
+
+#[test]
+fn a_cached_render_reports_the_sets_and_warnings_of_a_full_render() {
+    let ws = git_examples();
+    ws.write(
+        "templates/debug.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: debug\n  namespace: my-app\ndata:\n  VERBOSE: yes\n",
+    );
+    let report = |ws: &Workspace| {
+        let out = ws.hadr(&["render", "-o", "json"]).assert().success();
+        let stderr = String::from_utf8(out.get_output().stderr.clone()).unwrap();
+        let mut json: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+        json.as_object_mut().unwrap().remove("changes");
+        (json, stderr)
+    };
+    let (full, full_stderr) = report(&ws);
+    assert!(
+        full_stderr.contains("emits the plain scalar `yes`"),
+        "{full_stderr}"
+    );
+    render_cached(&ws);
+    assert_eq!(report(&ws), (full, full_stderr));
+}
+
+#[test]
+fn changed_environments_bases_and_templates_are_rendered_again_through_the_cache() {
+    let ws = git_examples();
+    render_cached(&ws);
+    let edits: [(&str, &str, &str); 3] = [
+        ("environments/prod.yaml", "replicas: 3", "replicas: 6"),
+        (
+            "environments/_defaults.yaml",
+            "memory: 256Mi",
+            "memory: 384Mi",
+        ),
+        ("templates/service.yaml", "", ""),
+    ];
+    for (file, from, to) in edits {
+        if file.starts_with("templates/") {
+            // A repository template overriding a built-in one.
+            let builtin = std::fs::read_to_string(repo_root().join(file)).unwrap();
+            ws.write(file, builtin.replace("port: 80", "port: 8080"));
+        } else {
+            let text = ws.read(file);
+            assert!(text.contains(from), "{file} has no `{from}`");
+            ws.write(file, text.replace(from, to));
+        }
+        ws.hadr(&["render"])
+            .assert()
+            .success()
+            .stdout(contains("~ "));
+        assert_eq!(
+            ws.snapshot("rendered"),
+            uncached_render(&ws),
+            "after editing {file}"
+        );
+        ws.hadr(&["render", "--check"]).assert().success();
+    }
+    // One region, then the rest.
+    let prod = ws
+        .read("environments/prod.yaml")
+        .replace("replicas: 6", "replicas: 7");
+    ws.write("environments/prod.yaml", prod);
+    ws.hadr(&["render", "prod", "--region", "eastus2"])
+        .assert()
+        .success();
+    ws.hadr(&["render", "--check"])
+        .assert()
+        .code(1)
+        .stdout(contains("rendered/prod/centralus/"))
+        .stdout(contains("rendered/prod/eastus2/").not());
+    ws.hadr(&["render"]).assert().success();
+    assert_eq!(ws.snapshot("rendered"), uncached_render(&ws));
+}
+
+#[test]
+fn a_corrupt_truncated_or_unreadable_cache_is_ignored() {
+    let ws = git_examples();
+    render_cached(&ws);
+    let cache = cache_files(&ws).remove(0);
+    let good = std::fs::read(&cache).unwrap();
+    let mut flipped = good.clone();
+    let at = flipped.len() - 10;
+    flipped[at] ^= 0x20;
+    let truncated = good[..good.len() / 2].to_vec();
+    for (what, bytes) in [
+        ("one byte flipped", flipped),
+        ("cut short", truncated),
+        ("garbage", b"\x00\xffnot a cache".to_vec()),
+        ("empty", Vec::new()),
+    ] {
+        std::fs::write(&cache, &bytes).unwrap();
+        let prod = ws.read("environments/prod.yaml");
+        let replicas = if prod.contains("replicas: 3") {
+            ("replicas: 3", "replicas: 5")
+        } else {
+            ("replicas: 5", "replicas: 3")
+        };
+        ws.write(
+            "environments/prod.yaml",
+            prod.replace(replicas.0, replicas.1),
+        );
+        ws.hadr(&["render"]).assert().success();
+        assert_eq!(ws.snapshot("rendered"), uncached_render(&ws), "{what}");
+        // A hand edit is still found with the cache rewritten from scratch.
+        let svc = "rendered/staging/eastus2/core_service_my-app-staging_my-app.yaml";
+        let original = ws.read(svc);
+        ws.write(svc, original.replace("port: 80", "port: 81"));
+        ws.hadr(&["render"]).assert().code(2).stderr(contains(svc));
+        ws.write(svc, original);
+    }
+    // A directory where the cache file should be: renders, without a cache.
+    std::fs::remove_file(&cache).unwrap();
+    std::fs::create_dir(&cache).unwrap();
+    ws.hadr(&["render"]).assert().success();
+    assert_eq!(ws.snapshot("rendered"), uncached_render(&ws));
+}

@@ -1,0 +1,395 @@
+//! The render cache: for each region, a digest of its inputs and what its last render wrote,
+//! with what `stat` said of those files, so that a re-render skips the regions whose inputs did
+//! not change and proves their files unchanged without reading them, as git's index does.
+//!
+//! It lives in the git directory of the repository holding the sources (`.git/hadr/`), outside
+//! the working tree: it is machine-specific (inodes, times) and must never be committed, and
+//! git already keeps its own such state there. Outside a git repository there is no cache and
+//! every render is a full one. Anything wrong with it (unreadable, corrupt, written by another
+//! build of the program or for another output directory) makes it empty: it can cost a full
+//! render, never a wrong result.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs::Metadata;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::hash::{hex, sha256_hex};
+use crate::render::Warning;
+
+/// The first line of a cache file, followed by the sha256 of the rest.
+const MAGIC: &str = "kubectl-hadr render cache v1";
+
+/// What `stat` says of a file: the fields git's index compares. A change of content changes
+/// the change time (`ctime`) at least, and a file replaced by a rename has another inode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stat {
+    size: u64,
+    mtime: i128,
+    ctime: i128,
+    ino: u64,
+    dev: u64,
+}
+
+impl Stat {
+    /// `None` where the platform does not say enough: such files are always read.
+    #[cfg(unix)]
+    pub fn of(meta: &Metadata) -> Option<Stat> {
+        use std::os::unix::fs::MetadataExt;
+        let ns = |s: i64, n: i64| i128::from(s) * 1_000_000_000 + i128::from(n);
+        Some(Stat {
+            size: meta.size(),
+            mtime: ns(meta.mtime(), meta.mtime_nsec()),
+            ctime: ns(meta.ctime(), meta.ctime_nsec()),
+            ino: meta.ino(),
+            dev: meta.dev(),
+        })
+    }
+
+    #[cfg(not(unix))]
+    pub fn of(_meta: &Metadata) -> Option<Stat> {
+        None
+    }
+
+    /// Whether the file may have changed in the same clock tick as a time of reference, so
+    /// that its times cannot tell (git's "racily clean" entries).
+    fn racy(&self, reference: i128) -> bool {
+        self.mtime >= reference || self.ctime >= reference
+    }
+}
+
+/// One file of a rendered region directory as the cache knows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileEntry {
+    pub name: String,
+    pub sha256: String,
+    pub stat: Option<Stat>,
+}
+
+/// What the last render of one region wrote, and from which inputs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegionEntry {
+    pub environment: String,
+    pub region: String,
+    /// Hex of `Renderer::input_digest`.
+    pub input: String,
+    /// The set digest.
+    pub digest: String,
+    pub objects: usize,
+    pub warnings: Vec<Warning>,
+    /// Every file of the region directory, the index included, by name.
+    pub files: Vec<FileEntry>,
+}
+
+/// A region directory found to hold exactly what a cache entry says.
+#[derive(Debug)]
+pub struct Verified {
+    /// The entry's files, with the stat data seen this time.
+    pub files: Vec<FileEntry>,
+    /// Whether any file had to be read, so the cache is worth writing again.
+    pub read_any: bool,
+    /// The files' bytes, when asked for.
+    pub bytes: BTreeMap<String, Vec<u8>>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Stored {
+    program: String,
+    out: PathBuf,
+    /// The file-system time at which the run that wrote the cache started: a file whose times
+    /// are not older than this is read again, whatever its stat data says.
+    trusted_before: i128,
+    regions: Vec<RegionEntry>,
+    /// Keys of environments that passed the policy gate (see `gate_key`).
+    gates: BTreeSet<String>,
+}
+
+/// The cache of renders of one source repository into one output directory.
+pub struct Cache {
+    file: PathBuf,
+    /// A file created when the cache was opened: its time is when this run started, and it
+    /// becomes the new cache file when saved.
+    scratch: PathBuf,
+    started: i128,
+    stored: Stored,
+}
+
+impl Cache {
+    /// Opens the cache for rendering `root`'s sources into `out`, loading what an earlier run
+    /// left. `None` when there is no place for one: not in a git repository, a git directory
+    /// that cannot be written, or a program whose build cannot be identified.
+    pub fn open(root: &Path, out: &Path) -> Option<Cache> {
+        let program = program_id()?;
+        let git_dir = git2::Repository::discover(root).ok()?.path().to_path_buf();
+        let out = absolute(out)?;
+        let dir = git_dir.join("hadr");
+        std::fs::create_dir_all(&dir).ok()?;
+        let name = format!(
+            "render-{}",
+            &sha256_hex(out.as_os_str().as_encoded_bytes())[..16]
+        );
+        let file = dir.join(format!("{name}.cache"));
+        let scratch = dir.join(format!("{name}.{}.tmp", std::process::id()));
+        let probe = std::fs::File::create(&scratch).ok()?;
+        let started = probe
+            .metadata()
+            .ok()
+            .and_then(|m| Stat::of(&m))
+            .map(|s| s.mtime);
+        let Some(started) = started else {
+            let _ = std::fs::remove_file(&scratch);
+            return None;
+        };
+        let empty = Stored {
+            program: program.clone(),
+            out: out.clone(),
+            trusted_before: i128::MIN,
+            regions: Vec::new(),
+            gates: BTreeSet::new(),
+        };
+        let stored = std::fs::read(&file)
+            .ok()
+            .and_then(|b| parse(&b))
+            .filter(|s| s.program == program && s.out == out)
+            .unwrap_or(empty);
+        Some(Cache {
+            file,
+            scratch,
+            started,
+            stored,
+        })
+    }
+
+    /// Drops everything loaded (`--force`: start from what is on disk, as without a cache).
+    pub fn forget(&mut self) {
+        self.stored.regions.clear();
+        self.stored.gates.clear();
+    }
+
+    /// The entry of a region, when its inputs are the ones it was rendered from.
+    pub fn lookup(&self, environment: &str, region: &str, input: &str) -> Option<&RegionEntry> {
+        self.stored
+            .regions
+            .iter()
+            .find(|e| e.environment == environment && e.region == region && e.input == input)
+    }
+
+    /// Whether the region directory `dir` holds exactly the entry's files: the same names, and
+    /// each file either with the same stat data as recorded (and older than the recording run)
+    /// or, read again, the same sha256. With `want_bytes` every file is read and hashed.
+    /// `listing` is the directory's files, by name as found under it.
+    pub fn verify(
+        &self,
+        entry: &RegionEntry,
+        dir: &Path,
+        listing: &[(String, &Metadata)],
+        want_bytes: bool,
+    ) -> Option<Verified> {
+        if listing.len() != entry.files.len() {
+            return None;
+        }
+        let mut verified = Verified {
+            files: Vec::with_capacity(entry.files.len()),
+            read_any: false,
+            bytes: BTreeMap::new(),
+        };
+        let found: BTreeMap<&str, &Metadata> =
+            listing.iter().map(|(n, m)| (n.as_str(), *m)).collect();
+        for file in &entry.files {
+            let stat = Stat::of(found.get(file.name.as_str())?);
+            let trusted = !want_bytes
+                && stat.is_some()
+                && stat == file.stat
+                && stat.is_some_and(|s| !s.racy(self.stored.trusted_before));
+            if !trusted {
+                let bytes = std::fs::read(dir.join(&file.name)).ok()?;
+                if sha256_hex(&bytes) != file.sha256 {
+                    return None;
+                }
+                verified.read_any = true;
+                if want_bytes {
+                    verified.bytes.insert(file.name.clone(), bytes);
+                }
+            }
+            verified.files.push(FileEntry {
+                name: file.name.clone(),
+                sha256: file.sha256.clone(),
+                stat,
+            });
+        }
+        Some(verified)
+    }
+
+    /// Whether an environment passed the policy gate with exactly these inputs.
+    pub fn gate_passed(&self, key: &str) -> bool {
+        self.stored.gates.contains(key)
+    }
+
+    /// Replaces the entries by these (a full render), or by these and the old ones of other
+    /// regions (`keep_others`: a render of some environments or one region), records the
+    /// environments that passed the gate, and writes the cache when that changed anything or
+    /// `read_any` (files were read whose stat data the rewritten cache will let be trusted).
+    /// A failure to write only means the next render will not find it.
+    pub fn save(
+        mut self,
+        entries: Vec<RegionEntry>,
+        gates_passed: Vec<String>,
+        read_any: bool,
+        keep_others: bool,
+    ) {
+        let mut regions: Vec<RegionEntry> = if keep_others {
+            let fresh: BTreeSet<(&str, &str)> = entries
+                .iter()
+                .map(|e| (e.environment.as_str(), e.region.as_str()))
+                .collect();
+            self.stored
+                .regions
+                .iter()
+                .filter(|e| !fresh.contains(&(e.environment.as_str(), e.region.as_str())))
+                .cloned()
+                .collect()
+        } else {
+            Vec::new()
+        };
+        regions.extend(entries);
+        regions.sort_by(|a, b| (&a.environment, &a.region).cmp(&(&b.environment, &b.region)));
+        let new_gates = gates_passed.iter().any(|g| !self.stored.gates.contains(g));
+        if !read_any && !new_gates && regions == self.stored.regions {
+            return;
+        }
+        self.stored.regions = regions;
+        self.stored.gates.extend(gates_passed);
+        self.stored.trusted_before = self.started;
+        let body = serde_json::to_vec(&self.stored).unwrap_or_default();
+        let header = format!("{MAGIC} {}\n", sha256_hex(&body));
+        // Not synced: a cache cut short by a crash fails its checksum and is ignored. On a
+        // failure the old cache stays, which is sound: it describes files by their content.
+        let _ = std::fs::OpenOptions::new()
+            .write(true)
+            .truncate(true)
+            .open(&self.scratch)
+            .and_then(|mut f| {
+                f.write_all(header.as_bytes())?;
+                f.write_all(&body)
+            })
+            .and_then(|()| std::fs::rename(&self.scratch, &self.file));
+    }
+}
+
+impl Drop for Cache {
+    fn drop(&mut self) {
+        // After a save the scratch file is the cache itself, renamed: this finds nothing.
+        let _ = std::fs::remove_file(&self.scratch);
+    }
+}
+
+/// Reads a cache file, or `None` when it is not one whose checksum holds.
+fn parse(bytes: &[u8]) -> Option<Stored> {
+    let newline = bytes.iter().position(|&b| b == b'\n')?;
+    let header = std::str::from_utf8(&bytes[..newline]).ok()?;
+    let sum = header.strip_prefix(MAGIC)?.strip_prefix(' ')?;
+    let body = &bytes[newline + 1..];
+    if sha256_hex(body) != sum {
+        return None;
+    }
+    serde_json::from_slice(body).ok()
+}
+
+/// The cache key of an environment's policy gate: everything `policy::validate` reads, that is
+/// the whole environment and the rendered sets (fixed by their regions' input digests).
+pub fn gate_key(environment: &crate::environment::Environment, inputs: &[&str]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(b"kubectl-hadr gate v1\0");
+    // Serializing plain structs, maps and JSON values into a Vec cannot fail.
+    let env = serde_json::to_vec(environment).unwrap_or_default();
+    h.update((env.len() as u64).to_le_bytes());
+    h.update(&env);
+    for input in inputs {
+        h.update(input.as_bytes());
+        h.update(b"\0");
+    }
+    hex(&h.finalize())
+}
+
+/// Which build of the program this is: its version and what `stat` says of its executable, so
+/// a rebuilt or reinstalled binary (whose templates or code may render differently) starts
+/// from an empty cache.
+fn program_id() -> Option<String> {
+    let exe = std::env::current_exe().ok()?;
+    let stat = Stat::of(&std::fs::metadata(exe).ok()?)?;
+    Some(format!(
+        "{} {} {} {} {}",
+        env!("CARGO_PKG_VERSION"),
+        stat.size,
+        stat.mtime,
+        stat.ino,
+        stat.dev
+    ))
+}
+
+/// An absolute, symlink-free form of a path that may not exist yet (its parent must).
+fn absolute(path: &Path) -> Option<PathBuf> {
+    if let Ok(p) = path.canonicalize() {
+        return Some(p);
+    }
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.canonicalize().ok()?,
+        _ => std::env::current_dir().ok()?,
+    };
+    Some(parent.join(path.file_name()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stored() -> Stored {
+        Stored {
+            program: "p".into(),
+            out: PathBuf::from("/o"),
+            trusted_before: 5,
+            regions: vec![],
+            gates: BTreeSet::from(["g".to_string()]),
+        }
+    }
+
+    fn file_bytes(s: &Stored) -> Vec<u8> {
+        let body = serde_json::to_vec(s).unwrap();
+        let mut out = format!("{MAGIC} {}\n", sha256_hex(&body)).into_bytes();
+        out.extend(body);
+        out
+    }
+
+    #[test]
+    fn a_cache_file_reads_back_only_when_its_checksum_holds() {
+        let good = file_bytes(&stored());
+        assert_eq!(parse(&good).unwrap().gates.len(), 1);
+        // One byte changed in the body, the header kept.
+        let mut flipped = good.clone();
+        let last = flipped.len() - 2;
+        flipped[last] ^= 1;
+        assert!(parse(&flipped).is_none());
+        // Cut short, as by a crash in the middle of a write.
+        assert!(parse(&good[..good.len() / 2]).is_none());
+        assert!(parse(b"").is_none());
+        assert!(parse(b"something else\n{}").is_none());
+    }
+
+    #[test]
+    fn files_changed_at_or_after_the_reference_time_are_racy() {
+        let s = Stat {
+            size: 1,
+            mtime: 10,
+            ctime: 10,
+            ino: 1,
+            dev: 1,
+        };
+        assert!(s.racy(10));
+        assert!(s.racy(9));
+        assert!(!s.racy(11));
+        assert!(Stat { ctime: 11, ..s }.racy(11));
+    }
+}
