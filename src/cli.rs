@@ -164,6 +164,10 @@ pub struct TargetArgs {
     /// Take over (or, for diff, show taking over) fields owned by other field managers.
     #[arg(long)]
     pub force_conflicts: bool,
+
+    /// Requests in flight per region.
+    #[arg(long, default_value_t = 16, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub concurrency: u16,
 }
 
 #[derive(Debug, clap::Args)]
@@ -174,10 +178,6 @@ pub struct DiffArgs {
     /// Git commit-ish of the rendered tree to compare (default: the working tree).
     #[arg(long, value_name = "REV")]
     pub revision: Option<String>,
-
-    /// Requests in flight per region.
-    #[arg(long, default_value_t = 16, value_name = "N")]
-    pub concurrency: usize,
 }
 
 #[derive(Debug, clap::Args)]

@@ -12,6 +12,7 @@ pub mod diff;
 pub mod environment;
 pub mod error;
 pub mod hash;
+pub mod live;
 pub mod manifest;
 pub mod pipeline;
 pub mod plan;
@@ -90,10 +91,7 @@ pub fn run(cli: Cli) -> Outcome {
         Command::Rollout(args) => {
             let c = args.cluster;
             if args.dry_run {
-                return run_diff(
-                    &printer,
-                    diff_options(cli.root, c.target, args.revision, 16),
-                );
+                return run_diff(&printer, diff_options(cli.root, c.target, args.revision));
             }
             if !c.yes
                 && std::io::IsTerminal::is_terminal(&std::io::stdin())
@@ -137,10 +135,9 @@ pub fn run(cli: Cli) -> Outcome {
                 },
             )
         }
-        Command::Diff(args) => run_diff(
-            &printer,
-            diff_options(cli.root, args.target, args.revision, args.concurrency),
-        ),
+        Command::Diff(args) => {
+            run_diff(&printer, diff_options(cli.root, args.target, args.revision))
+        }
         Command::Validate(args) => {
             let opts = pipeline::ValidateOptions {
                 root: cli.root,
@@ -247,7 +244,6 @@ fn diff_options(
     root: std::path::PathBuf,
     t: cli::TargetArgs,
     revision: Option<String>,
-    concurrency: usize,
 ) -> plan::DiffOptions {
     plan::DiffOptions {
         root,
@@ -258,7 +254,7 @@ fn diff_options(
         kubeconfig: t.kubeconfig,
         context: t.context,
         force_conflicts: t.force_conflicts,
-        concurrency,
+        concurrency: usize::from(t.concurrency),
     }
 }
 
@@ -282,6 +278,7 @@ fn rollout_options(
         timeout: c.timeout,
         auto_rollback,
         keep: c.keep,
+        concurrency: usize::from(t.concurrency),
     }
 }
 

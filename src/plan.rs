@@ -1,7 +1,7 @@
 //! Plans: for each region, every object of a revision created, changed, renamed, unchanged or
 //! pruned, with its diff against the live cluster.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
 use futures::StreamExt;
@@ -266,12 +266,49 @@ async fn plan_region(
     let cluster = Cluster::connect(kubeconfig, region, context).await?;
     let rev = opts.revision.as_deref().unwrap_or("rendered");
     let set_id = &crate::rollout::applyset_id(env, namespace);
+    // One LIST per kind and namespace gives the live objects for the plan and for pruning.
+    // Hashed config is listed whatever the revision holds: its history is shown as renames.
+    let kinds: BTreeSet<(String, String)> = objects
+        .iter()
+        .map(|(id, _)| (id.api_version.clone(), id.kind.clone()))
+        .chain([
+            ("v1".to_string(), "ConfigMap".to_string()),
+            ("v1".to_string(), "Secret".to_string()),
+        ])
+        .collect();
+    let kinds: Vec<_> = kinds.into_iter().collect();
+    let namespaces: Vec<String> = objects
+        .iter()
+        .filter_map(|(id, _)| id.namespace.clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let mut live = cluster.list_managed(env, &kinds, &namespaces).await?;
+    let listed: HashMap<&ObjectId, &Value> = live.iter().map(|(id, v)| (id, v)).collect();
     let results: Vec<Result<ObjectPlan, ClusterError>> = futures::stream::iter(objects.iter())
         .map(|(id, object)| {
             let cluster = &cluster;
+            let listed = &listed;
             async move {
-                let live = cluster.get(id).await?.map(diff::normalize);
-                let object = &crate::rollout::with_part_of(object.clone(), set_id);
+                let object = &crate::live::prepared(object.clone(), set_id);
+                // Proven unchanged from the LIST alone: no dry run needed.
+                if listed
+                    .get(id)
+                    .is_some_and(|l| crate::live::unchanged(l, object))
+                {
+                    return Ok(ObjectPlan {
+                        id: id.clone(),
+                        action: Action::Unchanged,
+                        renamed_from: None,
+                        diff: String::new(),
+                    });
+                }
+                // Not listed: absent, or present without the environment's labels.
+                let live = match listed.get(id) {
+                    Some(l) => Some((*l).clone()),
+                    None => cluster.get(id).await?,
+                }
+                .map(diff::normalize);
                 let planned = match cluster
                     .dry_run_apply(id, object, opts.force_conflicts)
                     .await
@@ -318,23 +355,7 @@ async fn plan_region(
     // Prune: live objects of this environment and region, of the kinds and in the namespaces
     // the revision has, that the revision no longer holds. (Kinds or namespaces dropped
     // entirely need the ApplySet inventory that `rollout` will record.)
-    let kinds: BTreeSet<(String, String)> = objects
-        .iter()
-        .map(|(id, _)| (id.api_version.clone(), id.kind.clone()))
-        .chain([
-            ("v1".to_string(), "ConfigMap".to_string()),
-            ("v1".to_string(), "Secret".to_string()),
-        ])
-        .collect();
-    let kinds: Vec<_> = kinds.into_iter().collect();
     let wanted: BTreeSet<&ObjectId> = objects.iter().map(|(id, _)| id).collect();
-    let namespaces: Vec<String> = objects
-        .iter()
-        .filter_map(|(id, _)| id.namespace.clone())
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    let mut live = cluster.list_managed(env, &kinds, &namespaces).await?;
     live.retain(|(id, _)| !wanted.contains(id));
     for (id, value) in live {
         let mut before = Some(diff::normalize(value));
@@ -354,8 +375,7 @@ async fn plan_region(
                     .iter()
                     .find(|(o, _)| *o == plans[i].id)
                     .map(|(_, v)| v.clone());
-                let mut after =
-                    new_obj.map(|o| diff::normalize(crate::rollout::with_part_of(o, set_id)));
+                let mut after = new_obj.map(|o| diff::normalize(crate::live::prepared(o, set_id)));
                 let mut before_c = before.clone();
                 diff::mask_secrets(before_c.as_mut(), after.as_mut());
                 // Compare contents, not names.

@@ -214,13 +214,14 @@ impl Printer {
         for report in reports {
             for r in &report.regions {
                 out.push_str(&format!(
-                    "{}/{} ({}): {} — revision {}, {} applied, {} pruned, {:.1}s{}\n",
+                    "{}/{} ({}): {} — revision {}, {} applied, {} unchanged, {} pruned, {:.1}s{}\n",
                     report.environment,
                     r.region,
                     r.context,
                     r.status,
                     report.revision,
                     r.applied,
+                    r.unchanged,
                     r.pruned.len(),
                     r.seconds,
                     r.message

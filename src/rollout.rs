@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
+use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, PostParams};
@@ -18,6 +19,7 @@ use crate::cluster::{Cluster, ClusterError, load_kubeconfig};
 use crate::diff::unhashed_name;
 use crate::environment::{Environment, Region};
 use crate::error::Error;
+use crate::live::{prepared, unchanged};
 use crate::manifest::ObjectId;
 use crate::plan::revision_objects;
 use crate::store::Store;
@@ -44,18 +46,6 @@ pub fn applyset_id(environment: &str, namespace: &str) -> String {
     )
 }
 
-/// Marks an object as a member of the environment's ApplySet; `diff` does the same so that
-/// a dry run compares what `rollout` really applies.
-pub fn with_part_of(mut object: Value, id: &str) -> Value {
-    if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
-        let labels = meta.entry("labels").or_insert_with(|| json!({}));
-        if let Some(l) = labels.as_object_mut() {
-            l.insert(PART_OF_LABEL.into(), Value::String(id.into()));
-        }
-    }
-    object
-}
-
 /// One deployment, as recorded in the cluster.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Record {
@@ -74,7 +64,9 @@ pub struct RegionResult {
     pub context: String,
     /// `ok`, `failed`, `rolled-back`, `skipped` or `error`.
     pub status: String,
+    /// Objects applied; the others were proven unchanged and not sent.
     pub applied: usize,
+    pub unchanged: usize,
     pub pruned: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
@@ -116,6 +108,8 @@ pub struct RolloutOptions {
     pub auto_rollback: bool,
     /// Content-hashed ConfigMaps/Secrets kept per name after they leave the set.
     pub keep: usize,
+    /// Requests in flight per region.
+    pub concurrency: usize,
 }
 
 /// Where progress goes (the printer); domain code never prints.
@@ -207,6 +201,7 @@ pub async fn rollout(
                     context: context_of(opts, r),
                     status: "skipped".into(),
                     applied: 0,
+                    unchanged: 0,
                     pruned: vec![],
                     message: Some("an earlier region of the wave failed".into()),
                     seconds: 0.0,
@@ -271,6 +266,7 @@ async fn region_rollout(
         context: context.clone(),
         status: "ok".into(),
         applied: 0,
+        unchanged: 0,
         pruned: vec![],
         message: None,
         seconds: 0.0,
@@ -281,7 +277,7 @@ async fn region_rollout(
         let set_id = applyset_id(&env.name, &env.namespace);
         for (id, v) in objects.iter().filter(|(id, _)| id.kind == "Namespace") {
             cluster
-                .apply(id, &with_part_of(v.clone(), &set_id), opts.force_conflicts)
+                .apply(id, &prepared(v.clone(), &set_id), opts.force_conflicts)
                 .await?;
         }
         let lease = acquire_lease(&cluster, env).await?;
@@ -295,8 +291,9 @@ async fn region_rollout(
             }
         };
         result.applied = applied.applied;
+        result.unchanged = applied.unchanged;
         result.pruned = applied.pruned;
-        let healthy = wait_healthy(&cluster, objects, opts.timeout, progress).await;
+        let healthy = wait_healthy(&cluster, env, objects, opts.timeout, progress).await;
         let record = Record {
             revision: revision.into(),
             digest: digest.into(),
@@ -332,7 +329,7 @@ async fn region_rollout(
                     message: e.messages().join("; "),
                 })?;
                 let back = apply_set(&cluster, env, &objects, opts, progress).await?;
-                let healthy = wait_healthy(&cluster, &objects, opts.timeout, progress).await;
+                let healthy = wait_healthy(&cluster, env, &objects, opts.timeout, progress).await;
                 let record = Record {
                     health: if healthy.is_ok() {
                         "ok".into()
@@ -416,6 +413,7 @@ type ConfigName = (String, Option<String>, String);
 
 struct Applied {
     applied: usize,
+    unchanged: usize,
     pruned: Vec<String>,
 }
 
@@ -441,7 +439,7 @@ async fn apply_set(
     sorted.sort_by_key(|(id, _)| (kind_rank(&id.kind), id.file_name()));
     for (id, v) in sorted.iter().filter(|(id, _)| id.kind == "Namespace") {
         cluster
-            .apply(id, &with_part_of(v.clone(), &set_id), opts.force_conflicts)
+            .apply(id, &prepared(v.clone(), &set_id), opts.force_conflicts)
             .await?;
     }
     let live_parent = cluster.get(&parent).await?;
@@ -470,16 +468,36 @@ async fn apply_set(
         old_namespaces.union(&new_namespaces).cloned().collect();
     apply_parent(cluster, env, &set_id, &union_kinds, &union_namespaces).await?;
 
+    // Objects the live cluster already holds exactly as configured are not sent again; the
+    // rest are applied concurrently within a kind rank, ranks one after another.
+    let ids: Vec<&ObjectId> = sorted.iter().map(|(id, _)| id).collect();
+    let live = crate::live::snapshot(cluster, &env.name, &ids).await?;
+    let mut todo: Vec<(&ObjectId, Value)> = Vec::new();
+    let mut same = 0;
     for (id, v) in sorted.iter().filter(|(id, _)| id.kind != "Namespace") {
-        cluster
-            .apply(id, &with_part_of(v.clone(), &set_id), opts.force_conflicts)
+        let desired = prepared(v.clone(), &set_id);
+        if live.get(id).is_some_and(|l| unchanged(l, &desired)) {
+            same += 1;
+        } else {
+            todo.push((id, desired));
+        }
+    }
+    let applied = todo.len();
+    for rank in todo
+        .chunk_by(|a, b| kind_rank(&a.0.kind) == kind_rank(&b.0.kind))
+        .map(<[_]>::to_vec)
+    {
+        futures::stream::iter(rank)
+            .map(|(id, desired)| async move {
+                cluster.apply(id, &desired, opts.force_conflicts).await
+            })
+            .buffer_unordered(opts.concurrency.max(1))
+            .try_collect::<Vec<_>>()
             .await?;
     }
     progress.line(&format!(
-        "{}/{}: applied {} objects",
-        env.name,
-        cluster.region,
-        objects.len()
+        "{}/{}: applied {applied} objects, {same} unchanged",
+        env.name, cluster.region,
     ));
 
     // Prune members of the widened set that the revision no longer has.
@@ -546,7 +564,8 @@ async fn apply_set(
     }
     apply_parent(cluster, env, &set_id, &new_kinds, &new_namespaces).await?;
     Ok(Applied {
-        applied: objects.len(),
+        applied,
+        unchanged: same,
         pruned,
     })
 }
@@ -805,8 +824,10 @@ async fn release_lease(cluster: &Cluster, env: &Environment, holder: &str) {
 }
 
 /// Waits until every workload and PodDisruptionBudget of the set is healthy, or the timeout.
+/// Each poll is one LIST per kind and namespace.
 async fn wait_healthy(
     cluster: &Cluster,
+    env: &Environment,
     objects: &[(ObjectId, Value)],
     timeout: Duration,
     progress: &dyn Progress,
@@ -823,16 +844,17 @@ async fn wait_healthy(
         })
         .collect();
     loop {
-        let mut waiting = Vec::new();
-        for id in &watched {
-            let live = cluster.get(id).await.map_err(|e| e.to_string())?;
-            if let Some(why) = live
-                .as_ref()
-                .map_or(Some("not found".to_string()), |v| unhealthy(id, v))
-            {
-                waiting.push(format!("{id}: {why}"));
-            }
-        }
+        let live = crate::live::snapshot(cluster, &env.name, &watched)
+            .await
+            .map_err(|e| e.to_string())?;
+        let waiting: Vec<String> = watched
+            .iter()
+            .filter_map(|id| {
+                live.get(*id)
+                    .map_or(Some("not found".to_string()), |v| unhealthy(id, v))
+                    .map(|why| format!("{id}: {why}"))
+            })
+            .collect();
         if waiting.is_empty() {
             return Ok(());
         }
@@ -847,10 +869,25 @@ async fn wait_healthy(
             "{}: waiting {}s for {}",
             cluster.region,
             (deadline - Instant::now()).as_secs(),
-            waiting.join("; ")
+            summarize(&waiting)
         ));
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
+}
+
+/// The first few of a long list, and how many more: a status line, not a wall of text.
+fn summarize(items: &[String]) -> String {
+    const SHOWN: usize = 3;
+    let mut text = items
+        .iter()
+        .take(SHOWN)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join("; ");
+    if items.len() > SHOWN {
+        text.push_str(&format!(" and {} more", items.len() - SHOWN));
+    }
+    text
 }
 
 /// Why an object is not healthy yet, if it is not.

@@ -74,7 +74,7 @@ async fn apply_rendered(ws: &Workspace, region: &str) {
     // are named like their namespace).
     let set_id = kubectl_hadr::rollout::applyset_id(&env_name(ws), &env_name(ws));
     for (id, v) in objects {
-        let v = kubectl_hadr::rollout::with_part_of(v, &set_id);
+        let v = kubectl_hadr::live::prepared(v, &set_id);
         cluster
             .apply(&id, &v, false)
             .await

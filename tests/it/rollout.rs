@@ -69,6 +69,58 @@ async fn rollout_then_diff_is_empty_and_a_change_rolls_out_cleanly() {
     assert_eq!(data["health"], "ok");
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn a_no_op_rollout_sends_nothing_and_a_deleted_or_edited_object_is_applied_again() {
+    let ns = TestNamespace::create("rollout-noop", &REGIONS[..1]).await;
+    let ws = workspace(&ns.name, "");
+    let env = ws
+        .read(&env_file(&ws))
+        .replace("    - {name: centralus, context: centralus}\n", "");
+    ws.write(&env_file(&ws), env);
+    let report = |out: &[u8]| -> serde_json::Value {
+        let v: serde_json::Value = serde_json::from_slice(out).unwrap();
+        v["regions"][0].clone()
+    };
+    let first = hadr(&ws, "rollout", &["-o", "json"]).assert().success();
+    let first = report(&first.get_output().stdout);
+    let total = first["applied"].as_u64().unwrap();
+    assert!(total > 3, "{first}");
+
+    let again = hadr(&ws, "rollout", &["-o", "json"]).assert().success();
+    let again = report(&again.get_output().stdout);
+    assert_eq!(again["applied"], 0, "{again}");
+    assert_eq!(again["unchanged"], total, "{again}");
+
+    // Drift: the Service deleted, a label of the Deployment changed by another writer. Exactly
+    // those two are applied again and the live state is back to the revision.
+    let services: kube::Api<k8s_openapi::api::core::v1::Service> = ns.api("eastus2");
+    services.delete("web", &Default::default()).await.unwrap();
+    let deployments: kube::Api<k8s_openapi::api::apps::v1::Deployment> = ns.api("eastus2");
+    deployments
+        .patch(
+            "web",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"labels": {"hadr.dev/region": "elsewhere"}}})),
+        )
+        .await
+        .unwrap();
+    // The label is now another manager's: diff names the conflict, and shows the change
+    // when told to take it over.
+    diff_cmd(&ws, &[])
+        .assert()
+        .code(2)
+        .stdout(contains("conflict"));
+    diff_cmd(&ws, &["--force-conflicts"]).assert().code(1);
+    let fix = hadr(&ws, "rollout", &["-o", "json", "--force-conflicts"])
+        .assert()
+        .success();
+    let fix = report(&fix.get_output().stdout);
+    assert_eq!(fix["applied"], 2, "{fix}");
+    assert_eq!(fix["unchanged"], total - 2, "{fix}");
+    assert!(services.get_opt("web").await.unwrap().is_some());
+    diff_cmd(&ws, &[]).assert().code(0);
+}
+
 use predicates::prelude::PredicateBooleanExt;
 
 #[tokio::test(flavor = "multi_thread")]
