@@ -55,31 +55,10 @@ pub(crate) fn diff_cmd(ws: &Workspace, args: &[&str]) -> assert_cmd::Command {
 
 /// Applies a region's rendered objects (namespaces first) as `kubectl-hadr` would.
 async fn apply_rendered(ws: &Workspace, region: &str) {
-    let kubeconfig = load_kubeconfig(Some(&testenv::kubeconfig_path())).unwrap();
-    let cluster = Cluster::connect(&kubeconfig, region, region).await.unwrap();
-    let mut objects: Vec<(ObjectId, serde_json::Value)> = ws
-        .snapshot(&format!("rendered/{}/{region}", env_name(ws)))
-        .into_iter()
-        .filter(|(name, _)| name.ends_with(".yaml"))
-        .map(|(_, bytes)| {
-            let v = kubectl_hadr::yaml::documents(&String::from_utf8(bytes).unwrap())
-                .unwrap()
-                .pop()
-                .unwrap();
-            (ObjectId::of(&v).unwrap(), v)
-        })
-        .collect();
-    objects.sort_by_key(|(id, _)| id.kind != "Namespace");
     // As `rollout` applies them: members of the environment's ApplySet (the test environments
     // are named like their namespace).
     let set_id = kubectl_hadr::rollout::applyset_id(&env_name(ws), &env_name(ws));
-    for (id, v) in objects {
-        let v = kubectl_hadr::live::prepared(v, &set_id);
-        cluster
-            .apply(&id, &v, false)
-            .await
-            .unwrap_or_else(|e| panic!("{region}: apply {id}: {e}"));
-    }
+    testenv::apply_rendered(ws, &env_name(ws), region, Some(&set_id)).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

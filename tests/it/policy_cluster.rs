@@ -14,8 +14,6 @@ use std::time::Duration;
 use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::Api;
 use kube::api::ListParams;
-use kubectl_hadr::cluster::{Cluster, load_kubeconfig};
-use kubectl_hadr::manifest::ObjectId;
 use serde_json::Value;
 
 use crate::support::testenv::{
@@ -130,32 +128,6 @@ fn predict_zone_loss(ws: &Workspace, env: &str, zone: &str) -> Prediction {
         left_max: count("left_max"),
         pdb_minimum: line["pdb_minimum"].as_u64().map(|n| n as usize),
         holds: line["holds"].as_bool().expect("holds"),
-    }
-}
-
-/// Applies the region's rendered objects (namespaces first) as `kubectl-hadr` would.
-async fn apply_rendered(ws: &Workspace, env: &str) {
-    let kubeconfig = load_kubeconfig(Some(&testenv::kubeconfig_path())).unwrap();
-    let cluster = Cluster::connect(&kubeconfig, REGION, REGION).await.unwrap();
-    let mut objects: Vec<(ObjectId, Value)> = ws
-        .snapshot(&format!("rendered/{env}/{REGION}"))
-        .into_iter()
-        .filter(|(name, _)| name.ends_with(".yaml"))
-        .map(|(_, bytes)| {
-            let v = kubectl_hadr::yaml::documents(&String::from_utf8(bytes).unwrap())
-                .unwrap()
-                .pop()
-                .unwrap();
-            (ObjectId::of(&v).unwrap(), v)
-        })
-        .collect();
-    assert!(!objects.is_empty(), "nothing rendered for {env}/{REGION}");
-    objects.sort_by_key(|(id, _)| id.kind != "Namespace");
-    for (id, v) in objects {
-        cluster
-            .apply(&id, &v, false)
-            .await
-            .unwrap_or_else(|e| panic!("{REGION}: apply {id}: {e}"));
     }
 }
 
@@ -388,7 +360,7 @@ fn zone_loss_matches_the_prediction_for_the_prod_shape() {
         let nodes: Api<Node> = Api::all(client);
         let pods: Api<Pod> = ns.api(REGION);
         let zones = healthy_nodes(&nodes).await;
-        apply_rendered(&ws, env).await;
+        testenv::apply_rendered(&ws, env, REGION, None).await;
         let before = all_ready(&pods, replicas, &zones).await;
         let before_per_zone = per_zone(&before, &zones);
         assert_eq!(
@@ -470,7 +442,7 @@ fn a_weak_environment_is_flagged_before_the_outage_and_loses_everything() {
         let nodes: Api<Node> = Api::all(client);
         let pods: Api<Pod> = ns.api(REGION);
         let zones = healthy_nodes(&nodes).await;
-        apply_rendered(&ws, env).await;
+        testenv::apply_rendered(&ws, env, REGION, None).await;
         let before = all_ready(&pods, 1, &zones).await;
         let lost_zone = zones
             .get(&node_of(&before[0]))

@@ -19,6 +19,16 @@ fn hadr(ws: &Workspace, verb: &str, args: &[&str]) -> assert_cmd::Command {
     cmd
 }
 
+/// A workspace whose environment has only the eastus2 region.
+fn eastus2_only(namespace: &str) -> Workspace {
+    let ws = workspace(namespace, "");
+    let env = ws
+        .read(&env_file(&ws))
+        .replace("    - {name: centralus, context: centralus}\n", "");
+    ws.write(&env_file(&ws), env);
+    ws
+}
+
 fn git_repo(ws: &Workspace) -> Repository {
     let repo = Repository::init(ws.root()).unwrap();
     let mut cfg = repo.config().unwrap();
@@ -72,11 +82,7 @@ async fn rollout_then_diff_is_empty_and_a_change_rolls_out_cleanly() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_no_op_rollout_sends_nothing_and_a_deleted_or_edited_object_is_applied_again() {
     let ns = TestNamespace::create("rollout-noop", &REGIONS[..1]).await;
-    let ws = workspace(&ns.name, "");
-    let env = ws
-        .read(&env_file(&ws))
-        .replace("    - {name: centralus, context: centralus}\n", "");
-    ws.write(&env_file(&ws), env);
+    let ws = eastus2_only(&ns.name);
     let report = |out: &[u8]| -> serde_json::Value {
         let v: serde_json::Value = serde_json::from_slice(out).unwrap();
         v["regions"][0].clone()
@@ -126,11 +132,7 @@ use predicates::prelude::PredicateBooleanExt;
 #[tokio::test(flavor = "multi_thread")]
 async fn rollback_restores_pruned_objects_and_removes_added_ones() {
     let ns = TestNamespace::create("rollout-rollback", &REGIONS[..1]).await;
-    let ws = workspace(&ns.name, "");
-    let env = ws
-        .read(&env_file(&ws))
-        .replace("    - {name: centralus, context: centralus}\n", "");
-    ws.write(&env_file(&ws), env);
+    let ws = eastus2_only(&ns.name);
     let repo = git_repo(&ws);
     ws.hadr(&["render", "--commit"]).assert().success();
     let first = head(&repo);
@@ -287,11 +289,7 @@ async fn a_field_owned_by_another_manager_is_a_conflict_until_forced() {
 #[tokio::test(flavor = "multi_thread")]
 async fn status_shows_the_deployed_revision_and_drift_and_history_marks_it() {
     let ns = TestNamespace::create("rollout-status", &REGIONS[..1]).await;
-    let ws = workspace(&ns.name, "");
-    let env = ws
-        .read(&env_file(&ws))
-        .replace("    - {name: centralus, context: centralus}\n", "");
-    ws.write(&env_file(&ws), env);
+    let ws = eastus2_only(&ns.name);
     let repo = git_repo(&ws);
     ws.hadr(&["render", "--commit"]).assert().success();
     let commit = head(&repo);
@@ -338,11 +336,7 @@ async fn status_shows_the_deployed_revision_and_drift_and_history_marks_it() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_rollout_killed_mid_way_and_run_again_converges_with_no_leaked_objects() {
     let ns = TestNamespace::create("rollout-sigkill", &REGIONS[..1]).await;
-    let ws = workspace(&ns.name, "");
-    let env = ws
-        .read(&env_file(&ws))
-        .replace("    - {name: centralus, context: centralus}\n", "");
-    ws.write(&env_file(&ws), env);
+    let ws = eastus2_only(&ns.name);
     // Revision A: an extra ConfigMap, and a Deployment that never becomes ready, so the run is
     // still waiting for health when it is killed.
     ws.write(
@@ -449,11 +443,7 @@ async fn the_first_rollout_creates_the_namespace_its_lease_and_record_live_in() 
     let ns = TestNamespace::create("rollout-fresh", &REGIONS[..1]).await;
     // The environment's namespace does not exist yet (only the test's does).
     let fresh = format!("{}-x", ns.name);
-    let ws = workspace(&fresh, "");
-    let env = ws
-        .read(&env_file(&ws))
-        .replace("    - {name: centralus, context: centralus}\n", "");
-    ws.write(&env_file(&ws), env);
+    let ws = eastus2_only(&fresh);
     ws.hadr(&["render"]).assert().success();
     let out = hadr(&ws, "rollout", &[]).assert().get_output().clone();
     let namespaces: kube::Api<k8s_openapi::api::core::v1::Namespace> =

@@ -287,3 +287,41 @@ fn unique_name(test: &str) -> String {
     );
     format!("{}-{suffix}", slug(test, 62 - suffix.len()))
 }
+
+/// Applies what `render` wrote for an environment and region (Namespace first) straight through
+/// the cluster client, without `rollout`; with `applyset`, marked as `rollout` marks them.
+pub async fn apply_rendered(
+    ws: &crate::support::workspace::Workspace,
+    env: &str,
+    region: &str,
+    applyset: Option<&str>,
+) {
+    use kubectl_hadr::cluster::{Cluster, load_kubeconfig};
+    use kubectl_hadr::manifest::ObjectId;
+    let kubeconfig = load_kubeconfig(Some(&kubeconfig_path())).unwrap();
+    let cluster = Cluster::connect(&kubeconfig, region, region).await.unwrap();
+    let mut objects: Vec<(ObjectId, serde_json::Value)> = ws
+        .snapshot(&format!("rendered/{env}/{region}"))
+        .into_iter()
+        .filter(|(name, _)| name.ends_with(".yaml"))
+        .map(|(_, bytes)| {
+            let v = kubectl_hadr::yaml::documents(&String::from_utf8(bytes).unwrap())
+                .unwrap()
+                .pop()
+                .unwrap();
+            (ObjectId::of(&v).unwrap(), v)
+        })
+        .collect();
+    assert!(!objects.is_empty(), "nothing rendered for {env}/{region}");
+    objects.sort_by_key(|(id, _)| id.kind != "Namespace");
+    for (id, v) in objects {
+        let v = match applyset {
+            Some(set_id) => kubectl_hadr::live::prepared(v, set_id),
+            None => v,
+        };
+        cluster
+            .apply(&id, &v, false)
+            .await
+            .unwrap_or_else(|e| panic!("{region}: apply {id}: {e}"));
+    }
+}
