@@ -299,6 +299,12 @@ def run_size(args, label, envs, nregions, results):
     print(f"   inputs ready in {time.time() - t0:.1f}s", flush=True)
     hroot = os.path.join(work, "hadr")
     envdir = os.path.join(hroot, "environments")
+    if "kubectl-hadr" in args.tools:
+        # Users render inside a git repository, and that is where kubectl-hadr keeps its render
+        # cache (.git/hadr/): make the inputs one, and start every benchmark without a cache.
+        if not os.path.isdir(os.path.join(hroot, ".git")):
+            subprocess.run(["git", "init", "-q", hroot], check=True)
+        shutil.rmtree(os.path.join(hroot, ".git", "hadr"), ignore_errors=True)
     out_root = os.path.join(args.out_root, f"{envs}x{nregions}") if args.out_root else work
     outs = {t: os.path.join(out_root, f"out-{t}") for t in ("hadr", "kustomize", "jinja2")}
     regions = region_names(nregions)

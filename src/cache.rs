@@ -10,6 +10,7 @@
 //! render, never a wrong result.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::ffi::{OsStr, OsString};
 use std::fs::Metadata;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -179,14 +180,15 @@ impl Cache {
     /// Whether the region directory `dir` holds exactly the entry's files: the same names, and
     /// each file either with the same stat data as recorded (and older than the recording run)
     /// or, read again, the same sha256. With `want_bytes` every file is read and hashed.
-    /// `listing` is the directory's files, by name as found under it.
+    /// `listing` is the directory's entries (`tree::scan`).
     pub fn verify(
         &self,
         entry: &RegionEntry,
         dir: &Path,
-        listing: &[(String, &Metadata)],
+        listing: &[(OsString, Metadata)],
         want_bytes: bool,
     ) -> Option<Verified> {
+        // Any other entry, a subdirectory included, is not what the render wrote.
         if listing.len() != entry.files.len() {
             return None;
         }
@@ -195,10 +197,10 @@ impl Cache {
             read_any: false,
             bytes: BTreeMap::new(),
         };
-        let found: BTreeMap<&str, &Metadata> =
-            listing.iter().map(|(n, m)| (n.as_str(), *m)).collect();
+        let found: BTreeMap<&OsStr, &Metadata> =
+            listing.iter().map(|(n, m)| (n.as_os_str(), m)).collect();
         for file in &entry.files {
-            let stat = Stat::of(found.get(file.name.as_str())?);
+            let stat = Stat::of(found.get(OsStr::new(&file.name))?);
             let trusted = !want_bytes
                 && stat.is_some()
                 && stat == file.stat

@@ -203,12 +203,6 @@ pub fn render(opts: &RenderOptions) -> Result<RenderReport, Error> {
     };
 
     let listing = tree::scan(&out, &scope)?;
-    let mut by_region: BTreeMap<PathBuf, Vec<(String, &std::fs::Metadata)>> = BTreeMap::new();
-    for (path, meta) in &listing {
-        if let Some((dir, name)) = split_region(path) {
-            by_region.entry(dir).or_default().push((name, meta));
-        }
-    }
     // A commit needs the bytes of every file; reading them, it checks them all by content.
     let want_bytes = opts.action == Action::Commit;
     let verified: Vec<Option<Verified>> = jobs
@@ -221,7 +215,7 @@ pub fn render(opts: &RenderOptions) -> Result<RenderReport, Error> {
             }
             let entry = cache.lookup(&e.name, &r.name, &inputs[i])?;
             let dir = Path::new(&e.name).join(&r.name);
-            let files = by_region.get(&dir).map_or(&[][..], Vec::as_slice);
+            let files = listing.get(&dir).map_or(&[][..], Vec::as_slice);
             cache.verify(entry, &out.join(&dir), files, want_bytes)
         })
         .collect();
@@ -278,9 +272,7 @@ pub fn render(opts: &RenderOptions) -> Result<RenderReport, Error> {
     let mut desired = tree::desired(&sets);
     let existing = tree::read(
         &out,
-        listing
-            .keys()
-            .filter(|p| split_region(p).is_none_or(|(dir, _)| !clean_dirs.contains(&dir))),
+        tree::files_of(&listing, |dir| !clean_dirs.contains(dir)),
     )?;
     let mut report = RenderReport {
         out: out.clone(),
@@ -382,22 +374,6 @@ fn render_to_branch(
         }),
         up_to_date: None,
     })
-}
-
-/// The region directory (`<env>/<region>`) of a path relative to the output root, and the
-/// path's rest under it; `None` for a path directly under an environment directory.
-fn split_region(path: &Path) -> Option<(PathBuf, String)> {
-    let mut parts = path.components();
-    let env = parts.next()?;
-    let region = parts.next()?;
-    let rest = parts.as_path();
-    if rest.as_os_str().is_empty() {
-        return None;
-    }
-    Some((
-        Path::new(env.as_os_str()).join(region.as_os_str()),
-        rest.to_string_lossy().into_owned(),
-    ))
 }
 
 /// The cache entry of a region just rendered and written.

@@ -2,6 +2,7 @@
 //! writing it so that an error anywhere leaves the previous tree untouched.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::ffi::OsString;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -76,16 +77,17 @@ fn io_error(path: &Path, e: std::io::Error) -> TreeError {
 /// The files now under the scope, relative to the root, with their contents.
 pub fn existing(root: &Path, scope: &Scope) -> Result<Files, TreeError> {
     let listing = scan(root, scope)?;
-    read(root, listing.keys())
+    read(root, files_of(&listing, |_| true))
 }
 
-/// The files now under the scope, relative to the root, with what `stat` says of them (their
-/// contents are not read: that is what a render that proves most of them unchanged saves).
-pub type Listing = BTreeMap<PathBuf, std::fs::Metadata>;
+/// The directories under the scope, relative to the root, each with what `stat` says of its
+/// entries, subdirectories included (their contents are not read: that is what a render that
+/// proves most of them unchanged saves).
+pub type Listing = BTreeMap<PathBuf, Vec<(OsString, std::fs::Metadata)>>;
 
-/// Lists the files under the scope (see `existing`).
+/// Lists the directories under the scope (see `existing`).
 pub fn scan(root: &Path, scope: &Scope) -> Result<Listing, TreeError> {
-    let mut files = Listing::new();
+    let mut listing = Listing::new();
     let mut dirs: Vec<PathBuf> = scope.dirs.clone();
     if scope.prune_environments && root.is_dir() {
         for entry in std::fs::read_dir(root).map_err(|e| io_error(root, e))? {
@@ -100,22 +102,35 @@ pub fn scan(root: &Path, scope: &Scope) -> Result<Listing, TreeError> {
         }
     }
     for dir in dirs {
-        collect(root, &root.join(&dir), &mut files)?;
+        collect(root, &dir, &mut listing)?;
     }
-    Ok(files)
+    Ok(listing)
+}
+
+/// The paths of the files (not directories) of a listing, in directories `dir_filter` keeps.
+pub fn files_of<'a>(
+    listing: &'a Listing,
+    dir_filter: impl Fn(&Path) -> bool + 'a,
+) -> impl Iterator<Item = PathBuf> + 'a {
+    listing
+        .iter()
+        .filter(move |(dir, _)| dir_filter(dir))
+        .flat_map(|(dir, entries)| {
+            entries
+                .iter()
+                .filter(|(_, meta)| !meta.is_dir())
+                .map(move |(name, _)| dir.join(name))
+        })
 }
 
 /// Reads the files at these paths (relative to the root).
-pub fn read<'a>(
-    root: &Path,
-    paths: impl IntoIterator<Item = &'a PathBuf>,
-) -> Result<Files, TreeError> {
+pub fn read(root: &Path, paths: impl IntoIterator<Item = PathBuf>) -> Result<Files, TreeError> {
     paths
         .into_iter()
         .map(|rel| {
-            let path = root.join(rel);
+            let path = root.join(&rel);
             let bytes = std::fs::read(&path).map_err(|e| io_error(&path, e))?;
-            Ok((rel.clone(), bytes))
+            Ok((rel, bytes))
         })
         .collect()
 }
@@ -129,23 +144,31 @@ fn is_rendered_environment(dir: &Path) -> bool {
     })
 }
 
-fn collect(root: &Path, dir: &Path, files: &mut Listing) -> Result<(), TreeError> {
-    let entries = match std::fs::read_dir(dir) {
+fn collect(root: &Path, rel: &Path, listing: &mut Listing) -> Result<(), TreeError> {
+    let dir = root.join(rel);
+    let entries = match std::fs::read_dir(&dir) {
         Ok(e) => e,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(io_error(dir, e)),
+        Err(e) => return Err(io_error(&dir, e)),
     };
+    let mut found = Vec::new();
     for entry in entries {
-        let path = entry.map_err(|e| io_error(dir, e))?.path();
-        // Follows symbolic links, as reading the file does.
-        let meta = std::fs::metadata(&path).map_err(|e| io_error(&path, e))?;
-        if meta.is_dir() {
-            collect(root, &path, files)?;
+        let entry = entry.map_err(|e| io_error(&dir, e))?;
+        // Symbolic links are followed, as reading the file does; the rest is stat'ed relative
+        // to the directory, without walking the whole path again.
+        let is_link = entry.file_type().is_ok_and(|t| t.is_symlink());
+        let meta = if is_link {
+            std::fs::metadata(entry.path())
         } else {
-            let rel = path.strip_prefix(root).unwrap_or(&path).to_path_buf();
-            files.insert(rel, meta);
+            entry.metadata()
         }
+        .map_err(|e| io_error(&entry.path(), e))?;
+        if meta.is_dir() {
+            collect(root, &rel.join(entry.file_name()), listing)?;
+        }
+        found.push((entry.file_name(), meta));
     }
+    listing.insert(rel.to_path_buf(), found);
     Ok(())
 }
 

@@ -124,18 +124,23 @@ fn options() -> serde_saphyr::Options {
 /// Reads one YAML document into `T`, strictly: unknown fields, wrong types and duplicate keys
 /// are errors that carry the path and the position of the offending node.
 pub fn from_str<T: DeserializeOwned>(src: &str) -> Result<T, YamlError> {
-    check_syntax(src)?;
     let mut track = serde_path_to_error::Track::new();
     let result = serde_saphyr::with_deserializer_from_str_with_options(src, options(), |de| {
         T::deserialize(serde_path_to_error::Deserializer::new(de, &mut track))
     });
     result.map_err(|err| {
+        // Malformed YAML is reported as such, not as the confusing field error serde may have
+        // made of it. Only on failure: serde reads the whole stream with the same parser, so a
+        // syntax error anywhere fails it too, and a second parse of every good file cost a
+        // tenth of a no-change render.
+        if let Err(syntax) = check_syntax(src) {
+            return syntax;
+        }
         let path = Path::from_serde(&track.path());
         located_error(src, path, &err)
     })
 }
 
-/// Reports malformed YAML as such, before serde turns it into a confusing field error.
 fn check_syntax(src: &str) -> Result<(), YamlError> {
     for event in Parser::new_from_str(src) {
         if let Err(e) = event {
@@ -872,6 +877,30 @@ mod tests {
             "x: ~",
         ] {
             assert!(!line_has_candidate(line), "{line}");
+        }
+    }
+
+    #[test]
+    fn malformed_yaml_anywhere_is_reported_as_malformed() {
+        #[derive(serde::Deserialize, Debug)]
+        #[allow(dead_code)]
+        struct S {
+            a: u32,
+        }
+        for src in [
+            "a: 1\nb: [1, 2\n",
+            "a: 1\nb: \"open\n",
+            "a: 1\n]\n",
+            "a: 1\n  b: 2\n",
+            "a: 1\nb: {x: 1\n",
+            "a: 1\n--- [\n",
+            "a: [1, 2\n",
+            "a: 1\nb: 'x\n",
+        ] {
+            let err = from_str::<Value>(src).expect_err(src);
+            assert!(err.message.starts_with("malformed YAML"), "{src}: {err}");
+            let err = from_str::<S>(src).expect_err(src);
+            assert!(err.message.starts_with("malformed YAML"), "{src}: {err}");
         }
     }
 

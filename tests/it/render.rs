@@ -789,6 +789,15 @@ fn a_hand_edit_after_a_cached_render_is_found_even_when_it_keeps_size_and_mtime(
         .stderr(contains(lock));
     ws.hadr(&["render", "--force"]).assert().success();
     assert_eq!(ws.snapshot("rendered"), uncached_render(&ws));
+
+    // A file in a new subdirectory of a region directory.
+    render_cached(&ws);
+    let nested = "rendered/staging/eastus2/nested/extra.yaml";
+    ws.write(nested, "kind: Extra\n");
+    ws.hadr(&["render"])
+        .assert()
+        .code(2)
+        .stderr(contains(nested));
 }
 
 #[test]
