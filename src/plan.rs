@@ -268,7 +268,11 @@ async fn plan_region(
     let set_id = &crate::rollout::applyset_id(env, namespace);
     // One LIST per kind and namespace gives the live objects for the plan and for pruning.
     // Hashed config is listed whatever the revision holds: its history is shown as renames.
-    let kinds: BTreeSet<(String, String)> = objects
+    // Kinds and namespaces the revision no longer has at all are found through the ApplySet
+    // inventory the last rollout recorded.
+    let (inventory_kinds, inventory_namespaces) =
+        crate::rollout::inventory(&cluster, env, namespace).await?;
+    let mut kinds: BTreeSet<(String, String)> = objects
         .iter()
         .map(|(id, _)| (id.api_version.clone(), id.kind.clone()))
         .chain([
@@ -276,10 +280,18 @@ async fn plan_region(
             ("v1".to_string(), "Secret".to_string()),
         ])
         .collect();
+    for gk in &inventory_kinds {
+        let (api_version, kind) = crate::rollout::listable(gk);
+        if !kinds.iter().any(|(_, k)| *k == kind) {
+            kinds.insert((api_version, kind));
+        }
+    }
     let kinds: Vec<_> = kinds.into_iter().collect();
     let namespaces: Vec<String> = objects
         .iter()
         .filter_map(|(id, _)| id.namespace.clone())
+        .chain(inventory_namespaces)
+        .chain([namespace.to_string()])
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
@@ -353,8 +365,7 @@ async fn plan_region(
     }
 
     // Prune: live objects of this environment and region, of the kinds and in the namespaces
-    // the revision has, that the revision no longer holds. (Kinds or namespaces dropped
-    // entirely need the ApplySet inventory that `rollout` will record.)
+    // of the revision or the ApplySet inventory, that the revision no longer holds.
     let wanted: BTreeSet<&ObjectId> = objects.iter().map(|(id, _)| id).collect();
     live.retain(|(id, _)| !wanted.contains(id));
     for (id, value) in live {

@@ -400,6 +400,43 @@ fn group_kind(id: &ObjectId) -> String {
     }
 }
 
+/// What the environment's ApplySet parent in this region says the set holds: its group-kinds
+/// and additional namespaces (both empty before the first rollout).
+pub(crate) async fn inventory(
+    cluster: &Cluster,
+    environment: &str,
+    namespace: &str,
+) -> Result<(BTreeSet<String>, BTreeSet<String>), ClusterError> {
+    let parent = ObjectId {
+        api_version: "v1".into(),
+        kind: "ConfigMap".into(),
+        namespace: Some(namespace.into()),
+        name: parent_name(environment),
+    };
+    let live = cluster.get(&parent).await?;
+    let annotation = |key: &str| -> BTreeSet<String> {
+        live.as_ref()
+            .and_then(|p| p["metadata"]["annotations"][key].as_str())
+            .map(|s| {
+                s.split(',')
+                    .filter(|x| !x.is_empty())
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    Ok((
+        annotation(GROUP_KINDS_ANNOTATION),
+        annotation(NAMESPACES_ANNOTATION),
+    ))
+}
+
+/// The apiVersion and kind to list an inventory group-kind (`Kind.group`) with.
+pub(crate) fn listable(gk: &str) -> (String, String) {
+    let (group, kind) = split_group_kind(gk);
+    (preferred_version(&group, &kind), kind)
+}
+
 fn split_group_kind(gk: &str) -> (String, String) {
     // contains-group-kinds has no versions; the preferred version is found by discovery.
     match gk.split_once('.') {
@@ -428,12 +465,6 @@ async fn apply_set(
 ) -> Result<Applied, ClusterError> {
     let ns = &env.namespace;
     let set_id = applyset_id(&env.name, ns);
-    let parent = ObjectId {
-        api_version: "v1".into(),
-        kind: "ConfigMap".into(),
-        namespace: Some(ns.clone()),
-        name: parent_name(&env.name),
-    };
     // The namespace must exist before the parent can.
     let mut sorted: Vec<&(ObjectId, Value)> = objects.iter().collect();
     sorted.sort_by_key(|(id, _)| (kind_rank(&id.kind), id.file_name()));
@@ -442,21 +473,7 @@ async fn apply_set(
             .apply(id, &prepared(v.clone(), &set_id), opts.force_conflicts)
             .await?;
     }
-    let live_parent = cluster.get(&parent).await?;
-    let annotation = |key: &str| -> BTreeSet<String> {
-        live_parent
-            .as_ref()
-            .and_then(|p| p["metadata"]["annotations"][key].as_str())
-            .map(|s| {
-                s.split(',')
-                    .filter(|x| !x.is_empty())
-                    .map(str::to_string)
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
-    let old_kinds = annotation(GROUP_KINDS_ANNOTATION);
-    let old_namespaces = annotation(NAMESPACES_ANNOTATION);
+    let (old_kinds, old_namespaces) = inventory(cluster, &env.name, ns).await?;
     let new_kinds: BTreeSet<String> = objects.iter().map(|(id, _)| group_kind(id)).collect();
     let new_namespaces: BTreeSet<String> = objects
         .iter()

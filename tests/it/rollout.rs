@@ -144,6 +144,12 @@ async fn rollback_restores_pruned_objects_and_removes_added_ones() {
         "config: {LOG_LEVEL: info}",
         "config: {LOG_LEVEL: info, EXTRA: x}",
     );
+    // No PodDisruptionBudget is left in the revision at all: diff finds the live one through the
+    // ApplySet inventory and lists it to prune.
+    diff_cmd(&ws, &[]).assert().code(1).stdout(
+        contains("prune   PodDisruptionBudget.policy")
+            .or(contains("prune PodDisruptionBudget.policy")),
+    );
     // validate flags the missing PDB; this test wants it gone.
     hadr(&ws, "rollout", &["--allow-violations"])
         .assert()
