@@ -84,6 +84,60 @@ pub struct RegionEntry {
     pub files: Vec<FileEntry>,
 }
 
+/// A file an environment was read from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceEntry {
+    pub path: PathBuf,
+    pub sha256: String,
+    pub stat: Option<Stat>,
+}
+
+/// What loading an environment file gave, so that an unchanged file need not be parsed again.
+/// Valid for one template set: the region input digests cover the templates.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnvEntry {
+    /// The environment file, as discovered (under the root as given).
+    pub file: PathBuf,
+    /// Hex of `Renderer::templates_digest`.
+    pub templates: String,
+    pub name: String,
+    /// The file and its `extends` chain.
+    pub sources: Vec<SourceEntry>,
+    /// Its regions, in order, and the input digest of each.
+    pub regions: Vec<String>,
+    pub inputs: Vec<String>,
+    /// Hex sha256 of the whole loaded environment (see `gate_key`).
+    pub digest: String,
+}
+
+impl EnvEntry {
+    /// The entry of a freshly loaded environment.
+    pub fn of(
+        environment: &crate::environment::Environment,
+        templates: &str,
+        inputs: Vec<String>,
+    ) -> EnvEntry {
+        EnvEntry {
+            file: environment.file.clone(),
+            templates: templates.to_string(),
+            name: environment.name.clone(),
+            sources: environment
+                .sources
+                .iter()
+                .map(|(path, sha256)| SourceEntry {
+                    path: path.clone(),
+                    sha256: sha256.clone(),
+                    stat: std::fs::metadata(path).ok().and_then(|m| Stat::of(&m)),
+                })
+                .collect(),
+            regions: environment.regions.iter().map(|r| r.name.clone()).collect(),
+            inputs,
+            // Serializing plain structs, maps and JSON values into a Vec cannot fail.
+            digest: sha256_hex(&serde_json::to_vec(environment).unwrap_or_default()),
+        }
+    }
+}
+
 /// A region directory found to hold exactly what a cache entry says.
 #[derive(Debug)]
 pub struct Verified {
@@ -103,6 +157,7 @@ struct Stored {
     /// are not older than this is read again, whatever its stat data says.
     trusted_before: i128,
     regions: Vec<RegionEntry>,
+    environments: Vec<EnvEntry>,
     /// Keys of environments that passed the policy gate (see `gate_key`).
     gates: BTreeSet<String>,
 }
@@ -114,7 +169,12 @@ pub struct Cache {
     /// becomes the new cache file when saved.
     scratch: PathBuf,
     started: i128,
-    stored: Stored,
+    program: String,
+    out: PathBuf,
+    trusted_before: i128,
+    regions: BTreeMap<(String, String), RegionEntry>,
+    environments: BTreeMap<PathBuf, EnvEntry>,
+    gates: BTreeSet<String>,
 }
 
 impl Cache {
@@ -143,38 +203,76 @@ impl Cache {
             let _ = std::fs::remove_file(&scratch);
             return None;
         };
-        let empty = Stored {
-            program: program.clone(),
-            out: out.clone(),
-            trusted_before: i128::MIN,
-            regions: Vec::new(),
-            gates: BTreeSet::new(),
-        };
-        let stored = std::fs::read(&file)
-            .ok()
-            .and_then(|b| parse(&b))
-            .filter(|s| s.program == program && s.out == out)
-            .unwrap_or(empty);
-        Some(Cache {
+        let mut cache = Cache {
             file,
             scratch,
             started,
-            stored,
-        })
+            program,
+            out,
+            trusted_before: i128::MIN,
+            regions: BTreeMap::new(),
+            environments: BTreeMap::new(),
+            gates: BTreeSet::new(),
+        };
+        if let Some(stored) = std::fs::read(&cache.file)
+            .ok()
+            .and_then(|b| parse(&b))
+            .filter(|s| s.program == cache.program && s.out == cache.out)
+        {
+            cache.trusted_before = stored.trusted_before;
+            cache.regions = stored
+                .regions
+                .into_iter()
+                .map(|e| ((e.environment.clone(), e.region.clone()), e))
+                .collect();
+            cache.environments = stored
+                .environments
+                .into_iter()
+                .map(|e| (e.file.clone(), e))
+                .collect();
+            cache.gates = stored.gates;
+        }
+        Some(cache)
     }
 
     /// Drops everything loaded (`--force`: start from what is on disk, as without a cache).
     pub fn forget(&mut self) {
-        self.stored.regions.clear();
-        self.stored.gates.clear();
+        self.regions.clear();
+        self.environments.clear();
+        self.gates.clear();
     }
 
     /// The entry of a region, when its inputs are the ones it was rendered from.
     pub fn lookup(&self, environment: &str, region: &str, input: &str) -> Option<&RegionEntry> {
-        self.stored
-            .regions
-            .iter()
-            .find(|e| e.environment == environment && e.region == region && e.input == input)
+        self.regions
+            .get(&(environment.to_string(), region.to_string()))
+            .filter(|e| e.input == input)
+    }
+
+    /// What loading an environment file gave last time, when it was loaded for this template
+    /// set and every file it was read from is unchanged (checked as `verify` checks files).
+    /// The entry comes back with the stat data seen now, and whether any file had to be read.
+    pub fn recall(&self, file: &Path, templates: &str) -> Option<(EnvEntry, bool)> {
+        let entry = self.environments.get(file)?;
+        if entry.templates != templates {
+            return None;
+        }
+        let mut read_any = false;
+        let mut fresh = entry.clone();
+        for source in &mut fresh.sources {
+            let stat = Stat::of(&std::fs::metadata(&source.path).ok()?);
+            let trusted = stat.is_some()
+                && stat == source.stat
+                && stat.is_some_and(|s| !s.racy(self.trusted_before));
+            if !trusted {
+                if sha256_hex(&std::fs::read(&source.path).ok()?) != source.sha256 {
+                    return None;
+                }
+                read_any = true;
+            }
+            source.stat = stat;
+        }
+        Some((fresh, read_any))
     }
 
     /// Whether the region directory `dir` holds exactly the entry's files: the same names, and
@@ -204,7 +302,7 @@ impl Cache {
             let trusted = !want_bytes
                 && stat.is_some()
                 && stat == file.stat
-                && stat.is_some_and(|s| !s.racy(self.stored.trusted_before));
+                && stat.is_some_and(|s| !s.racy(self.trusted_before));
             if !trusted {
                 let bytes = std::fs::read(dir.join(&file.name)).ok()?;
                 if sha256_hex(&bytes) != file.sha256 {
@@ -226,45 +324,57 @@ impl Cache {
 
     /// Whether an environment passed the policy gate with exactly these inputs.
     pub fn gate_passed(&self, key: &str) -> bool {
-        self.stored.gates.contains(key)
+        self.gates.contains(key)
     }
 
     /// Replaces the entries by these (a full render), or by these and the old ones of other
-    /// regions (`keep_others`: a render of some environments or one region), records the
-    /// environments that passed the gate, and writes the cache when that changed anything or
-    /// `read_any` (files were read whose stat data the rewritten cache will let be trusted).
-    /// A failure to write only means the next render will not find it.
+    /// regions and environment files (`keep_others`: a render of some environments or one
+    /// region), records the environments that passed the gate, and writes the cache when that
+    /// changed anything or `read_any` (files were read whose stat data the rewritten cache will
+    /// let be trusted). A failure to write only means the next render will not find it.
     pub fn save(
         mut self,
-        entries: Vec<RegionEntry>,
+        regions: Vec<RegionEntry>,
+        environments: Vec<EnvEntry>,
         gates_passed: Vec<String>,
         read_any: bool,
         keep_others: bool,
     ) {
-        let mut regions: Vec<RegionEntry> = if keep_others {
-            let fresh: BTreeSet<(&str, &str)> = entries
-                .iter()
-                .map(|e| (e.environment.as_str(), e.region.as_str()))
-                .collect();
-            self.stored
-                .regions
-                .iter()
-                .filter(|e| !fresh.contains(&(e.environment.as_str(), e.region.as_str())))
-                .cloned()
-                .collect()
+        let mut new_regions = if keep_others {
+            self.regions.clone()
         } else {
-            Vec::new()
+            BTreeMap::new()
         };
-        regions.extend(entries);
-        regions.sort_by(|a, b| (&a.environment, &a.region).cmp(&(&b.environment, &b.region)));
-        let new_gates = gates_passed.iter().any(|g| !self.stored.gates.contains(g));
-        if !read_any && !new_gates && regions == self.stored.regions {
+        new_regions.extend(
+            regions
+                .into_iter()
+                .map(|e| ((e.environment.clone(), e.region.clone()), e)),
+        );
+        let mut new_environments = if keep_others {
+            self.environments.clone()
+        } else {
+            BTreeMap::new()
+        };
+        new_environments.extend(environments.into_iter().map(|e| (e.file.clone(), e)));
+        let new_gates = gates_passed.iter().any(|g| !self.gates.contains(g));
+        if !read_any
+            && !new_gates
+            && new_regions == self.regions
+            && new_environments == self.environments
+        {
             return;
         }
-        self.stored.regions = regions;
-        self.stored.gates.extend(gates_passed);
-        self.stored.trusted_before = self.started;
-        let body = serde_json::to_vec(&self.stored).unwrap_or_default();
+        let mut gates = std::mem::take(&mut self.gates);
+        gates.extend(gates_passed);
+        let stored = Stored {
+            program: std::mem::take(&mut self.program),
+            out: std::mem::take(&mut self.out),
+            trusted_before: self.started,
+            regions: new_regions.into_values().collect(),
+            environments: new_environments.into_values().collect(),
+            gates,
+        };
+        let body = serde_json::to_vec(&stored).unwrap_or_default();
         let header = format!("{MAGIC} {}\n", sha256_hex(&body));
         // Not synced: a cache cut short by a crash fails its checksum and is ignored. On a
         // failure the old cache stays, which is sound: it describes files by their content.
@@ -300,15 +410,14 @@ fn parse(bytes: &[u8]) -> Option<Stored> {
 }
 
 /// The cache key of an environment's policy gate: everything `policy::validate` reads, that is
-/// the whole environment and the rendered sets (fixed by their regions' input digests).
-pub fn gate_key(environment: &crate::environment::Environment, inputs: &[&str]) -> String {
+/// the whole environment (`EnvEntry::digest`) and the rendered sets (fixed by their regions'
+/// input digests).
+pub fn gate_key(environment_digest: &str, inputs: &[&str]) -> String {
     use sha2::{Digest, Sha256};
     let mut h = Sha256::new();
     h.update(b"kubectl-hadr gate v1\0");
-    // Serializing plain structs, maps and JSON values into a Vec cannot fail.
-    let env = serde_json::to_vec(environment).unwrap_or_default();
-    h.update((env.len() as u64).to_le_bytes());
-    h.update(&env);
+    h.update(environment_digest.as_bytes());
+    h.update(b"\0");
     for input in inputs {
         h.update(input.as_bytes());
         h.update(b"\0");
@@ -354,6 +463,7 @@ mod tests {
             out: PathBuf::from("/o"),
             trusted_before: 5,
             regions: vec![],
+            environments: vec![],
             gates: BTreeSet::from(["g".to_string()]),
         }
     }

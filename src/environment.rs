@@ -454,6 +454,10 @@ pub struct Environment {
     /// The file it was loaded from, relative to the repository root as given.
     #[serde(skip)]
     pub file: PathBuf,
+    /// Every file it was loaded from (the file, then its `extends` chain) with the sha256 of
+    /// the bytes read: the environment is a function of these alone (the render cache's key).
+    #[serde(skip)]
+    pub sources: Vec<(PathBuf, String)>,
     pub namespace: String,
     pub app: App,
     pub ha: Ha,
@@ -851,6 +855,10 @@ fn resolve(
     Ok(Environment {
         name: name.to_string(),
         file: top.file.clone(),
+        sources: chain
+            .iter()
+            .map(|l| (l.file.clone(), crate::hash::sha256_hex(l.text.as_bytes())))
+            .collect(),
         namespace,
         app,
         ha,

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::cache::{self, Cache, FileEntry, RegionEntry, Stat, Verified};
+use crate::cache::{self, Cache, EnvEntry, FileEntry, RegionEntry, Stat, Verified};
 use crate::environment::{self, Environment, EnvironmentError, Severity};
 use crate::error::Error;
 use crate::hash::{hex, sha256_hex};
@@ -78,6 +78,11 @@ pub struct RenderReport {
 
 /// Loads the environments asked for (all when none is named), reporting every bad file.
 pub fn load_environments(root: &Path, names: &[String]) -> Result<Vec<Environment>, Error> {
+    load_files(&discover_environments(root, names)?)
+}
+
+/// The environment files asked for (all when none is named): name and path.
+fn discover_environments(root: &Path, names: &[String]) -> Result<Vec<(String, PathBuf)>, Error> {
     let dir = if root == Path::new(".") {
         PathBuf::from("environments")
     } else {
@@ -106,7 +111,12 @@ pub fn load_environments(root: &Path, names: &[String]) -> Result<Vec<Environmen
         chosen = found;
     }
     chosen.dedup();
-    let results: Vec<Result<Environment, EnvironmentError>> = chosen
+    Ok(chosen)
+}
+
+/// Loads environment files in parallel, in order, reporting every bad one.
+fn load_files(files: &[(String, PathBuf)]) -> Result<Vec<Environment>, Error> {
+    let results: Vec<Result<Environment, EnvironmentError>> = files
         .par_iter()
         .map(|(_, path)| environment::load(path))
         .collect();
@@ -119,26 +129,70 @@ pub fn load_environments(root: &Path, names: &[String]) -> Result<Vec<Environmen
     Ok(ok.into_iter().filter_map(Result::ok).collect())
 }
 
-/// Runs a render.
-///
-/// With a cache (see `cache`), a region whose inputs are those of its last render and whose
-/// files are still what that render wrote is neither rendered nor read again; every other
-/// region goes the full way (render, compare with the files, refuse hand edits, write).
-pub fn render(opts: &RenderOptions) -> Result<RenderReport, Error> {
-    let environments = load_environments(&opts.root, &opts.environments)?;
+/// The output directories a render owns, after checking that `--region` names a region of the
+/// selection. `environments` are names with their region names.
+fn selection_scope(
+    opts: &RenderOptions,
+    environments: &[(&str, Vec<&str>)],
+) -> Result<Scope, Error> {
     if let Some(region) = &opts.region
         && !environments
             .iter()
-            .any(|e| e.regions.iter().any(|r| &r.name == region))
+            .any(|(_, rs)| rs.contains(&region.as_str()))
     {
         return Err(Error::UnknownRegion {
             name: region.clone(),
             available: environments
                 .iter()
-                .flat_map(|e| e.regions.iter().map(|r| r.name.clone()))
+                .flat_map(|(_, rs)| rs.iter().map(|r| r.to_string()))
                 .collect(),
         });
     }
+    Ok(Scope {
+        dirs: environments
+            .iter()
+            .flat_map(|(e, rs)| match &opts.region {
+                None => vec![PathBuf::from(e)],
+                Some(r) if rs.contains(&r.as_str()) => vec![Path::new(e).join(r)],
+                Some(_) => vec![],
+            })
+            .collect(),
+        prune_environments: opts.environments.is_empty() && opts.region.is_none(),
+    })
+}
+
+/// An environment of a render: what the cache recalls of it, or what loading it gave, and the
+/// environment itself once loaded.
+struct Known {
+    entry: EnvEntry,
+    env: Option<Environment>,
+    /// Whether recalling it read a file (see `Cache::save`).
+    read_any: bool,
+}
+
+impl Known {
+    fn loaded(env: Environment, renderer: &Renderer, templates: &str) -> Known {
+        let inputs = env
+            .regions
+            .iter()
+            .map(|r| hex(&renderer.input_digest(&env, r)))
+            .collect();
+        Known {
+            entry: EnvEntry::of(&env, templates, inputs),
+            env: Some(env),
+            read_any: false,
+        }
+    }
+}
+
+/// Runs a render.
+///
+/// With a cache (see `cache`), an environment file that did not change is not parsed again,
+/// and a region whose inputs are those of its last render and whose files are still what that
+/// render wrote is neither rendered nor read again; every other region goes the full way
+/// (render, compare with the files, refuse hand edits, write).
+pub fn render(opts: &RenderOptions) -> Result<RenderReport, Error> {
+    let chosen = discover_environments(&opts.root, &opts.environments)?;
     let gated = matches!(opts.action, Action::Commit | Action::Branch(_)) && !opts.allow_violations;
     let out = opts.out.clone().unwrap_or_else(|| {
         if opts.root == Path::new(".") {
@@ -147,103 +201,186 @@ pub fn render(opts: &RenderOptions) -> Result<RenderReport, Error> {
             opts.root.join("rendered")
         }
     });
-    let scope = Scope {
-        dirs: environments
-            .iter()
-            .flat_map(|e| match &opts.region {
-                None => vec![PathBuf::from(&e.name)],
-                Some(r) if e.regions.iter().any(|x| &x.name == r) => {
-                    vec![Path::new(&e.name).join(r)]
-                }
-                Some(_) => vec![],
-            })
-            .collect(),
-        prune_environments: opts.environments.is_empty() && opts.region.is_none(),
-    };
     if let Action::Branch(branch) = &opts.action {
+        let environments = load_files(&chosen)?;
+        let names: Vec<(&str, Vec<&str>)> = environments
+            .iter()
+            .map(|e| {
+                (
+                    e.name.as_str(),
+                    e.regions.iter().map(|r| r.name.as_str()).collect(),
+                )
+            })
+            .collect();
+        let scope = selection_scope(opts, &names)?;
         return render_to_branch(opts, branch, &environments, gated, out, &scope);
     }
 
     let renderer = renderer(&opts.root, gated)?;
-    let jobs = Renderer::jobs(&environments, opts.region.as_deref());
+    let templates = hex(renderer.templates_digest());
     let mut cache = Cache::open(&opts.root, &out);
     if opts.force
         && let Some(c) = &mut cache
     {
         c.forget();
     }
-    let inputs: Vec<String> = match &cache {
-        Some(_) => jobs
-            .par_iter()
-            .map(|(e, r)| hex(&renderer.input_digest(e, r)))
-            .collect(),
-        None => Vec::new(),
-    };
+    let recalled: Vec<Option<(EnvEntry, bool)>> = chosen
+        .par_iter()
+        .map(|(_, path)| cache.as_ref()?.recall(path, &templates))
+        .collect();
+    let missing: Vec<usize> = (0..chosen.len())
+        .filter(|&i| recalled[i].is_none())
+        .collect();
+    let to_load: Vec<(String, PathBuf)> = missing.iter().map(|&i| chosen[i].clone()).collect();
+    let mut loaded: BTreeMap<usize, Known> = missing
+        .into_iter()
+        .zip(load_files(&to_load)?)
+        .collect::<Vec<_>>()
+        .into_par_iter()
+        .map(|(i, env)| (i, Known::loaded(env, &renderer, &templates)))
+        .collect();
+    let mut known: Vec<Known> = recalled
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, r)| match r {
+            Some((entry, read_any)) => Some(Known {
+                entry,
+                env: None,
+                read_any,
+            }),
+            None => loaded.remove(&i),
+        })
+        .collect();
+    let names: Vec<(&str, Vec<&str>)> = known
+        .iter()
+        .map(|k| {
+            let regions = k.entry.regions.iter().map(String::as_str).collect();
+            (k.entry.name.as_str(), regions)
+        })
+        .collect();
+    let scope = selection_scope(opts, &names)?;
+    drop(names);
+
+    // (environment, region) indexes into `known`.
+    let jobs: Vec<(usize, usize)> = known
+        .iter()
+        .enumerate()
+        .flat_map(|(e, k)| {
+            k.entry
+                .regions
+                .iter()
+                .enumerate()
+                .filter(|(_, r)| opts.region.as_ref().is_none_or(|o| o == *r))
+                .map(move |(r, _)| (e, r))
+        })
+        .collect();
     // Environments whose policy gate has to run on their rendered objects.
-    let gate_keys: BTreeMap<&str, String> = match &cache {
-        Some(_) if gated => environments
-            .iter()
-            .map(|e| {
-                let mine: Vec<&str> = jobs
-                    .iter()
-                    .zip(&inputs)
-                    .filter(|((je, _), _)| je.name == e.name)
-                    .map(|(_, i)| i.as_str())
-                    .collect();
-                (e.name.as_str(), cache::gate_key(e, &mine))
-            })
-            .collect(),
-        _ => BTreeMap::new(),
-    };
-    let must_gate = |env: &str| {
-        gated
-            && !gate_keys
-                .get(env)
-                .is_some_and(|k| cache.as_ref().is_some_and(|c| c.gate_passed(k)))
-    };
+    let gate_keys: Vec<String> = known
+        .iter()
+        .enumerate()
+        .map(|(e, k)| {
+            let mine: Vec<&str> = jobs
+                .iter()
+                .filter(|(je, _)| *je == e)
+                .map(|&(_, r)| k.entry.inputs[r].as_str())
+                .collect();
+            cache::gate_key(&k.entry.digest, &mine)
+        })
+        .collect();
+    let must_gate: Vec<bool> = gate_keys
+        .iter()
+        .map(|key| gated && !cache.as_ref().is_some_and(|c| c.gate_passed(key)))
+        .collect();
 
     let listing = tree::scan(&out, &scope)?;
     // A commit needs the bytes of every file; reading them, it checks them all by content.
     let want_bytes = opts.action == Action::Commit;
     let verified: Vec<Option<Verified>> = jobs
         .par_iter()
-        .enumerate()
-        .map(|(i, (e, r))| {
+        .map(|&(e, r)| {
             let cache = cache.as_ref()?;
-            if must_gate(&e.name) {
+            if must_gate[e] {
                 return None;
             }
-            let entry = cache.lookup(&e.name, &r.name, &inputs[i])?;
-            let dir = Path::new(&e.name).join(&r.name);
+            let k = &known[e].entry;
+            let entry = cache.lookup(&k.name, &k.regions[r], &k.inputs[r])?;
+            let dir = Path::new(&k.name).join(&k.regions[r]);
             let files = listing.get(&dir).map_or(&[][..], Vec::as_slice);
             cache.verify(entry, &out.join(&dir), files, want_bytes)
         })
         .collect();
+
+    // Load the recalled environments that have a region to render or a gate to pass.
+    let reload: BTreeSet<usize> = jobs
+        .iter()
+        .zip(&verified)
+        .filter(|(_, v)| v.is_none())
+        .map(|(&(e, _), _)| e)
+        .chain((0..known.len()).filter(|&e| must_gate[e]))
+        .filter(|&e| known[e].env.is_none())
+        .collect();
+    let reload_files: Vec<(String, PathBuf)> = reload
+        .iter()
+        .map(|&e| (known[e].entry.name.clone(), known[e].entry.file.clone()))
+        .collect();
+    for (e, env) in reload.into_iter().zip(load_files(&reload_files)?) {
+        let fresh = Known::loaded(env, &renderer, &templates);
+        let same = |a: &EnvEntry, b: &EnvEntry| {
+            a.regions == b.regions
+                && a.inputs == b.inputs
+                && a.digest == b.digest
+                && a.sources.len() == b.sources.len()
+                && a.sources
+                    .iter()
+                    .zip(&b.sources)
+                    .all(|(x, y)| x.path == y.path && x.sha256 == y.sha256)
+        };
+        if !same(&fresh.entry, &known[e].entry) {
+            return Err(Error::Io {
+                path: fresh.entry.file,
+                message: "changed while rendering; render again".into(),
+            });
+        }
+        known[e].env = fresh.env;
+    }
     let dirty: Vec<Job> = jobs
         .iter()
         .zip(&verified)
         .filter(|(_, v)| v.is_none())
-        .map(|(j, _)| *j)
-        .collect();
+        .map(|(&(e, r), _)| {
+            let env = known[e].env.as_ref();
+            env.and_then(|env| Some((env, env.regions.get(r)?)))
+                .ok_or_else(|| Error::Io {
+                    path: known[e].entry.file.clone(),
+                    message: "not loaded (a bug: please report it)".into(),
+                })
+        })
+        .collect::<Result<_, _>>()?;
     let (sets, region_warnings): (Vec<RenderedSet>, Vec<Vec<Warning>>) = renderer
         .render_jobs(&dirty)
         .map_err(Error::Render)?
         .into_iter()
         .unzip();
-    let gates_passed: Vec<String> = environments
-        .iter()
-        .filter(|e| must_gate(&e.name))
-        .filter_map(|e| gate_keys.get(e.name.as_str()).cloned())
+    let gates_passed: Vec<String> = (0..known.len())
+        .filter(|&e| must_gate[e] && cache.is_some())
+        .map(|e| gate_keys[e].clone())
         .collect();
-    gate(environments.iter().filter(|e| must_gate(&e.name)), &sets)?;
+    gate(
+        (0..known.len())
+            .filter(|&e| must_gate[e])
+            .filter_map(|e| known[e].env.as_ref()),
+        &sets,
+    )?;
 
     // The regions proven unchanged, with what the cache knows of them.
     let clean: Vec<(RegionEntry, Verified)> = jobs
         .iter()
         .zip(verified)
-        .enumerate()
-        .filter_map(|(i, ((e, r), v))| {
-            let entry = cache.as_ref()?.lookup(&e.name, &r.name, &inputs[i])?;
+        .filter_map(|(&(e, r), v)| {
+            let k = &known[e].entry;
+            let entry = cache
+                .as_ref()?
+                .lookup(&k.name, &k.regions[r], &k.inputs[r])?;
             Some((entry.clone(), v?))
         })
         .collect();
@@ -308,16 +445,32 @@ pub fn render(opts: &RenderOptions) -> Result<RenderReport, Error> {
     }
     tree::apply(&out, &desired, &report.changes)?;
     if let Some(cache) = cache {
+        let inputs: BTreeMap<(&str, &str), &str> = known
+            .iter()
+            .flat_map(|k| {
+                k.entry
+                    .regions
+                    .iter()
+                    .zip(&k.entry.inputs)
+                    .map(|(r, i)| ((k.entry.name.as_str(), r.as_str()), i.as_str()))
+            })
+            .collect();
         let rendered = sets.iter().zip(&region_warnings).map(|(set, warnings)| {
-            rendered_entry(&out, set, warnings.clone(), &desired, &inputs, &jobs)
+            let input = inputs
+                .get(&(set.environment.as_str(), set.region.as_str()))
+                .copied()
+                .unwrap_or_default();
+            rendered_entry(&out, set, warnings.clone(), &desired, input)
         });
-        let read_any = clean.iter().any(|(_, v)| v.read_any);
+        let read_any = clean.iter().any(|(_, v)| v.read_any) || known.iter().any(|k| k.read_any);
         let kept = clean.iter().map(|(entry, v)| RegionEntry {
             files: v.files.clone(),
             ..entry.clone()
         });
-        let entries = kept.chain(rendered).collect();
-        cache.save(entries, gates_passed, read_any, !scope.prune_environments);
+        let regions = kept.chain(rendered).collect();
+        let environments = known.iter().map(|k| k.entry.clone()).collect();
+        let keep_others = !scope.prune_environments;
+        cache.save(regions, environments, gates_passed, read_any, keep_others);
     }
     if let (Some(store), Some(out_rel)) = (store, out_rel) {
         for (entry, v) in clean {
@@ -382,8 +535,7 @@ fn rendered_entry(
     set: &RenderedSet,
     warnings: Vec<Warning>,
     desired: &tree::Files,
-    inputs: &[String],
-    jobs: &[Job],
+    input: &str,
 ) -> RegionEntry {
     let dir = Path::new(&set.environment).join(&set.region);
     let files = desired
@@ -400,16 +552,10 @@ fn rendered_entry(
                 .and_then(|m| Stat::of(&m)),
         })
         .collect();
-    let input = jobs
-        .iter()
-        .position(|(e, r)| e.name == set.environment && r.name == set.region)
-        .and_then(|i| inputs.get(i))
-        .cloned()
-        .unwrap_or_default();
     RegionEntry {
         environment: set.environment.clone(),
         region: set.region.clone(),
-        input,
+        input: input.to_string(),
         digest: set.digest.clone(),
         objects: set.objects.len(),
         warnings,

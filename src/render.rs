@@ -209,6 +209,11 @@ impl Renderer {
         })
     }
 
+    /// See `input_digest`.
+    pub fn templates_digest(&self) -> &[u8; 32] {
+        &self.templates_digest
+    }
+
     /// Whether rendered objects keep their parsed form (for policy checks) besides their bytes.
     pub fn keep_objects(mut self, keep: bool) -> Renderer {
         self.keep_objects = keep;

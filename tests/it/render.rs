@@ -916,3 +916,39 @@ fn a_corrupt_truncated_or_unreadable_cache_is_ignored() {
     ws.hadr(&["render"]).assert().success();
     assert_eq!(ws.snapshot("rendered"), uncached_render(&ws));
 }
+
+#[test]
+fn environment_files_are_read_again_when_they_change_even_keeping_size_and_mtime() {
+    let ws = git_examples();
+    render_cached(&ws);
+    let file = "environments/prod.yaml";
+    let path = ws.root().join(file);
+    let original = ws.read(file);
+    // A broken file is reported, not masked by what the cache knows of its old self.
+    ws.write(
+        file,
+        original.replace("  app:\n", "  app:\n    replica: 3\n"),
+    );
+    ws.hadr(&["render"])
+        .assert()
+        .code(2)
+        .stderr(contains("replica"));
+    ws.write(file, &original);
+    render_cached(&ws);
+    // Same size, modification time put back: only the change time tells.
+    let mtime = std::fs::metadata(&path).unwrap().modified().unwrap();
+    let edited = original.replace("replicas: 3", "replicas: 5");
+    assert_eq!(edited.len(), original.len());
+    std::fs::write(&path, &edited).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_modified(mtime)
+        .unwrap();
+    ws.hadr(&["render"])
+        .assert()
+        .success()
+        .stdout(contains("~ "));
+    assert_eq!(ws.snapshot("rendered"), uncached_render(&ws));
+}
