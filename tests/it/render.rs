@@ -738,25 +738,29 @@ fn uncached_render(ws: &Workspace) -> std::collections::BTreeMap<String, Vec<u8>
     fresh.snapshot("rendered")
 }
 
+/// Rewrites a file in place (same inode) with content of the same size, then puts its
+/// modification time back: only the change time tells it changed.
+fn rewrite_keeping_size_and_mtime(path: &std::path::Path, content: &str) {
+    let mtime = std::fs::metadata(path).unwrap().modified().unwrap();
+    assert_eq!(std::fs::metadata(path).unwrap().len(), content.len() as u64);
+    std::fs::write(path, content).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .set_modified(mtime)
+        .unwrap();
+}
+
 #[test]
 fn a_hand_edit_after_a_cached_render_is_found_even_when_it_keeps_size_and_mtime() {
     let ws = git_examples();
     render_cached(&ws);
     let svc = "rendered/prod/eastus2/core_service_my-app_my-app.yaml";
     let path = ws.root().join(svc);
-    let mtime = std::fs::metadata(&path).unwrap().modified().unwrap();
     let original = ws.read(svc);
     let edited = original.replace("port: 80", "port: 81");
-    assert_eq!(edited.len(), original.len());
-    // Rewritten in place (same inode), then its modification time put back: only the change
-    // time tells.
-    std::fs::write(&path, &edited).unwrap();
-    std::fs::File::options()
-        .write(true)
-        .open(&path)
-        .unwrap()
-        .set_modified(mtime)
-        .unwrap();
+    rewrite_keeping_size_and_mtime(&path, &edited);
     ws.hadr(&["render"])
         .assert()
         .code(2)
@@ -935,17 +939,7 @@ fn environment_files_are_read_again_when_they_change_even_keeping_size_and_mtime
         .stderr(contains("replica"));
     ws.write(file, &original);
     render_cached(&ws);
-    // Same size, modification time put back: only the change time tells.
-    let mtime = std::fs::metadata(&path).unwrap().modified().unwrap();
-    let edited = original.replace("replicas: 3", "replicas: 5");
-    assert_eq!(edited.len(), original.len());
-    std::fs::write(&path, &edited).unwrap();
-    std::fs::File::options()
-        .write(true)
-        .open(&path)
-        .unwrap()
-        .set_modified(mtime)
-        .unwrap();
+    rewrite_keeping_size_and_mtime(&path, &original.replace("replicas: 3", "replicas: 5"));
     ws.hadr(&["render"])
         .assert()
         .success()
