@@ -1,5 +1,7 @@
 //! Render throughput on a generated fleet: 200 environments x 3 regions (about 4,200 objects
-//! with the built-in templates), full render into an empty tree and a no-change re-render.
+//! with the built-in templates), full render into an empty tree, a no-change re-render and a
+//! re-render with one environment changed. The fleet is a git repository, as where users
+//! render: the render cache lives in its `.git/hadr/`.
 //!
 //! `cargo bench --bench render` (set HADR_BENCH_ENVS to change the fleet size).
 
@@ -39,6 +41,8 @@ fn bench(c: &mut Criterion) {
         .unwrap_or(200);
     let ws = tempfile::tempdir().unwrap();
     fleet(ws.path(), envs);
+    git2::Repository::init(ws.path()).unwrap();
+    let cache_dir = ws.path().join(".git/hadr");
     let opts = |out: &Path| RenderOptions {
         root: ws.path().to_path_buf(),
         environments: vec![],
@@ -65,20 +69,42 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("render");
     g.sample_size(10);
     g.throughput(Throughput::Elements(objects as u64));
+    // A fresh output directory each time, and no cache left by earlier iterations (there is
+    // one per output directory).
+    let empty = || {
+        let _ = std::fs::remove_dir_all(&cache_dir);
+        tempfile::tempdir().unwrap()
+    };
     g.bench_function("full (objects/s)", |b| {
         b.iter_batched(
-            || tempfile::tempdir().unwrap(),
+            empty,
             |out| render(&opts(out.path())).unwrap(),
             criterion::BatchSize::PerIteration,
         )
     });
+    render(&opts(probe.path())).unwrap();
     g.bench_function("no change (objects/s)", |b| {
         b.iter(|| render(&opts(probe.path())).unwrap())
     });
+    let env0 = ws.path().join("environments/env-0000.yaml");
+    let text = std::fs::read_to_string(&env0).unwrap();
+    let mut flip = false;
+    g.bench_function("1 env changed (objects/s)", |b| {
+        b.iter_batched(
+            || {
+                flip = !flip;
+                let image = if flip { "app:9.0.0" } else { "app:9.1.0" };
+                std::fs::write(&env0, text.replace("app:1.0.0", image)).unwrap();
+            },
+            |()| render(&opts(probe.path())).unwrap(),
+            criterion::BatchSize::PerIteration,
+        )
+    });
+    std::fs::write(&env0, &text).unwrap();
     g.throughput(Throughput::Bytes(bytes));
     g.bench_function("full (YAML bytes/s)", |b| {
         b.iter_batched(
-            || tempfile::tempdir().unwrap(),
+            empty,
             |out| render(&opts(out.path())).unwrap(),
             criterion::BatchSize::PerIteration,
         )

@@ -6,6 +6,7 @@ use std::ffi::OsString;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::hash::sha256_hex;
@@ -281,33 +282,53 @@ const TMP_SUFFIX: &str = ".hadr-tmp";
 /// and removed files deleted. A failure while writing removes the temporaries and leaves the
 /// tree as it was.
 pub fn apply(root: &Path, desired: &Files, changes: &[Change]) -> Result<(), TreeError> {
-    let mut staged: Vec<(PathBuf, PathBuf)> = Vec::new();
-    let result = (|| {
-        for c in changes.iter().filter(|c| c.kind != ChangeKind::Removed) {
+    let writes: Vec<&Change> = changes
+        .iter()
+        .filter(|c| c.kind != ChangeKind::Removed)
+        .collect();
+    let parents: BTreeSet<PathBuf> = writes
+        .iter()
+        .filter_map(|c| root.join(&c.path).parent().map(Path::to_path_buf))
+        .collect();
+    for parent in &parents {
+        std::fs::create_dir_all(parent).map_err(|e| io_error(parent, e))?;
+    }
+    // Files are written (and synced) in parallel: on a disk the syncs overlap, on tmpfs the
+    // system calls do. Each result says which temporary exists, to remove on failure.
+    let staged: Vec<(Option<PathBuf>, Result<PathBuf, TreeError>)> = writes
+        .par_iter()
+        .map(|c| {
             let target = root.join(&c.path);
             let mut tmp = target.clone().into_os_string();
             tmp.push(TMP_SUFFIX);
             let tmp = PathBuf::from(tmp);
-            if let Some(parent) = target.parent() {
-                std::fs::create_dir_all(parent).map_err(|e| io_error(parent, e))?;
-            }
-            let mut f = std::fs::File::create(&tmp).map_err(|e| io_error(&tmp, e))?;
-            staged.push((tmp.clone(), target));
-            f.write_all(&desired[&c.path])
-                .map_err(|e| io_error(&tmp, e))?;
-            f.sync_all().map_err(|e| io_error(&tmp, e))?;
-        }
-        Ok(())
-    })();
-    if let Err(e) = result {
-        for (tmp, _) in &staged {
+            let mut f = match std::fs::File::create(&tmp) {
+                Ok(f) => f,
+                Err(e) => return (None, Err(io_error(&tmp, e))),
+            };
+            let written = f
+                .write_all(&desired[&c.path])
+                .and_then(|()| f.sync_all())
+                .map_err(|e| io_error(&tmp, e));
+            (Some(tmp), written.map(|()| target))
+        })
+        .collect();
+    if let Some(e) = staged.iter().find_map(|(_, r)| r.as_ref().err()) {
+        let e = TreeError {
+            path: e.path.clone(),
+            message: e.message.clone(),
+        };
+        for tmp in staged.iter().filter_map(|(t, _)| t.as_ref()) {
             let _ = std::fs::remove_file(tmp);
         }
         return Err(e);
     }
-    for (tmp, target) in &staged {
-        std::fs::rename(tmp, target).map_err(|e| io_error(target, e))?;
-    }
+    let renames: Vec<Result<(), TreeError>> = staged
+        .par_iter()
+        .filter_map(|(tmp, target)| Some((tmp.as_ref()?, target.as_ref().ok()?)))
+        .map(|(tmp, target)| std::fs::rename(tmp, target).map_err(|e| io_error(target, e)))
+        .collect();
+    renames.into_iter().collect::<Result<(), _>>()?;
     for c in changes.iter().filter(|c| c.kind == ChangeKind::Removed) {
         let path = root.join(&c.path);
         std::fs::remove_file(&path).map_err(|e| io_error(&path, e))?;
@@ -326,6 +347,33 @@ pub fn apply(root: &Path, desired: &Files, changes: &[Change]) -> Result<(), Tre
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_failed_write_leaves_the_tree_as_it_was_and_no_temporaries() {
+        let root = tempfile::tempdir().unwrap();
+        let r = root.path();
+        std::fs::create_dir_all(r.join("e/r")).unwrap();
+        std::fs::write(r.join("e/r/a.yaml"), "old").unwrap();
+        // A directory where a temporary file must go: creating it fails.
+        std::fs::create_dir_all(r.join("e/r/z.yaml.hadr-tmp")).unwrap();
+        let desired: Files = (0..50)
+            .map(|i| (PathBuf::from(format!("e/r/f{i:02}.yaml")), b"new".to_vec()))
+            .chain([
+                ("e/r/a.yaml".into(), b"new".to_vec()),
+                ("e/r/z.yaml".into(), b"new".to_vec()),
+            ])
+            .collect();
+        let existing = Files::from([("e/r/a.yaml".into(), b"old".to_vec())]);
+        let err = apply(r, &desired, &changes(&existing, &desired)).unwrap_err();
+        assert!(err.path.ends_with("z.yaml.hadr-tmp"), "{err}");
+        let mut left: Vec<String> = std::fs::read_dir(r.join("e/r"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(left, ["a.yaml", "z.yaml.hadr-tmp"]);
+        assert_eq!(std::fs::read(r.join("e/r/a.yaml")).unwrap(), b"old");
+    }
 
     #[test]
     fn changes_list_added_changed_and_removed_files() {
