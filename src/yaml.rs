@@ -391,6 +391,146 @@ impl<'i> Locator<'_, 'i> {
 /// Parses a multi-document YAML stream (template output) into JSON values. Empty documents
 /// (only comments, or nothing between `---` markers) are dropped.
 pub fn documents(src: &str) -> Result<Vec<Value>, YamlError> {
+    if let Some(docs) = plain_documents(src) {
+        return Ok(docs);
+    }
+    documents_via_serde(src)
+}
+
+/// Template output too big for the quick path is left to serde and its budgets.
+const QUICK_MAX_BYTES: usize = 1 << 20;
+
+/// `documents` for the usual shape of template output, straight from the parser's events:
+/// mappings of string keys, sequences, and untagged, unanchored scalars whose type is plain to
+/// see (`quick_scalar`). `None` for anything else, malformed text included: serde then decides,
+/// with its errors. Parsing every template output through serde was a third of a full render.
+fn plain_documents(src: &str) -> Option<Vec<Value>> {
+    enum Frame {
+        Seq(Vec<Value>),
+        Map(serde_json::Map<String, Value>, Option<String>),
+    }
+    fn place(stack: &mut [Frame], root: &mut Option<Value>, value: Value) -> Option<()> {
+        match stack.last_mut() {
+            None if root.is_none() => *root = Some(value),
+            None => return None,
+            Some(Frame::Seq(items)) => items.push(value),
+            Some(Frame::Map(map, key)) => {
+                map.insert(key.take()?, value);
+            }
+        }
+        Some(())
+    }
+    if src.len() > QUICK_MAX_BYTES {
+        return None;
+    }
+    let mut docs = Vec::new();
+    let mut stack: Vec<Frame> = Vec::new();
+    let mut root: Option<Value> = None;
+    for event in Parser::new_from_str(src) {
+        let (event, _) = event.ok()?;
+        let in_key_position = matches!(stack.last(), Some(Frame::Map(_, None)));
+        match event {
+            Event::StreamStart | Event::StreamEnd | Event::Comment(..) => {}
+            Event::DocumentStart(_, version) => {
+                if version.is_some() || root.is_some() || !stack.is_empty() {
+                    return None;
+                }
+            }
+            Event::DocumentEnd => match root.take() {
+                None | Some(Value::Null) => {}
+                Some(v @ Value::Object(_)) => docs.push(v),
+                // Not an object: serde's path gives the same error, with its wording.
+                Some(_) => return None,
+            },
+            Event::Scalar(text, style, anchor, tag) => {
+                if anchor != 0 || tag.is_some() {
+                    return None;
+                }
+                let value = if style == ScalarStyle::Plain {
+                    quick_scalar(&text)?
+                } else {
+                    Value::String(text.into_owned())
+                };
+                if in_key_position {
+                    let Value::String(key) = value else {
+                        return None;
+                    };
+                    let Some(Frame::Map(map, slot)) = stack.last_mut() else {
+                        return None;
+                    };
+                    // Merge keys and duplicates are serde's to handle (or refuse).
+                    if key == "<<" || map.contains_key(&key) {
+                        return None;
+                    }
+                    *slot = Some(key);
+                } else {
+                    place(&mut stack, &mut root, value)?;
+                }
+            }
+            Event::SequenceStart(_, anchor, ref tag) | Event::MappingStart(_, anchor, ref tag) => {
+                if anchor != 0 || tag.is_some() || in_key_position || stack.len() >= MAX_DEPTH {
+                    return None;
+                }
+                stack.push(match event {
+                    Event::SequenceStart(..) => Frame::Seq(Vec::new()),
+                    _ => Frame::Map(serde_json::Map::new(), None),
+                });
+            }
+            Event::SequenceEnd => {
+                let Some(Frame::Seq(items)) = stack.pop() else {
+                    return None;
+                };
+                place(&mut stack, &mut root, Value::Array(items))?;
+            }
+            Event::MappingEnd => {
+                let Some(Frame::Map(map, None)) = stack.pop() else {
+                    return None;
+                };
+                place(&mut stack, &mut root, Value::Object(map))?;
+            }
+            // Aliases, anchors, and whatever a later parser version adds.
+            _ => return None,
+        }
+    }
+    (stack.is_empty() && root.is_none()).then_some(docs)
+}
+
+/// What serde (with `options()`) makes of a plain scalar, when that is plain to see: `null`,
+/// `~` and nothing are null, `true` and `false` booleans, decimal integers without a leading
+/// zero numbers, and a word that starts with a letter and is none of those (nor `inf` or
+/// `nan` in any case) a string. `None` for the rest (floats, octal, `True`, `.inf`, ...).
+fn quick_scalar(text: &str) -> Option<Value> {
+    match text {
+        "" | "~" | "null" => return Some(Value::Null),
+        "true" => return Some(Value::Bool(true)),
+        "false" => return Some(Value::Bool(false)),
+        _ => {}
+    }
+    let first = text.as_bytes()[0];
+    if first.is_ascii_alphabetic() {
+        let lower = text.to_ascii_lowercase();
+        let special = matches!(
+            lower.as_str(),
+            "true" | "false" | "null" | "inf" | "infinity" | "nan"
+        );
+        return (!special).then(|| Value::String(text.to_string()));
+    }
+    let digits = text.strip_prefix('-').unwrap_or(text);
+    let decimal = !digits.is_empty()
+        && digits.len() <= 18
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && (digits == "0" || !digits.starts_with('0'));
+    if !decimal {
+        return None;
+    }
+    match text.strip_prefix('-') {
+        Some(_) if digits == "0" => None,
+        Some(_) => text.parse::<i64>().ok().map(Value::from),
+        None => text.parse::<u64>().ok().map(Value::from),
+    }
+}
+
+fn documents_via_serde(src: &str) -> Result<Vec<Value>, YamlError> {
     let docs: Result<Vec<Option<Value>>, _> =
         serde_saphyr::from_multiple_with_options(src, options());
     match docs {
@@ -902,6 +1042,109 @@ mod tests {
             let err = from_str::<S>(src).expect_err(src);
             assert!(err.message.starts_with("malformed YAML"), "{src}: {err}");
         }
+    }
+
+    #[test]
+    fn quick_scalars_read_as_serde_reads_them() {
+        let tokens = [
+            "",
+            "~",
+            "null",
+            "Null",
+            "NULL",
+            "true",
+            "false",
+            "True",
+            "FALSE",
+            "yes",
+            "no",
+            "on",
+            "off",
+            "y",
+            "n",
+            "0",
+            "7",
+            "42",
+            "-1",
+            "-0",
+            "007",
+            "0777",
+            "1_000",
+            "123456789012345678",
+            "1234567890123456789012",
+            "-9223372036854775808",
+            "1.5",
+            "1e3",
+            "0x1F",
+            "0o17",
+            "+1",
+            ".inf",
+            "-.inf",
+            ".nan",
+            "inf",
+            "Infinity",
+            "NaN",
+            "nan",
+            "info",
+            "eastus2",
+            "v1.2.3",
+            "apps/v1",
+            "e3",
+            "E5",
+            "x86_64",
+            "a b c",
+            "12:30",
+            "2024-01-01",
+            "http://x",
+            "abc-def",
+            "ConfigMap",
+            "Infinite",
+            "nano",
+        ];
+        let mut quick = 0;
+        for t in tokens {
+            if let Some(v) = quick_scalar(t) {
+                quick += 1;
+                let serde: Value =
+                    serde_saphyr::from_str_with_options(&format!("k: {t}\n"), options())
+                        .map(|m: serde_json::Map<String, Value>| m["k"].clone())
+                        .unwrap();
+                assert_eq!(v, serde, "`{t}`");
+            }
+        }
+        assert!(
+            quick > 25,
+            "the quick path should cover most of these ({quick})"
+        );
+    }
+
+    #[test]
+    fn the_quick_path_reads_documents_as_serde_does_or_declines() {
+        let streams = [
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\ndata:\n  A: \"on\"\n  B: 'x'\n",
+            "---\n# only a comment\n---\na: 1\nb: [1, two, {c: null}]\nd: {}\ne: []\n",
+            "a: |\n  line1\n  line2\nb: >\n  folded\n  text\nc: -5\n",
+            "a:\n  - x: 1\n    y: [a, b]\n  - ~\n",
+            "a: 1.5\n",
+            "a: &x 1\nb: *x\n",
+            "a: 1\na: 2\n",
+            "<<: {a: 1}\nb: 2\n",
+            "a: !!str 5\n",
+            "- a\n- b\n",
+            "just text\n",
+            "a: [1, 2\n",
+            "? [a]\n: 1\n",
+            "1: x\n",
+            "a: on\nb: 0777\n",
+        ];
+        let mut quick = 0;
+        for src in streams {
+            if let Some(docs) = plain_documents(src) {
+                quick += 1;
+                assert_eq!(docs, documents_via_serde(src).unwrap(), "{src}");
+            }
+        }
+        assert_eq!(quick, 4, "the first four streams take the quick path");
     }
 
     #[test]
