@@ -185,6 +185,51 @@ impl Known {
     }
 }
 
+/// Opens the cache (forgotten with `--force`), and gets each chosen environment from it when
+/// the files it was read from are unchanged, else by loading it (every bad file reported).
+fn recall_or_load(
+    opts: &RenderOptions,
+    out: &Path,
+    chosen: &[(String, PathBuf)],
+    renderer: &Renderer,
+    templates: &str,
+) -> Result<(Option<Cache>, Vec<Known>), Error> {
+    let mut cache = Cache::open(&opts.root, out);
+    if opts.force
+        && let Some(c) = &mut cache
+    {
+        c.forget();
+    }
+    let recalled: Vec<Option<(EnvEntry, bool)>> = chosen
+        .par_iter()
+        .map(|(_, path)| cache.as_ref()?.recall(path, templates))
+        .collect();
+    let missing: Vec<usize> = (0..chosen.len())
+        .filter(|&i| recalled[i].is_none())
+        .collect();
+    let to_load: Vec<(String, PathBuf)> = missing.iter().map(|&i| chosen[i].clone()).collect();
+    let mut loaded: BTreeMap<usize, Known> = missing
+        .into_iter()
+        .zip(load_files(&to_load)?)
+        .collect::<Vec<_>>()
+        .into_par_iter()
+        .map(|(i, env)| (i, Known::loaded(env, renderer, templates)))
+        .collect();
+    let known: Vec<Known> = recalled
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, r)| match r {
+            Some((entry, read_any)) => Some(Known {
+                entry,
+                env: None,
+                read_any,
+            }),
+            None => loaded.remove(&i),
+        })
+        .collect();
+    Ok((cache, known))
+}
+
 /// Runs a render.
 ///
 /// With a cache (see `cache`), an environment file that did not change is not parsed again,
@@ -218,39 +263,17 @@ pub fn render(opts: &RenderOptions) -> Result<RenderReport, Error> {
 
     let renderer = renderer(&opts.root, gated)?;
     let templates = hex(renderer.templates_digest());
-    let mut cache = Cache::open(&opts.root, &out);
-    if opts.force
-        && let Some(c) = &mut cache
-    {
-        c.forget();
-    }
-    let recalled: Vec<Option<(EnvEntry, bool)>> = chosen
-        .par_iter()
-        .map(|(_, path)| cache.as_ref()?.recall(path, &templates))
-        .collect();
-    let missing: Vec<usize> = (0..chosen.len())
-        .filter(|&i| recalled[i].is_none())
-        .collect();
-    let to_load: Vec<(String, PathBuf)> = missing.iter().map(|&i| chosen[i].clone()).collect();
-    let mut loaded: BTreeMap<usize, Known> = missing
-        .into_iter()
-        .zip(load_files(&to_load)?)
-        .collect::<Vec<_>>()
-        .into_par_iter()
-        .map(|(i, env)| (i, Known::loaded(env, &renderer, &templates)))
-        .collect();
-    let mut known: Vec<Known> = recalled
-        .into_iter()
-        .enumerate()
-        .filter_map(|(i, r)| match r {
-            Some((entry, read_any)) => Some(Known {
-                entry,
-                env: None,
-                read_any,
-            }),
-            None => loaded.remove(&i),
-        })
-        .collect();
+    // The cache and the environments, and meanwhile the listing of the output directory when
+    // its scope does not depend on them (no `--region`: one directory per environment file).
+    let guess = opts.region.is_none().then(|| Scope {
+        dirs: chosen.iter().map(|(name, _)| PathBuf::from(name)).collect(),
+        prune_environments: opts.environments.is_empty(),
+    });
+    let (prepared, early_listing) = rayon::join(
+        || recall_or_load(opts, &out, &chosen, &renderer, &templates),
+        || guess.as_ref().map(|g| tree::scan(&out, g)),
+    );
+    let (cache, mut known) = prepared?;
     let names: Vec<(&str, Vec<&str>)> = known
         .iter()
         .map(|k| {
@@ -292,7 +315,10 @@ pub fn render(opts: &RenderOptions) -> Result<RenderReport, Error> {
         .map(|key| gated && !cache.as_ref().is_some_and(|c| c.gate_passed(key)))
         .collect();
 
-    let listing = tree::scan(&out, &scope)?;
+    let listing = match (early_listing, &guess) {
+        (Some(listing), Some(g)) if g.dirs == scope.dirs => listing?,
+        _ => tree::scan(&out, &scope)?,
+    };
     // A commit needs the bytes of every file; reading them, it checks them all by content.
     let want_bytes = opts.action == Action::Commit;
     let verified: Vec<Option<Verified>> = jobs

@@ -102,8 +102,16 @@ pub fn scan(root: &Path, scope: &Scope) -> Result<Listing, TreeError> {
             }
         }
     }
-    for dir in dirs {
-        collect(root, &dir, &mut listing)?;
+    // Directories are listed in parallel: a no-change render is mostly these system calls.
+    let parts: Vec<Result<Listing, TreeError>> = dirs
+        .par_iter()
+        .map(|dir| {
+            let mut part = Listing::new();
+            collect(root, dir, &mut part).map(|()| part)
+        })
+        .collect();
+    for part in parts {
+        listing.extend(part?);
     }
     Ok(listing)
 }
