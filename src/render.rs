@@ -304,7 +304,7 @@ impl Renderer {
                 .render(&ctx)
                 .map_err(|e| template_error(&self.set, e, env_name, region_name))?;
             let shown = display_name(&self.set, name);
-            let docs = yaml::documents(&output).map_err(|e| RenderFailure::Output {
+            let read = yaml::template_output(&output).map_err(|e| RenderFailure::Output {
                 template: shown.clone(),
                 line: e.position.line,
                 text: output
@@ -318,7 +318,7 @@ impl Renderer {
                 hint: "quote values with `| tojson`, and check the indentation of the lines the template emits".into(),
             })?;
             let source = &self.set.templates[name].source;
-            for a in yaml::ambiguous_plain_scalars(&output) {
+            for a in read.ambiguous {
                 let out_line = output.lines().nth(a.position.line - 1).unwrap_or_default();
                 let line = source_line_for(source, out_line).unwrap_or(a.position.line);
                 warnings.push(Warning {
@@ -331,7 +331,7 @@ impl Renderer {
                     fix: "write the expression as `{{ value | tojson }}` so it is always quoted".into(),
                 });
             }
-            objects.extend(docs.into_iter().map(|d| (d, shown.clone())));
+            objects.extend(read.documents.into_iter().map(|d| (d, shown.clone())));
         }
         let set = finish(env_name, region_name, objects, self.keep_objects)?;
         Ok((set, warnings))

@@ -391,10 +391,35 @@ impl<'i> Locator<'_, 'i> {
 /// Parses a multi-document YAML stream (template output) into JSON values. Empty documents
 /// (only comments, or nothing between `---` markers) are dropped.
 pub fn documents(src: &str) -> Result<Vec<Value>, YamlError> {
-    if let Some(docs) = plain_documents(src) {
+    if let Some(docs) = plain_documents(src, None) {
         return Ok(docs);
     }
     documents_via_serde(src)
+}
+
+/// A template's output read: its documents (as `documents`) and its YAML 1.1 ambiguities (as
+/// `ambiguous_plain_scalars`).
+#[derive(Debug)]
+pub struct TemplateOutput {
+    pub documents: Vec<Value>,
+    pub ambiguous: Vec<AmbiguousScalar>,
+}
+
+/// `documents` and `ambiguous_plain_scalars` of one text, from one parse when the text takes
+/// the quick path: the second parse (and its line pre-scan) was a tenth of a full render.
+pub fn template_output(src: &str) -> Result<TemplateOutput, YamlError> {
+    let mut ambiguous = Vec::new();
+    if let Some(documents) = plain_documents(src, Some(&mut ambiguous)) {
+        return Ok(TemplateOutput {
+            documents,
+            ambiguous,
+        });
+    }
+    let documents = documents_via_serde(src)?;
+    Ok(TemplateOutput {
+        documents,
+        ambiguous: ambiguous_plain_scalars(src),
+    })
 }
 
 /// Template output too big for the quick path is left to serde and its budgets.
@@ -404,7 +429,11 @@ const QUICK_MAX_BYTES: usize = 1 << 20;
 /// mappings of string keys, sequences, and untagged, unanchored scalars whose type is plain to
 /// see (`quick_scalar`). `None` for anything else, malformed text included: serde then decides,
 /// with its errors. Parsing every template output through serde was a third of a full render.
-fn plain_documents(src: &str) -> Option<Vec<Value>> {
+/// With `ambiguous`, also collects what `ambiguous_plain_scalars` finds, in the same order.
+fn plain_documents(
+    src: &str,
+    mut ambiguous: Option<&mut Vec<AmbiguousScalar>>,
+) -> Option<Vec<Value>> {
     enum Frame {
         Seq(Vec<Value>),
         Map(serde_json::Map<String, Value>, Option<String>),
@@ -427,7 +456,7 @@ fn plain_documents(src: &str) -> Option<Vec<Value>> {
     let mut stack: Vec<Frame> = Vec::new();
     let mut root: Option<Value> = None;
     for event in Parser::new_from_str(src) {
-        let (event, _) = event.ok()?;
+        let (event, span) = event.ok()?;
         let in_key_position = matches!(stack.last(), Some(Frame::Map(_, None)));
         match event {
             Event::StreamStart | Event::StreamEnd | Event::Comment(..) => {}
@@ -447,7 +476,19 @@ fn plain_documents(src: &str) -> Option<Vec<Value>> {
                     return None;
                 }
                 let value = if style == ScalarStyle::Plain {
-                    quick_scalar(&text)?
+                    let value = quick_scalar(&text)?;
+                    if let Some(found) = ambiguous.as_deref_mut()
+                        && !in_key_position
+                        && let Value::String(s) = &value
+                        && let Some(kind) = yaml11_non_string(s)
+                    {
+                        found.push(AmbiguousScalar {
+                            position: pos(&span.start),
+                            value: s.clone(),
+                            yaml11_type: kind,
+                        });
+                    }
+                    value
                 } else {
                     Value::String(text.into_owned())
                 };
@@ -1125,6 +1166,7 @@ mod tests {
             "---\n# only a comment\n---\na: 1\nb: [1, two, {c: null}]\nd: {}\ne: []\n",
             "a: |\n  line1\n  line2\nb: >\n  folded\n  text\nc: -5\n",
             "a:\n  - x: 1\n    y: [a, b]\n  - ~\n",
+            "on: x\na: on\nb: \"on\"\nc: [yes, 'no', {d: off, y: n}]\ne: Yes\n",
             "a: 1.5\n",
             "a: &x 1\nb: *x\n",
             "a: 1\na: 2\n",
@@ -1139,12 +1181,14 @@ mod tests {
         ];
         let mut quick = 0;
         for src in streams {
-            if let Some(docs) = plain_documents(src) {
+            let mut ambiguous = Vec::new();
+            if let Some(docs) = plain_documents(src, Some(&mut ambiguous)) {
                 quick += 1;
                 assert_eq!(docs, documents_via_serde(src).unwrap(), "{src}");
+                assert_eq!(ambiguous, ambiguous_plain_scalars(src), "{src}");
             }
         }
-        assert_eq!(quick, 4, "the first four streams take the quick path");
+        assert_eq!(quick, 5, "the first five streams take the quick path");
     }
 
     #[test]
