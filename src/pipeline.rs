@@ -481,13 +481,18 @@ pub fn render(opts: &RenderOptions) -> Result<RenderReport, Error> {
                     .map(|(r, i)| ((k.entry.name.as_str(), r.as_str()), i.as_str()))
             })
             .collect();
-        let rendered = sets.iter().zip(&region_warnings).map(|(set, warnings)| {
-            let input = inputs
-                .get(&(set.environment.as_str(), set.region.as_str()))
-                .copied()
-                .unwrap_or_default();
-            rendered_entry(&out, set, warnings.clone(), &desired, input)
-        });
+        // In parallel: each entry hashes and stats its region's files again.
+        let rendered: Vec<RegionEntry> = sets
+            .par_iter()
+            .zip(&region_warnings)
+            .map(|(set, warnings)| {
+                let input = inputs
+                    .get(&(set.environment.as_str(), set.region.as_str()))
+                    .copied()
+                    .unwrap_or_default();
+                rendered_entry(&out, set, warnings.clone(), &desired, input)
+            })
+            .collect();
         let read_any = clean.iter().any(|(_, v)| v.read_any) || known.iter().any(|k| k.read_any);
         let kept = clean.iter().map(|(entry, v)| RegionEntry {
             files: v.files.clone(),
