@@ -290,11 +290,11 @@ pub fn hand_edits(existing: &Files, changes: &[Change]) -> Vec<HandEdit> {
 
 const TMP_SUFFIX: &str = ".hadr-tmp";
 
-/// Applies the changes under `root`. A changed file is first written beside its target under
-/// a temporary name, and renamed into place only when every file is written; a new file is
-/// created in place (exclusively: there is nothing to replace, and the rename per file was a
-/// tenth of a full render on tmpfs). Removed files go last. A failure while writing removes
-/// the temporaries and the new files and leaves the tree as it was.
+/// Applies the changes under `root`: every new or changed file is first written beside its
+/// target under a temporary name, and only when all are written are they renamed into place
+/// and removed files deleted, so no reader (`kubectl apply -f`, a crash, an interrupted run)
+/// ever sees a half-written manifest under its real name. A failure while writing removes the
+/// temporaries and leaves the tree as it was.
 pub fn apply(root: &Path, desired: &Files, changes: &[Change]) -> Result<(), TreeError> {
     let writes: Vec<&Change> = changes
         .iter()
@@ -346,40 +346,15 @@ pub fn apply(root: &Path, desired: &Files, changes: &[Change]) -> Result<(), Tre
 
 /// What writing one file left behind.
 struct Staged {
-    /// The file this write created (the target, or its temporary): removed on any failure.
+    /// The temporary this write created: removed on any failure.
     created: Option<PathBuf>,
-    /// A temporary to rename onto its target once every write succeeded.
+    /// The temporary to rename onto its target once every write succeeded.
     rename: Option<(PathBuf, PathBuf)>,
     result: Result<(), TreeError>,
 }
 
 fn stage(root: &Path, change: &Change, bytes: &[u8]) -> Staged {
     let target = root.join(&change.path);
-    if change.kind == ChangeKind::Added {
-        match std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&target)
-        {
-            Ok(f) => {
-                let result = fill(f, bytes).map_err(|e| io_error(&target, e));
-                return Staged {
-                    created: Some(target),
-                    rename: None,
-                    result,
-                };
-            }
-            // Something the listing left out is in the way: replace it as a changed file is.
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-            Err(e) => {
-                return Staged {
-                    created: None,
-                    rename: None,
-                    result: Err(io_error(&target, e)),
-                };
-            }
-        }
-    }
     let mut tmp = target.clone().into_os_string();
     tmp.push(TMP_SUFFIX);
     let tmp = PathBuf::from(tmp);
@@ -413,7 +388,7 @@ mod tests {
         std::fs::create_dir_all(r.join("e/r")).unwrap();
         std::fs::write(r.join("e/r/a.yaml"), "old").unwrap();
         // A directory where the changed file's temporary must go: creating it fails, after
-        // (or while) the new files are created in place.
+        // (or while) the new files' temporaries are written.
         std::fs::create_dir_all(r.join("e/r/a.yaml.hadr-tmp")).unwrap();
         let desired: Files = (0..50)
             .map(|i| (PathBuf::from(format!("e/r/f{i:02}.yaml")), b"new".to_vec()))
