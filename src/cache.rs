@@ -443,14 +443,25 @@ fn program_id() -> Option<String> {
 
 /// An absolute, symlink-free form of a path that may not exist yet (its parent must).
 fn absolute(path: &Path) -> Option<PathBuf> {
-    if let Ok(p) = path.canonicalize() {
-        return Some(p);
-    }
-    let parent = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.canonicalize().ok()?,
-        _ => std::env::current_dir().ok()?,
+    // The output directory (and its parents) may not exist before the first render: resolve
+    // the nearest ancestor that does and append the rest, so the key is the same before and
+    // after render creates them (otherwise the first render into a new tree saves a cache
+    // that no later render finds).
+    let path = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir().ok()?.join(path)
     };
-    Some(parent.join(path.file_name()?))
+    let mut missing = Vec::new();
+    let mut existing = path.as_path();
+    loop {
+        if let Ok(resolved) = existing.canonicalize() {
+            return Some(missing.iter().rev().fold(resolved, |p, c| p.join(c)));
+        }
+        // `..` or `.` below a missing directory: no stable key, so no cache.
+        missing.push(existing.file_name()?.to_os_string());
+        existing = existing.parent()?;
+    }
 }
 
 #[cfg(test)]
@@ -473,6 +484,16 @@ mod tests {
         let mut out = format!("{MAGIC} {}\n", sha256_hex(&body)).into_bytes();
         out.extend(body);
         out
+    }
+
+    #[test]
+    fn the_key_of_an_output_directory_is_the_same_before_and_after_it_exists() {
+        let root = tempfile::tempdir().unwrap();
+        let out = root.path().join("not/yet/there");
+        let before = absolute(&out).unwrap();
+        std::fs::create_dir_all(&out).unwrap();
+        assert_eq!(before, absolute(&out).unwrap());
+        assert_eq!(absolute(&root.path().join("gone/../x")), None);
     }
 
     #[test]
