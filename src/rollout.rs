@@ -465,14 +465,10 @@ async fn apply_set(
 ) -> Result<Applied, ClusterError> {
     let ns = &env.namespace;
     let set_id = applyset_id(&env.name, ns);
-    // The namespace must exist before the parent can.
+    // The environment's namespace, where the parent lives, was applied before the Lease was
+    // taken; Namespaces go through the same unchanged-or-apply step as the rest, first.
     let mut sorted: Vec<&(ObjectId, Value)> = objects.iter().collect();
     sorted.sort_by_key(|(id, _)| (kind_rank(&id.kind), id.file_name()));
-    for (id, v) in sorted.iter().filter(|(id, _)| id.kind == "Namespace") {
-        cluster
-            .apply(id, &prepared(v.clone(), &set_id), opts.force_conflicts)
-            .await?;
-    }
     let (old_kinds, old_namespaces) = inventory(cluster, &env.name, ns).await?;
     let new_kinds: BTreeSet<String> = objects.iter().map(|(id, _)| group_kind(id)).collect();
     let new_namespaces: BTreeSet<String> = objects
@@ -491,7 +487,7 @@ async fn apply_set(
     let live = crate::live::snapshot(cluster, &env.name, &ids).await?;
     let mut todo: Vec<(&ObjectId, Value)> = Vec::new();
     let mut same = 0;
-    for (id, v) in sorted.iter().filter(|(id, _)| id.kind != "Namespace") {
+    for (id, v) in &sorted {
         let desired = prepared(v.clone(), &set_id);
         if live.get(id).is_some_and(|l| unchanged(l, &desired)) {
             same += 1;

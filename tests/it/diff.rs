@@ -45,6 +45,13 @@ pub(crate) fn env_file(ws: &Workspace) -> String {
     format!("environments/{}.yaml", env_name(ws))
 }
 
+/// Replaces the first `from` in the environment file with `to` (which must be there).
+pub(crate) fn edit_env(ws: &Workspace, from: &str, to: &str) {
+    let text = ws.read(&env_file(ws));
+    assert!(text.contains(from), "{from} not in the environment file");
+    ws.write(&env_file(ws), text.replacen(from, to, 1));
+}
+
 pub(crate) fn diff_cmd(ws: &Workspace, args: &[&str]) -> assert_cmd::Command {
     let mut cmd = ws.hadr(&["diff", &env_name(ws)]);
     cmd.args(args)
@@ -78,11 +85,11 @@ async fn after_apply_the_diff_is_empty_and_one_change_shows_exactly_that_change(
     ));
 
     // One value changes in one region.
-    let env = ws.read(&env_file(&ws)).replace(
+    edit_env(
+        &ws,
         "{name: centralus, context: centralus}",
         "{name: centralus, context: centralus, replicas: 3}",
     );
-    ws.write(&env_file(&ws), env);
     ws.hadr(&["render"]).assert().success();
     let out = diff_cmd(&ws, &[])
         .assert()
@@ -121,10 +128,7 @@ async fn a_config_change_is_shown_as_a_rename_of_the_hashed_config_map() {
     let ns = TestNamespace::create("diff-rename", &REGIONS[..1]).await;
     let ws = workspace(&ns.name, "");
     apply_rendered(&ws, "eastus2").await;
-    let env = ws
-        .read(&env_file(&ws))
-        .replace("LOG_LEVEL: info", "LOG_LEVEL: debug");
-    ws.write(&env_file(&ws), env);
+    edit_env(&ws, "LOG_LEVEL: info", "LOG_LEVEL: debug");
     ws.hadr(&["render"]).assert().success();
     let out = diff_cmd(&ws, &["--region", "eastus2"])
         .assert()
@@ -183,10 +187,7 @@ async fn an_unreachable_region_is_reported_with_its_context_and_the_others_are_s
     let ns = TestNamespace::create("diff-unreachable", &REGIONS[..1]).await;
     let ws = workspace(&ns.name, "");
     apply_rendered(&ws, "eastus2").await;
-    let env = ws
-        .read(&env_file(&ws))
-        .replace("context: centralus", "context: no-such-context");
-    ws.write(&env_file(&ws), env);
+    edit_env(&ws, "context: centralus", "context: no-such-context");
     diff_cmd(&ws, &[])
         .assert()
         .code(2)
