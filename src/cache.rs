@@ -21,7 +21,7 @@ use crate::hash::{hex, sha256_hex};
 use crate::render::Warning;
 
 /// The first line of a cache file, followed by the sha256 of the rest.
-const MAGIC: &str = "kubectl-hadr render cache v1";
+const MAGIC: &str = "kubectl-hadr render cache v2";
 
 /// What `stat` says of a file: the fields git's index compares. A change of content changes
 /// the change time (`ctime`) at least, and a file replaced by a rename has another inode.
@@ -153,9 +153,6 @@ pub struct Verified {
 struct Stored {
     program: String,
     out: PathBuf,
-    /// The file-system time at which the run that wrote the cache started: a file whose times
-    /// are not older than this is read again, whatever its stat data says.
-    trusted_before: i128,
     regions: Vec<RegionEntry>,
     environments: Vec<EnvEntry>,
     /// Keys of environments that passed the policy gate (see `gate_key`).
@@ -165,12 +162,17 @@ struct Stored {
 /// The cache of renders of one source repository into one output directory.
 pub struct Cache {
     file: PathBuf,
-    /// A file created when the cache was opened: its time is when this run started, and it
-    /// becomes the new cache file when saved.
+    /// Where the new cache is written before it is renamed over the old one; created when the
+    /// cache is opened, to learn early that the git directory can be written; its time is
+    /// when this run started.
     scratch: PathBuf,
     started: i128,
     program: String,
     out: PathBuf,
+    /// The modification time of the cache file as loaded, that is when the run that wrote it
+    /// had recorded every stat it holds: a file whose times are not older than this may have
+    /// changed after it was recorded within the same clock tick, so it is read again whatever
+    /// its stat data says (git's rule, with the index file's time).
     trusted_before: i128,
     regions: BTreeMap<(String, String), RegionEntry>,
     environments: BTreeMap<PathBuf, EnvEntry>,
@@ -193,20 +195,15 @@ impl Cache {
         );
         let file = dir.join(format!("{name}.cache"));
         let scratch = dir.join(format!("{name}.{}.tmp", std::process::id()));
-        let probe = std::fs::File::create(&scratch).ok()?;
-        let started = probe
-            .metadata()
-            .ok()
-            .and_then(|m| Stat::of(&m))
-            .map(|s| s.mtime);
-        let Some(started) = started else {
+        let probe = std::fs::File::create(&scratch).ok();
+        let Some(started) = probe.and_then(|f| Stat::of(&f.metadata().ok()?)) else {
             let _ = std::fs::remove_file(&scratch);
             return None;
         };
         let mut cache = Cache {
             file,
             scratch,
-            started,
+            started: started.mtime,
             program,
             out,
             trusted_before: i128::MIN,
@@ -214,12 +211,10 @@ impl Cache {
             environments: BTreeMap::new(),
             gates: BTreeSet::new(),
         };
-        if let Some(stored) = std::fs::read(&cache.file)
-            .ok()
-            .and_then(|b| parse(&b))
-            .filter(|s| s.program == cache.program && s.out == cache.out)
+        if let Some((stored, written)) =
+            load(&cache.file).filter(|(s, _)| s.program == cache.program && s.out == cache.out)
         {
-            cache.trusted_before = stored.trusted_before;
+            cache.trusted_before = written;
             cache.regions = stored
                 .regions
                 .into_iter()
@@ -355,7 +350,16 @@ impl Cache {
         } else {
             BTreeMap::new()
         };
-        new_environments.extend(environments.into_iter().map(|e| (e.file.clone(), e)));
+        new_environments.extend(environments.into_iter().map(|mut e| {
+            // A loaded file is stat-ed after it was read: if it changed during this run, that
+            // stat may describe bytes other than those hashed, so it is read again next time.
+            for source in &mut e.sources {
+                if source.stat.is_some_and(|s| s.racy(self.started)) {
+                    source.stat = None;
+                }
+            }
+            (e.file.clone(), e)
+        }));
         let new_gates = gates_passed.iter().any(|g| !self.gates.contains(g));
         if !read_any
             && !new_gates
@@ -369,7 +373,6 @@ impl Cache {
         let stored = Stored {
             program: std::mem::take(&mut self.program),
             out: std::mem::take(&mut self.out),
-            trusted_before: self.started,
             regions: new_regions.into_values().collect(),
             environments: new_environments.into_values().collect(),
             gates,
@@ -397,7 +400,19 @@ impl Drop for Cache {
     }
 }
 
-/// Reads a cache file, or `None` when it is not one whose checksum holds.
+/// Reads a cache file and its modification time, or `None` when it is not one whose checksum
+/// holds or the platform does not give the time.
+fn load(file: &Path) -> Option<(Stored, i128)> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(file).ok()?;
+    // The time of the file as opened, so that it belongs to the bytes read.
+    let written = Stat::of(&f.metadata().ok()?)?.mtime;
+    let mut bytes = Vec::new();
+    f.read_to_end(&mut bytes).ok()?;
+    Some((parse(&bytes)?, written))
+}
+
+/// Parses the bytes of a cache file, or `None` when it is not one whose checksum holds.
 fn parse(bytes: &[u8]) -> Option<Stored> {
     let newline = bytes.iter().position(|&b| b == b'\n')?;
     let header = std::str::from_utf8(&bytes[..newline]).ok()?;
@@ -472,7 +487,6 @@ mod tests {
         Stored {
             program: "p".into(),
             out: PathBuf::from("/o"),
-            trusted_before: 5,
             regions: vec![],
             environments: vec![],
             gates: BTreeSet::from(["g".to_string()]),
@@ -509,6 +523,95 @@ mod tests {
         assert!(parse(&good[..good.len() / 2]).is_none());
         assert!(parse(b"").is_none());
         assert!(parse(b"something else\n{}").is_none());
+    }
+
+    /// A region directory with one file, as a render leaves it, and its cache entry.
+    fn region_with_one_file(out: &Path) -> RegionEntry {
+        let dir = out.join("env/region");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("a.yaml"), "a: 1\n").unwrap();
+        let stat = Stat::of(&std::fs::metadata(dir.join("a.yaml")).unwrap());
+        RegionEntry {
+            environment: "env".into(),
+            region: "region".into(),
+            input: "i".into(),
+            digest: "d".into(),
+            objects: 1,
+            warnings: vec![],
+            files: vec![FileEntry {
+                name: "a.yaml".into(),
+                sha256: sha256_hex(b"a: 1\n"),
+                stat,
+            }],
+        }
+    }
+
+    fn listing(dir: &Path) -> Vec<(OsString, Metadata)> {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                (e.file_name(), e.metadata().unwrap())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn files_recorded_before_the_cache_was_written_are_trusted_by_the_next_run() {
+        let root = tempfile::tempdir().unwrap();
+        git2::Repository::init(root.path()).unwrap();
+        let out = root.path().join("rendered");
+        let entry = region_with_one_file(&out);
+        // Past any coarse clock tick, so that the cache is written in a later one.
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        Cache::open(root.path(), &out).unwrap().save(
+            vec![entry.clone()],
+            vec![],
+            vec![],
+            false,
+            false,
+        );
+
+        let cache = Cache::open(root.path(), &out).unwrap();
+        let dir = out.join("env/region");
+        let verified = cache.verify(&entry, &dir, &listing(&dir), false).unwrap();
+        assert!(!verified.read_any, "the file was read again");
+
+        // Changed after the cache was written: its stat data differs, so it is read, and a
+        // different content fails the proof.
+        std::fs::write(dir.join("a.yaml"), "a: 2\n").unwrap();
+        assert!(cache.verify(&entry, &dir, &listing(&dir), false).is_none());
+    }
+
+    #[test]
+    fn an_environment_file_changed_during_the_run_is_read_again_next_time() {
+        let root = tempfile::tempdir().unwrap();
+        git2::Repository::init(root.path()).unwrap();
+        let out = root.path().join("rendered");
+        let cache = Cache::open(root.path(), &out).unwrap();
+        // Written after the run started, as by an editor saving while the render loads it.
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        let file = root.path().join("env.yaml");
+        std::fs::write(&file, "name: env\n").unwrap();
+        let entry = EnvEntry {
+            file: file.clone(),
+            templates: "t".into(),
+            name: "env".into(),
+            sources: vec![SourceEntry {
+                path: file.clone(),
+                sha256: sha256_hex(b"name: env\n"),
+                stat: Stat::of(&std::fs::metadata(&file).unwrap()),
+            }],
+            regions: vec![],
+            inputs: vec![],
+            digest: "d".into(),
+        };
+        // The cache written in a later tick, so that only the run's start can tell.
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        cache.save(vec![], vec![entry], vec![], false, false);
+        let cache = Cache::open(root.path(), &out).unwrap();
+        let (_, read_any) = cache.recall(&file, "t").unwrap();
+        assert!(read_any, "a stat taken after the read was trusted");
     }
 
     #[test]

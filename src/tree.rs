@@ -96,16 +96,20 @@ pub fn scan(root: &Path, scope: &Scope) -> Result<Listing, TreeError> {
     let mut listing = Listing::new();
     let mut dirs: Vec<PathBuf> = scope.dirs.clone();
     if scope.prune_environments && root.is_dir() {
+        // Only directories the scope does not name need the (system-call heavy) look inside.
+        let known: BTreeSet<&Path> = scope.dirs.iter().map(PathBuf::as_path).collect();
+        let mut others = Vec::new();
         for entry in std::fs::read_dir(root).map_err(|e| io_error(root, e))? {
-            let entry = entry.map_err(|e| io_error(root, e))?;
-            let rel = PathBuf::from(entry.file_name());
-            if entry.path().is_dir()
-                && is_rendered_environment(&entry.path())
-                && !dirs.contains(&rel)
-            {
-                dirs.push(rel);
+            let rel = PathBuf::from(entry.map_err(|e| io_error(root, e))?.file_name());
+            if !known.contains(rel.as_path()) {
+                others.push(rel);
             }
         }
+        others.retain(|rel| {
+            let path = root.join(rel);
+            path.is_dir() && is_rendered_environment(&path)
+        });
+        dirs.extend(others);
     }
     // Directories are listed in parallel: a no-change render is mostly these system calls.
     let parts: Vec<Result<Listing, TreeError>> = dirs

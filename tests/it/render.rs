@@ -715,8 +715,8 @@ fn cache_files(ws: &Workspace) -> Vec<std::path::PathBuf> {
         .unwrap_or_default()
 }
 
-/// Renders until the cache trusts every file: the files a render writes are re-read by the
-/// next one (their times are not older than the run that recorded them).
+/// Renders until the cache trusts every file: files a render wrote in the same clock tick as
+/// the cache are re-read by the next one (git's racy rule).
 fn render_cached(ws: &Workspace) {
     for _ in 0..3 {
         ws.hadr(&["render"]).assert().success();
