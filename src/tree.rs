@@ -66,7 +66,7 @@ pub struct HandEdit {
     pub what: &'static str,
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[error("{}: {message}", path.display())]
 pub struct TreeError {
     pub path: PathBuf,
@@ -297,8 +297,10 @@ const TMP_SUFFIX: &str = ".hadr-tmp";
 /// Applies the changes under `root`: every new or changed file is first written beside its
 /// target under a temporary name, and only when all are written are they renamed into place
 /// and removed files deleted, so no reader (`kubectl apply -f`, a crash, an interrupted run)
-/// ever sees a half-written manifest under its real name. A failure while writing removes the
-/// temporaries and leaves the tree as it was.
+/// ever sees a half-written manifest under its real name. A directory that does not exist yet
+/// (a new region) is written whole as a temporary directory and renamed once: a reader sees
+/// all of it or none, and a first render makes one rename per region instead of one per file.
+/// A failure while writing removes the temporaries and leaves the tree as it was.
 pub fn apply(root: &Path, desired: &Files, changes: &[Change]) -> Result<(), TreeError> {
     let writes: Vec<&Change> = changes
         .iter()
@@ -308,28 +310,77 @@ pub fn apply(root: &Path, desired: &Files, changes: &[Change]) -> Result<(), Tre
         .iter()
         .filter_map(|c| root.join(&c.path).parent().map(Path::to_path_buf))
         .collect();
+    // New directories with no other written directory below them, by their temporary.
+    let mut whole: BTreeMap<PathBuf, PathBuf> = BTreeMap::new();
+    let mut cleanup = Cleanup::default();
     for parent in &parents {
-        std::fs::create_dir_all(parent).map_err(|e| io_error(parent, e))?;
+        let nested = parents
+            .range::<Path, _>((
+                std::ops::Bound::Excluded(parent.as_path()),
+                std::ops::Bound::Unbounded,
+            ))
+            .next()
+            .is_some_and(|next| next.starts_with(parent));
+        if !nested && !parent.exists() {
+            let tmp = with_suffix(parent);
+            let made = parent
+                .parent()
+                .map_or(Ok(()), std::fs::create_dir_all)
+                .and_then(|()| std::fs::create_dir(&tmp));
+            // A temporary left by a crashed run: write file by file instead.
+            if made.is_ok() {
+                cleanup.dirs.push(tmp.clone());
+                whole.insert(parent.clone(), tmp);
+                continue;
+            }
+        }
+        if let Err(e) = std::fs::create_dir_all(parent) {
+            return Err(cleanup.undo(io_error(parent, e)));
+        }
     }
     // Files are written (and synced) in parallel: on a disk the syncs overlap, on tmpfs the
     // system calls do.
     let staged: Vec<Staged> = writes
         .par_iter()
-        .map(|c| stage(root, c, &desired[&c.path]))
+        .map(|c| {
+            let target = root.join(&c.path);
+            let in_whole = target.parent().and_then(|p| whole.get(p));
+            match (in_whole, target.file_name()) {
+                (Some(tmp), Some(name)) => {
+                    let path = tmp.join(name);
+                    let result = std::fs::File::create(&path)
+                        .and_then(|f| fill(f, &desired[&c.path]))
+                        .map_err(|e| io_error(&path, e));
+                    Staged {
+                        created: None,
+                        rename: None,
+                        result,
+                    }
+                }
+                _ => stage(&target, &desired[&c.path]),
+            }
+        })
         .collect();
+    cleanup
+        .files
+        .extend(staged.iter().filter_map(|s| s.created.clone()));
     if let Some(e) = staged.iter().find_map(|s| s.result.as_ref().err()) {
-        let e = TreeError {
-            path: e.path.clone(),
-            message: e.message.clone(),
-        };
-        for created in staged.iter().filter_map(|s| s.created.as_ref()) {
-            let _ = std::fs::remove_file(created);
-        }
-        return Err(e);
+        return Err(cleanup.undo(e.clone()));
+    }
+    // The entries of a directory are made durable before it appears under its name.
+    let synced: Result<(), TreeError> = whole
+        .par_iter()
+        .map(|(_, tmp)| sync_dir(tmp).map_err(|e| io_error(tmp, e)))
+        .collect();
+    if let Err(e) = synced {
+        return Err(cleanup.undo(e));
     }
     let renames: Vec<Result<(), TreeError>> = staged
-        .par_iter()
-        .filter_map(|s| s.rename.as_ref())
+        .iter()
+        .filter_map(|s| s.rename.as_ref().map(|(tmp, target)| (tmp, target)))
+        .chain(whole.iter().map(|(target, tmp)| (tmp, target)))
+        .collect::<Vec<_>>()
+        .into_par_iter()
         .map(|(tmp, target)| std::fs::rename(tmp, target).map_err(|e| io_error(target, e)))
         .collect();
     renames.into_iter().collect::<Result<(), _>>()?;
@@ -348,6 +399,41 @@ pub fn apply(root: &Path, desired: &Files, changes: &[Change]) -> Result<(), Tre
     Ok(())
 }
 
+/// The temporaries a failed `apply` removes.
+#[derive(Default)]
+struct Cleanup {
+    files: Vec<PathBuf>,
+    dirs: Vec<PathBuf>,
+}
+
+impl Cleanup {
+    fn undo(self, error: TreeError) -> TreeError {
+        for file in self.files {
+            let _ = std::fs::remove_file(file);
+        }
+        for dir in self.dirs {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+        error
+    }
+}
+
+fn with_suffix(path: &Path) -> PathBuf {
+    let mut tmp = path.as_os_str().to_os_string();
+    tmp.push(TMP_SUFFIX);
+    PathBuf::from(tmp)
+}
+
+#[cfg(unix)]
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::File::open(dir)?.sync_all()
+}
+
+#[cfg(not(unix))]
+fn sync_dir(_dir: &Path) -> std::io::Result<()> {
+    Ok(())
+}
+
 /// What writing one file left behind.
 struct Staged {
     /// The temporary this write created: removed on any failure.
@@ -357,16 +443,13 @@ struct Staged {
     result: Result<(), TreeError>,
 }
 
-fn stage(root: &Path, change: &Change, bytes: &[u8]) -> Staged {
-    let target = root.join(&change.path);
-    let mut tmp = target.clone().into_os_string();
-    tmp.push(TMP_SUFFIX);
-    let tmp = PathBuf::from(tmp);
+fn stage(target: &Path, bytes: &[u8]) -> Staged {
+    let tmp = with_suffix(target);
     match std::fs::File::create(&tmp) {
         Ok(f) => Staged {
             result: fill(f, bytes).map_err(|e| io_error(&tmp, e)),
             created: Some(tmp.clone()),
-            rename: Some((tmp, target)),
+            rename: Some((tmp, target.to_path_buf())),
         },
         Err(e) => Staged {
             created: None,
@@ -411,6 +494,36 @@ mod tests {
         left.sort();
         assert_eq!(left, ["a.yaml", "a.yaml.hadr-tmp"]);
         assert_eq!(std::fs::read(r.join("e/r/a.yaml")).unwrap(), b"old");
+    }
+
+    #[test]
+    fn a_new_directory_appears_whole_or_not_at_all() {
+        let root = tempfile::tempdir().unwrap();
+        let r = root.path();
+        std::fs::create_dir_all(r.join("e/r/a.yaml.hadr-tmp")).unwrap();
+        std::fs::write(r.join("e/r/a.yaml"), "old").unwrap();
+        let new_dir: Files = (0..20)
+            .map(|i| (PathBuf::from(format!("e/new/f{i:02}.yaml")), b"new".to_vec()))
+            .collect();
+        let mut desired = new_dir.clone();
+        desired.insert("e/r/a.yaml".into(), b"new".to_vec());
+        let existing = Files::from([("e/r/a.yaml".into(), b"old".to_vec())]);
+        // The changed file cannot be staged: nothing of the new directory may be left.
+        apply(r, &desired, &changes(&existing, &desired)).unwrap_err();
+        assert!(!r.join("e/new").exists());
+        assert!(!r.join("e/new.hadr-tmp").exists());
+
+        std::fs::remove_dir(r.join("e/r/a.yaml.hadr-tmp")).unwrap();
+        apply(r, &desired, &changes(&existing, &desired)).unwrap();
+        let mut names: Vec<String> = std::fs::read_dir(r.join("e"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["new", "r"]);
+        for (path, bytes) in &desired {
+            assert_eq!(&std::fs::read(r.join(path)).unwrap(), bytes);
+        }
     }
 
     #[test]
