@@ -317,6 +317,12 @@ impl Cache {
         Some(verified)
     }
 
+    /// Whether the cache holds this many region and environment entries and no more: with
+    /// every one of them looked up this run, that is exactly those.
+    pub fn holds_only(&self, regions: usize, environments: usize) -> bool {
+        self.regions.len() == regions && self.environments.len() == environments
+    }
+
     /// Whether an environment passed the policy gate with exactly these inputs.
     pub fn gate_passed(&self, key: &str) -> bool {
         self.gates.contains(key)

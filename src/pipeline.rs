@@ -470,7 +470,19 @@ pub fn render(opts: &RenderOptions) -> Result<RenderReport, Error> {
         return Err(Error::HandEdits(shown));
     }
     tree::apply(&out, &desired, &report.changes)?;
-    if let Some(cache) = cache {
+    let read_any = clean.iter().any(|(_, v)| v.read_any) || known.iter().any(|k| k.read_any);
+    let keep_others = !scope.prune_environments;
+    // Everything came from the cache and was proven by stat alone: it already says all this
+    // run would write (the common re-render, where building and comparing it would cost more
+    // than the rest).
+    let untouched = |cache: &Cache| {
+        sets.is_empty()
+            && !read_any
+            && gates_passed.is_empty()
+            && known.iter().all(|k| k.env.is_none())
+            && (keep_others || cache.holds_only(clean.len(), known.len()))
+    };
+    if let Some(cache) = cache.filter(|c| !untouched(c)) {
         let inputs: BTreeMap<(&str, &str), &str> = known
             .iter()
             .flat_map(|k| {
@@ -493,14 +505,12 @@ pub fn render(opts: &RenderOptions) -> Result<RenderReport, Error> {
                 rendered_entry(&out, set, warnings.clone(), &desired, input)
             })
             .collect();
-        let read_any = clean.iter().any(|(_, v)| v.read_any) || known.iter().any(|k| k.read_any);
         let kept = clean.iter().map(|(entry, v)| RegionEntry {
             files: v.files.clone(),
             ..entry.clone()
         });
         let regions = kept.chain(rendered).collect();
         let environments = known.iter().map(|k| k.entry.clone()).collect();
-        let keep_others = !scope.prune_environments;
         cache.save(regions, environments, gates_passed, read_any, keep_others);
     }
     if let (Some(store), Some(out_rel)) = (store, out_rel) {
