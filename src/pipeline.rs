@@ -579,6 +579,12 @@ fn rendered_entry(
     input: &str,
 ) -> RegionEntry {
     let dir = Path::new(&set.environment).join(&set.region);
+    // The objects' hashes are known; only the index is hashed here.
+    let known: BTreeMap<&str, &str> = set
+        .objects
+        .iter()
+        .map(|o| (o.file.as_str(), o.sha256.as_str()))
+        .collect();
     let files = desired
         .range(dir.clone()..)
         .take_while(|(p, _)| p.parent() == Some(&dir))
@@ -587,7 +593,10 @@ fn rendered_entry(
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default(),
-            sha256: sha256_hex(bytes),
+            sha256: path
+                .file_name()
+                .and_then(|n| known.get(n.to_str()?))
+                .map_or_else(|| sha256_hex(bytes), |s| s.to_string()),
             stat: std::fs::metadata(out.join(path))
                 .ok()
                 .and_then(|m| Stat::of(&m)),
