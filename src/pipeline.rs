@@ -349,8 +349,11 @@ pub fn render(opts: &RenderOptions) -> Result<RenderReport, Error> {
         .iter()
         .map(|&e| (known[e].entry.name.clone(), known[e].entry.file.clone()))
         .collect();
-    for (e, env) in reload.into_iter().zip(load_files(&reload_files)?) {
-        let fresh = Known::loaded(env, &renderer, &templates);
+    let reloaded: Vec<Known> = load_files(&reload_files)?
+        .into_par_iter()
+        .map(|env| Known::loaded(env, &renderer, &templates))
+        .collect();
+    for (e, fresh) in reload.into_iter().zip(reloaded) {
         let same = |a: &EnvEntry, b: &EnvEntry| {
             a.regions == b.regions
                 && a.inputs == b.inputs

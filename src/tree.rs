@@ -503,7 +503,12 @@ mod tests {
         std::fs::create_dir_all(r.join("e/r/a.yaml.hadr-tmp")).unwrap();
         std::fs::write(r.join("e/r/a.yaml"), "old").unwrap();
         let new_dir: Files = (0..20)
-            .map(|i| (PathBuf::from(format!("e/new/f{i:02}.yaml")), b"new".to_vec()))
+            .map(|i| {
+                (
+                    PathBuf::from(format!("e/new/f{i:02}.yaml")),
+                    b"new".to_vec(),
+                )
+            })
             .collect();
         let mut desired = new_dir.clone();
         desired.insert("e/r/a.yaml".into(), b"new".to_vec());
