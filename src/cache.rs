@@ -21,7 +21,7 @@ use crate::hash::{hex, sha256_hex};
 use crate::render::Warning;
 
 /// The first line of a cache file, followed by the sha256 of the rest.
-const MAGIC: &str = "kubectl-hadr render cache v2";
+const MAGIC: &str = "kubectl-hadr render cache v3";
 
 /// What `stat` says of a file: the fields git's index compares. A change of content changes
 /// the change time (`ctime`) at least, and a file replaced by a rename has another inode.
@@ -61,14 +61,6 @@ impl Stat {
     }
 }
 
-/// One file of a rendered region directory as the cache knows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FileEntry {
-    pub name: String,
-    pub sha256: String,
-    pub stat: Option<Stat>,
-}
-
 /// What the last render of one region wrote, and from which inputs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RegionEntry {
@@ -80,8 +72,64 @@ pub struct RegionEntry {
     pub digest: String,
     pub objects: usize,
     pub warnings: Vec<Warning>,
-    /// Every file of the region directory, the index included, by name.
-    pub files: Vec<FileEntry>,
+    /// What the region directory holds: `content_digest` of every file, the index included.
+    pub content: String,
+    /// What `stat` said of them: `stat_digest`, when it could tell.
+    pub stat: Option<StatDigest>,
+}
+
+/// The stat data of every file of a directory in one digest: one comparison proves a region
+/// unchanged (and a cache file of a few hundred bytes per region is quick to read), while a
+/// change to any file, or one added, removed or renamed, changes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatDigest {
+    pub sha256: String,
+    /// The newest modification or change time among the files (for the racy rule).
+    pub newest: i128,
+}
+
+/// The digest of a directory's files by name and content (`(file name, hex sha256)`).
+pub fn content_digest<'a>(files: impl IntoIterator<Item = (&'a OsStr, &'a str)>) -> String {
+    use sha2::{Digest, Sha256};
+    let mut files: Vec<_> = files.into_iter().collect();
+    files.sort_unstable();
+    let mut h = Sha256::new();
+    for (name, sha256) in files {
+        h.update(name.as_encoded_bytes());
+        h.update(b"\0");
+        h.update(sha256.as_bytes());
+        h.update(b"\n");
+    }
+    hex(&h.finalize())
+}
+
+/// The digest of a directory's files by name and stat data, or `None` when the platform does
+/// not give the stat data of one of them.
+pub fn stat_digest<'a>(
+    files: impl IntoIterator<Item = (&'a OsStr, Option<Stat>)>,
+) -> Option<StatDigest> {
+    use sha2::{Digest, Sha256};
+    let mut files: Vec<(&OsStr, Stat)> = files
+        .into_iter()
+        .map(|(name, stat)| Some((name, stat?)))
+        .collect::<Option<_>>()?;
+    files.sort_unstable_by_key(|(name, _)| *name);
+    let mut h = Sha256::new();
+    let mut newest = i128::MIN;
+    for (name, s) in files {
+        h.update(name.as_encoded_bytes());
+        h.update(b"\0");
+        h.update(s.size.to_le_bytes());
+        h.update(s.mtime.to_le_bytes());
+        h.update(s.ctime.to_le_bytes());
+        h.update(s.ino.to_le_bytes());
+        h.update(s.dev.to_le_bytes());
+        newest = newest.max(s.mtime).max(s.ctime);
+    }
+    Some(StatDigest {
+        sha256: hex(&h.finalize()),
+        newest,
+    })
 }
 
 /// A file an environment was read from.
@@ -141,9 +189,9 @@ impl EnvEntry {
 /// A region directory found to hold exactly what a cache entry says.
 #[derive(Debug)]
 pub struct Verified {
-    /// The entry's files, with the stat data seen this time.
-    pub files: Vec<FileEntry>,
-    /// Whether any file had to be read, so the cache is worth writing again.
+    /// The stat digest seen this time.
+    pub stat: Option<StatDigest>,
+    /// Whether the files had to be read, so the cache is worth writing again.
     pub read_any: bool,
     /// The files' bytes, when asked for.
     pub bytes: BTreeMap<String, Vec<u8>>,
@@ -270,10 +318,10 @@ impl Cache {
         Some((fresh, read_any))
     }
 
-    /// Whether the region directory `dir` holds exactly the entry's files: the same names, and
-    /// each file either with the same stat data as recorded (and older than the recording run)
-    /// or, read again, the same sha256. With `want_bytes` every file is read and hashed.
-    /// `listing` is the directory's entries (`tree::scan`).
+    /// Whether the region directory `dir` holds exactly the entry's files: the same stat
+    /// digest as recorded (and no file as new as the cache), or else, read again, the same
+    /// content digest. With `want_bytes` every file is read. `listing` is the directory's
+    /// entries (`tree::scan`); a subdirectory is never what a render wrote.
     pub fn verify(
         &self,
         entry: &RegionEntry,
@@ -281,40 +329,36 @@ impl Cache {
         listing: &[(OsString, Metadata)],
         want_bytes: bool,
     ) -> Option<Verified> {
-        // Any other entry, a subdirectory included, is not what the render wrote.
-        if listing.len() != entry.files.len() {
-            return None;
-        }
-        let mut verified = Verified {
-            files: Vec::with_capacity(entry.files.len()),
-            read_any: false,
-            bytes: BTreeMap::new(),
-        };
-        let found: BTreeMap<&OsStr, &Metadata> =
-            listing.iter().map(|(n, m)| (n.as_os_str(), m)).collect();
-        for file in &entry.files {
-            let stat = Stat::of(found.get(OsStr::new(&file.name))?);
-            let trusted = !want_bytes
-                && stat.is_some()
-                && stat == file.stat
-                && stat.is_some_and(|s| !s.racy(self.trusted_before));
-            if !trusted {
-                let bytes = std::fs::read(dir.join(&file.name)).ok()?;
-                if sha256_hex(&bytes) != file.sha256 {
-                    return None;
-                }
-                verified.read_any = true;
-                if want_bytes {
-                    verified.bytes.insert(file.name.clone(), bytes);
-                }
-            }
-            verified.files.push(FileEntry {
-                name: file.name.clone(),
-                sha256: file.sha256.clone(),
+        // Taken before any read: a file changed while it is read does not match it later.
+        let stat = stat_digest(listing.iter().map(|(n, m)| (n.as_os_str(), Stat::of(m))));
+        let trusted = stat
+            .as_ref()
+            .is_some_and(|s| Some(s) == entry.stat.as_ref() && s.newest < self.trusted_before);
+        if trusted && !want_bytes {
+            return Some(Verified {
                 stat,
+                read_any: false,
+                bytes: BTreeMap::new(),
             });
         }
-        Some(verified)
+        let mut bytes = BTreeMap::new();
+        let mut hashes = Vec::with_capacity(listing.len());
+        for (name, meta) in listing {
+            if meta.is_dir() {
+                return None;
+            }
+            let read = std::fs::read(dir.join(name)).ok()?;
+            hashes.push((name.as_os_str(), sha256_hex(&read)));
+            bytes.insert(name.to_str()?.to_string(), read);
+        }
+        if content_digest(hashes.iter().map(|(n, h)| (*n, h.as_str()))) != entry.content {
+            return None;
+        }
+        Some(Verified {
+            stat,
+            read_any: true,
+            bytes: if want_bytes { bytes } else { BTreeMap::new() },
+        })
     }
 
     /// Whether the cache holds this many region and environment entries and no more: with
@@ -536,6 +580,7 @@ mod tests {
         let dir = out.join("env/region");
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("a.yaml"), "a: 1\n").unwrap();
+        let name = OsStr::new("a.yaml");
         let stat = Stat::of(&std::fs::metadata(dir.join("a.yaml")).unwrap());
         RegionEntry {
             environment: "env".into(),
@@ -544,11 +589,8 @@ mod tests {
             digest: "d".into(),
             objects: 1,
             warnings: vec![],
-            files: vec![FileEntry {
-                name: "a.yaml".into(),
-                sha256: sha256_hex(b"a: 1\n"),
-                stat,
-            }],
+            content: content_digest([(name, sha256_hex(b"a: 1\n").as_str())]),
+            stat: stat_digest([(name, stat)]),
         }
     }
 
@@ -586,6 +628,13 @@ mod tests {
         // Changed after the cache was written: its stat data differs, so it is read, and a
         // different content fails the proof.
         std::fs::write(dir.join("a.yaml"), "a: 2\n").unwrap();
+        assert!(cache.verify(&entry, &dir, &listing(&dir), false).is_none());
+        // Written back with the same bytes: read, and proven by content.
+        std::fs::write(dir.join("a.yaml"), "a: 1\n").unwrap();
+        let verified = cache.verify(&entry, &dir, &listing(&dir), false).unwrap();
+        assert!(verified.read_any);
+        // One more file is not what the render wrote.
+        std::fs::write(dir.join("b.yaml"), "").unwrap();
         assert!(cache.verify(&entry, &dir, &listing(&dir), false).is_none());
     }
 

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::cache::{self, Cache, EnvEntry, FileEntry, RegionEntry, Stat, Verified};
+use crate::cache::{self, Cache, EnvEntry, RegionEntry, Stat, Verified};
 use crate::environment::{self, Environment, EnvironmentError, Severity};
 use crate::error::Error;
 use crate::hash::{hex, sha256_hex};
@@ -509,7 +509,7 @@ pub fn render(opts: &RenderOptions) -> Result<RenderReport, Error> {
             })
             .collect();
         let kept = clean.iter().map(|(entry, v)| RegionEntry {
-            files: v.files.clone(),
+            stat: v.stat.clone(),
             ..entry.clone()
         });
         let regions = kept.chain(rendered).collect();
@@ -588,21 +588,19 @@ fn rendered_entry(
         .iter()
         .map(|o| (o.file.as_str(), o.sha256.as_str()))
         .collect();
-    let files = desired
+    let files: Vec<(&std::ffi::OsStr, String, Option<Stat>)> = desired
         .range(dir.clone()..)
         .take_while(|(p, _)| p.parent() == Some(&dir))
-        .map(|(path, bytes)| FileEntry {
-            name: path
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default(),
-            sha256: path
-                .file_name()
-                .and_then(|n| known.get(n.to_str()?))
-                .map_or_else(|| sha256_hex(bytes), |s| s.to_string()),
-            stat: std::fs::metadata(out.join(path))
+        .filter_map(|(path, bytes)| {
+            let name = path.file_name()?;
+            let sha256 = name
+                .to_str()
+                .and_then(|n| known.get(n))
+                .map_or_else(|| sha256_hex(bytes), |s| s.to_string());
+            let stat = std::fs::metadata(out.join(path))
                 .ok()
-                .and_then(|m| Stat::of(&m)),
+                .and_then(|m| Stat::of(&m));
+            Some((name, sha256, stat))
         })
         .collect();
     RegionEntry {
@@ -612,7 +610,8 @@ fn rendered_entry(
         digest: set.digest.clone(),
         objects: set.objects.len(),
         warnings,
-        files,
+        content: cache::content_digest(files.iter().map(|(n, h, _)| (*n, h.as_str()))),
+        stat: cache::stat_digest(files.iter().map(|(n, _, s)| (*n, *s))),
     }
 }
 
