@@ -166,8 +166,26 @@ impl Index {
     pub fn to_bytes(&self) -> String {
         format!(
             "# Written by kubectl-hadr render; do not edit.\n{}",
-            crate::yaml::to_string(self)
+            crate::yaml::to_string_in_order(self, Index::field_rank)
         )
+    }
+
+    /// The order in which the fields of `Index` and `IndexEntry` are declared (their key sets
+    /// share only `apiVersion` and `kind`, which come in the same order in both).
+    fn field_rank(key: &str) -> u8 {
+        match key {
+            "file" => 0,
+            "apiVersion" => 1,
+            "kind" => 2,
+            "environment" => 3,
+            "region" => 4,
+            "digest" => 5,
+            "objects" => 6,
+            "namespace" => 7,
+            "name" => 8,
+            "sha256" => 9,
+            _ => 10,
+        }
     }
 }
 
@@ -175,6 +193,51 @@ impl Index {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn an_index_is_written_as_serde_saphyr_writes_it() {
+        let entry = |kind: &str, namespace: Option<&str>, name: &str| IndexEntry {
+            file: format!("{kind}_{name}.yaml"),
+            id: ObjectId {
+                api_version: "v1".into(),
+                kind: kind.into(),
+                namespace: namespace.map(str::to_string),
+                name: name.into(),
+            },
+            sha256: "0123abcd".repeat(8),
+        };
+        let index = Index {
+            api_version: "hadr.dev/v1alpha1".into(),
+            kind: "RenderedSet".into(),
+            environment: "on".into(),
+            region: "eastus2".into(),
+            digest: format!("sha256:{}", "9".repeat(64)),
+            objects: vec![
+                entry("Namespace", None, "shop"),
+                entry("ConfigMap", Some("shop"), "0777"),
+                entry("Service", Some("yes"), "web"),
+            ],
+        };
+        let expected = format!(
+            "# Written by kubectl-hadr render; do not edit.\n{}",
+            crate::yaml::to_string(&index)
+        );
+        assert_eq!(index.to_bytes(), expected);
+        assert_eq!(
+            Index {
+                objects: vec![],
+                ..index.clone()
+            }
+            .to_bytes(),
+            format!(
+                "# Written by kubectl-hadr render; do not edit.\n{}",
+                crate::yaml::to_string(&Index {
+                    objects: vec![],
+                    ..index
+                })
+            )
+        );
+    }
 
     #[test]
     fn file_names_are_stable_and_unambiguous() {

@@ -1278,6 +1278,15 @@ fn emit_with_options<T: Serialize>(value: &T) -> Option<String> {
 }
 
 /// Writes a value as YAML in its own key order (for reports and index files).
+/// `to_string` of a struct whose fields (and those of the structs in it) `rank` orders as
+/// they are declared, written directly where `emit` can (see `to_canonical`).
+pub fn to_string_in_order<T: Serialize>(value: &T, rank: fn(&str) -> u8) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| emit::in_order(&v, rank))
+        .unwrap_or_else(|| to_string(value))
+}
+
 pub fn to_string<T: Serialize>(value: &T) -> String {
     serde_saphyr::to_string(value).unwrap_or_else(|e| unreachable!("report serializes: {e}"))
 }

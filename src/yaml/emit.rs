@@ -26,8 +26,41 @@ pub(super) fn canonical(value: &Value, rank: fn(&str) -> u8) -> Option<String> {
         out.push_str("{}\n");
         return Some(out);
     }
-    write_map(&mut out, map, 0, false, Some(rank))?;
+    write_map(&mut out, map, 0, false, Order::Top(rank))?;
     Some(out)
+}
+
+/// The text of a value whose mappings, at every level, are ordered by `rank` and then by
+/// key, as serde-saphyr writes a struct whose fields come in that order; `None` as above.
+pub(super) fn in_order(value: &Value, rank: fn(&str) -> u8) -> Option<String> {
+    let Value::Object(map) = value else {
+        return None;
+    };
+    let mut out = String::with_capacity(1024);
+    if map.is_empty() {
+        out.push_str("{}\n");
+        return Some(out);
+    }
+    write_map(&mut out, map, 0, false, Order::Everywhere(rank))?;
+    Some(out)
+}
+
+/// How a mapping's keys are ordered: by name, after a rank for the top-level mapping only
+/// (manifests) or for every mapping (structs).
+#[derive(Clone, Copy)]
+enum Order {
+    Top(fn(&str) -> u8),
+    Everywhere(fn(&str) -> u8),
+    Name,
+}
+
+impl Order {
+    fn nested(self) -> Order {
+        match self {
+            Order::Everywhere(_) => self,
+            _ => Order::Name,
+        }
+    }
 }
 
 fn write_map(
@@ -35,13 +68,15 @@ fn write_map(
     map: &serde_json::Map<String, Value>,
     indent: usize,
     inline_first: bool,
-    rank: Option<fn(&str) -> u8>,
+    order: Order,
 ) -> Option<()> {
     let mut keys: Vec<&String> = map.keys().collect();
-    if let Some(rank) = rank {
-        keys.sort_by(|a, b| rank(a).cmp(&rank(b)).then_with(|| a.cmp(b)));
-    } else if !keys.is_sorted() {
-        keys.sort();
+    match order {
+        Order::Top(rank) | Order::Everywhere(rank) => {
+            keys.sort_by(|a, b| rank(a).cmp(&rank(b)).then_with(|| a.cmp(b)));
+        }
+        Order::Name if !keys.is_sorted() => keys.sort(),
+        Order::Name => {}
     }
     for (i, key) in keys.into_iter().enumerate() {
         if i > 0 || !inline_first {
@@ -52,11 +87,11 @@ fn write_map(
         match &map[key] {
             Value::Object(m) if !m.is_empty() => {
                 out.push('\n');
-                write_map(out, m, indent + 2, false, None)?;
+                write_map(out, m, indent + 2, false, order.nested())?;
             }
             Value::Array(items) if !items.is_empty() => {
                 out.push('\n');
-                write_seq(out, items, indent, false)?;
+                write_seq(out, items, indent, false, order.nested())?;
             }
             leaf => {
                 out.push(' ');
@@ -67,15 +102,23 @@ fn write_map(
     Some(())
 }
 
-fn write_seq(out: &mut String, items: &[Value], indent: usize, inline_first: bool) -> Option<()> {
+fn write_seq(
+    out: &mut String,
+    items: &[Value],
+    indent: usize,
+    inline_first: bool,
+    order: Order,
+) -> Option<()> {
     for (i, item) in items.iter().enumerate() {
         if i > 0 || !inline_first {
             pad(out, indent);
         }
         out.push_str("- ");
         match item {
-            Value::Object(m) if !m.is_empty() => write_map(out, m, indent + 2, true, None)?,
-            Value::Array(inner) if !inner.is_empty() => write_seq(out, inner, indent + 2, true)?,
+            Value::Object(m) if !m.is_empty() => write_map(out, m, indent + 2, true, order)?,
+            Value::Array(inner) if !inner.is_empty() => {
+                write_seq(out, inner, indent + 2, true, order)?
+            }
             leaf => write_leaf(out, leaf)?,
         }
     }
