@@ -472,7 +472,7 @@ pub fn render(opts: &RenderOptions) -> Result<RenderReport, Error> {
             .collect();
         return Err(Error::HandEdits(shown));
     }
-    tree::apply(&out, &desired, &report.changes)?;
+    let written = tree::apply(&out, &desired, &report.changes)?;
     let read_any = clean.iter().any(|(_, v)| v.read_any) || known.iter().any(|k| k.read_any);
     let keep_others = !scope.prune_environments;
     // Everything came from the cache and was proven by stat alone: it already says all this
@@ -505,7 +505,7 @@ pub fn render(opts: &RenderOptions) -> Result<RenderReport, Error> {
                     .get(&(set.environment.as_str(), set.region.as_str()))
                     .copied()
                     .unwrap_or_default();
-                rendered_entry(&out, set, warnings.clone(), &desired, input)
+                rendered_entry(&out, set, warnings.clone(), &desired, &written, input)
             })
             .collect();
         let kept = clean.iter().map(|(entry, v)| RegionEntry {
@@ -579,6 +579,7 @@ fn rendered_entry(
     set: &RenderedSet,
     warnings: Vec<Warning>,
     desired: &tree::Files,
+    written: &tree::Written,
     input: &str,
 ) -> RegionEntry {
     let dir = Path::new(&set.environment).join(&set.region);
@@ -597,9 +598,12 @@ fn rendered_entry(
                 .to_str()
                 .and_then(|n| known.get(n))
                 .map_or_else(|| sha256_hex(bytes), |s| s.to_string());
-            let stat = std::fs::metadata(out.join(path))
-                .ok()
-                .and_then(|m| Stat::of(&m));
+            let stat = match written.get(path) {
+                Some(meta) => Stat::of(meta),
+                None => std::fs::metadata(out.join(path))
+                    .ok()
+                    .and_then(|m| Stat::of(&m)),
+            };
             Some((name, sha256, stat))
         })
         .collect();

@@ -301,7 +301,11 @@ const TMP_SUFFIX: &str = ".hadr-tmp";
 /// (a new region) is written whole as a temporary directory and renamed once: a reader sees
 /// all of it or none, and a first render makes one rename per region instead of one per file.
 /// A failure while writing removes the temporaries and leaves the tree as it was.
-pub fn apply(root: &Path, desired: &Files, changes: &[Change]) -> Result<(), TreeError> {
+///
+/// Returns the metadata of the files written into new directories, as `stat` will report it
+/// (taken from the open file: neither closing it nor renaming its directory changes it); a
+/// file renamed into place has a new change time, so it is left out.
+pub fn apply(root: &Path, desired: &Files, changes: &[Change]) -> Result<Written, TreeError> {
     let writes: Vec<&Change> = changes
         .iter()
         .filter(|c| c.kind != ChangeKind::Removed)
@@ -348,13 +352,15 @@ pub fn apply(root: &Path, desired: &Files, changes: &[Change]) -> Result<(), Tre
             match (in_whole, target.file_name()) {
                 (Some(tmp), Some(name)) => {
                     let path = tmp.join(name);
-                    let result = std::fs::File::create(&path)
-                        .and_then(|f| fill(f, &desired[&c.path]))
-                        .map_err(|e| io_error(&path, e));
+                    let written = std::fs::File::create(&path).and_then(|f| {
+                        let meta = fill(&f, &desired[&c.path]).and_then(|()| f.metadata());
+                        meta.map(|m| (c.path.clone(), m))
+                    });
                     Staged {
                         created: None,
                         rename: None,
-                        result,
+                        written: written.as_ref().ok().cloned(),
+                        result: written.map(drop).map_err(|e| io_error(&path, e)),
                     }
                 }
                 _ => stage(&target, &desired[&c.path]),
@@ -384,6 +390,7 @@ pub fn apply(root: &Path, desired: &Files, changes: &[Change]) -> Result<(), Tre
         .map(|(tmp, target)| std::fs::rename(tmp, target).map_err(|e| io_error(target, e)))
         .collect();
     renames.into_iter().collect::<Result<(), _>>()?;
+    let written = staged.into_iter().filter_map(|s| s.written).collect();
     for c in changes.iter().filter(|c| c.kind == ChangeKind::Removed) {
         let path = root.join(&c.path);
         std::fs::remove_file(&path).map_err(|e| io_error(&path, e))?;
@@ -396,8 +403,11 @@ pub fn apply(root: &Path, desired: &Files, changes: &[Change]) -> Result<(), Tre
             dir = d.parent();
         }
     }
-    Ok(())
+    Ok(written)
 }
+
+/// Metadata of written files, by path relative to the root.
+pub type Written = BTreeMap<PathBuf, std::fs::Metadata>;
 
 /// The temporaries a failed `apply` removes.
 #[derive(Default)]
@@ -440,6 +450,8 @@ struct Staged {
     created: Option<PathBuf>,
     /// The temporary to rename onto its target once every write succeeded.
     rename: Option<(PathBuf, PathBuf)>,
+    /// The file's final metadata, when known.
+    written: Option<(PathBuf, std::fs::Metadata)>,
     result: Result<(), TreeError>,
 }
 
@@ -447,19 +459,21 @@ fn stage(target: &Path, bytes: &[u8]) -> Staged {
     let tmp = with_suffix(target);
     match std::fs::File::create(&tmp) {
         Ok(f) => Staged {
-            result: fill(f, bytes).map_err(|e| io_error(&tmp, e)),
+            result: fill(&f, bytes).map_err(|e| io_error(&tmp, e)),
             created: Some(tmp.clone()),
             rename: Some((tmp, target.to_path_buf())),
+            written: None,
         },
         Err(e) => Staged {
             created: None,
             rename: None,
+            written: None,
             result: Err(io_error(&tmp, e)),
         },
     }
 }
 
-fn fill(mut file: std::fs::File, bytes: &[u8]) -> std::io::Result<()> {
+fn fill(mut file: &std::fs::File, bytes: &[u8]) -> std::io::Result<()> {
     file.write_all(bytes)?;
     file.sync_all()
 }
@@ -519,7 +533,26 @@ mod tests {
         assert!(!r.join("e/new.hadr-tmp").exists());
 
         std::fs::remove_dir(r.join("e/r/a.yaml.hadr-tmp")).unwrap();
-        apply(r, &desired, &changes(&existing, &desired)).unwrap();
+        let written = apply(r, &desired, &changes(&existing, &desired)).unwrap();
+        // What apply says of the files of the new directory is what stat says now (the
+        // render cache records it); the renamed file is left out.
+        assert_eq!(written.len(), 20);
+        #[cfg(unix)]
+        for (path, meta) in &written {
+            use std::os::unix::fs::MetadataExt;
+            let now = std::fs::metadata(r.join(path)).unwrap();
+            let key = |m: &std::fs::Metadata| {
+                (
+                    m.size(),
+                    m.mtime(),
+                    m.mtime_nsec(),
+                    m.ctime(),
+                    m.ctime_nsec(),
+                    m.ino(),
+                )
+            };
+            assert_eq!(key(meta), key(&now), "{}", path.display());
+        }
         let mut names: Vec<String> = std::fs::read_dir(r.join("e"))
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
