@@ -126,6 +126,34 @@ fn options() -> serde_saphyr::Options {
 /// Reads one YAML document into `T`, strictly: unknown fields, wrong types and duplicate keys
 /// are errors that carry the path and the position of the offending node.
 pub fn from_str<T: DeserializeOwned>(src: &str) -> Result<T, YamlError> {
+    // Environment files are mostly of the block reader's shape, and reading each through the
+    // general parser and serde was an eighth of a full render. Whatever the quick read cannot
+    // take (other shapes, wrong types, unknown fields) goes the way it always went, so every
+    // error keeps its located message.
+    if let Some(value) = from_str_quick(src) {
+        return Ok(value);
+    }
+    from_str_via_serde(src)
+}
+
+/// `from_str` when the block reader reads `src` as one document and `T` takes that document
+/// as `Strict` gives it; `None` otherwise. Where it gives a value, it is serde's: the block
+/// reader reads as serde does, and `Strict` offers each node only in the form serde-saphyr
+/// offers it (see there).
+fn from_str_quick<T: DeserializeOwned>(src: &str) -> Option<T> {
+    // serde-saphyr refuses a second document even when it is empty, which the block reader
+    // drops: only a first `---` is left to it.
+    let body = src.strip_prefix("---\n").unwrap_or(src);
+    if body.starts_with("---") || body.contains("\n---") {
+        return None;
+    }
+    let read = block_documents(src)?;
+    let [document]: [Value; 1] = read.documents.try_into().ok()?;
+    T::deserialize(Strict(document)).ok()
+}
+
+/// The strict body of `from_str`: serde-saphyr, its path tracked for located errors.
+fn from_str_via_serde<T: DeserializeOwned>(src: &str) -> Result<T, YamlError> {
     let mut track = serde_path_to_error::Track::new();
     let result = serde_saphyr::with_deserializer_from_str_with_options(src, options(), |de| {
         T::deserialize(serde_path_to_error::Deserializer::new(de, &mut track))
@@ -141,6 +169,107 @@ pub fn from_str<T: DeserializeOwned>(src: &str) -> Result<T, YamlError> {
         let path = Path::from_serde(&track.path());
         located_error(src, path, &err)
     })
+}
+
+/// A document the block reader read, as a deserializer that offers each node in the one form
+/// a YAML text gives it: a mapping only as a map (serde_json's `Value` also lets a struct be
+/// read from a sequence), an enum only as a unit variant's name (`Value` also takes a
+/// one-key map), an option as none only for null. Everything else is `deserialize_any`,
+/// which sees what serde-saphyr's does, as `plain_documents` sees it, so self-describing
+/// targets (untagged enums, `flatten`, `Value` fields) get the same content. Stricter than
+/// needed is fine: a refusal only sends the text to serde-saphyr.
+struct Strict(Value);
+
+type StrictError = serde::de::value::Error;
+
+impl<'de> serde::Deserializer<'de> for Strict {
+    type Error = StrictError;
+
+    fn deserialize_any<V: serde::de::Visitor<'de>>(
+        self,
+        visitor: V,
+    ) -> Result<V::Value, StrictError> {
+        use serde::de::value::{MapDeserializer, SeqDeserializer};
+        match self.0 {
+            Value::Null => visitor.visit_unit(),
+            Value::Bool(b) => visitor.visit_bool(b),
+            Value::Number(n) => match (n.as_u64(), n.as_i64()) {
+                (Some(n), _) => visitor.visit_u64(n),
+                (None, Some(n)) => visitor.visit_i64(n),
+                // The block reader reads no floats.
+                _ => Err(serde::de::Error::custom("a float")),
+            },
+            Value::String(s) => visitor.visit_string(s),
+            Value::Array(items) => {
+                let mut seq = SeqDeserializer::new(items.into_iter().map(Strict));
+                let value = visitor.visit_seq(&mut seq)?;
+                seq.end()?;
+                Ok(value)
+            }
+            Value::Object(map) => {
+                let mut map = MapDeserializer::new(map.into_iter().map(|(k, v)| (k, Strict(v))));
+                let value = visitor.visit_map(&mut map)?;
+                map.end()?;
+                Ok(value)
+            }
+        }
+    }
+
+    fn deserialize_option<V: serde::de::Visitor<'de>>(
+        self,
+        visitor: V,
+    ) -> Result<V::Value, StrictError> {
+        match self.0 {
+            Value::Null => visitor.visit_none(),
+            _ => visitor.visit_some(self),
+        }
+    }
+
+    fn deserialize_struct<V: serde::de::Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, StrictError> {
+        match self.0 {
+            Value::Object(_) => self.deserialize_any(visitor),
+            _ => Err(serde::de::Error::custom("not a mapping")),
+        }
+    }
+
+    fn deserialize_enum<V: serde::de::Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _variants: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, StrictError> {
+        use serde::de::IntoDeserializer;
+        match self.0 {
+            Value::String(s) => visitor.visit_enum(s.into_deserializer()),
+            _ => Err(serde::de::Error::custom("not a variant name")),
+        }
+    }
+
+    fn deserialize_newtype_struct<V: serde::de::Visitor<'de>>(
+        self,
+        _name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, StrictError> {
+        visitor.visit_newtype_struct(self)
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
+        unit unit_struct seq tuple tuple_struct map identifier ignored_any
+    }
+}
+
+impl<'de> serde::de::IntoDeserializer<'de, StrictError> for Strict {
+    type Deserializer = Strict;
+
+    fn into_deserializer(self) -> Strict {
+        self
+    }
 }
 
 fn check_syntax(src: &str) -> Result<(), YamlError> {
@@ -728,16 +857,19 @@ impl<'a> BlockReader<'a> {
         }
     }
 
-    /// A value that ends its line, `text` being that end of `line`: one-line JSON, or a plain
-    /// scalar read as `plain_documents` reads it, its YAML 1.1 ambiguity included.
+    /// A value that ends its line, `text` being that end of `line`: a JSON string, a one-line
+    /// flow collection (`flow`), or a plain scalar read as `plain_documents` reads it, its YAML
+    /// 1.1 ambiguity included.
     fn scalar(&mut self, line: Line<'a>, text: &str, depth: usize) -> Option<Value> {
+        let mut at = line.text.len() - text.len();
         if text.starts_with(['"', '{', '[']) {
-            use serde::de::DeserializeSeed;
-            let mut de = serde_json::Deserializer::from_str(text);
-            let value = StrictJson { depth }.deserialize(&mut de).ok()?;
+            let value = if text.starts_with('"') {
+                Value::String(quoted(line.text, &mut at)?)
+            } else {
+                self.flow(line, &mut at, depth)?
+            };
             // Only spaces may follow, and the line's were trimmed: a comment is the parser's.
-            de.end().ok()?;
-            return Some(value);
+            return (at == line.text.len()).then_some(value);
         }
         let plain = text
             .bytes()
@@ -747,12 +879,18 @@ impl<'a> BlockReader<'a> {
         if !plain {
             return None;
         }
+        self.plain(line, at, text)
+    }
+
+    /// The plain scalar `text`, which starts at byte `at` of `line`, as `quick_scalar` reads
+    /// it, noting its YAML 1.1 ambiguity where `plain_documents` notes it: at its start.
+    fn plain(&mut self, line: Line<'a>, at: usize, text: &str) -> Option<Value> {
         let value = quick_scalar(text)?;
         if let Value::String(s) = &value
             && let Some(kind) = yaml11_non_string(s)
         {
             // The parser counts columns in characters, and a quoted key may hold any.
-            let before = line.text.get(..line.text.len() - text.len())?;
+            let before = line.text.get(..at)?;
             self.ambiguous.push(AmbiguousScalar {
                 position: Position {
                     line: line.number,
@@ -764,6 +902,154 @@ impl<'a> BlockReader<'a> {
         }
         Some(value)
     }
+
+    /// The flow collection (`{...}` or `[...]`) that opens at byte `*at` of `line` and closes
+    /// on the same line, `*at` left after it. Template output writes `tojson` this way and
+    /// environment files their short maps and lists. Only the plain subset: entries of scalars
+    /// (plain words and numbers, JSON strings) and collections, `key: value` in mappings with
+    /// keys as `block_key` takes them; trailing commas, `?`, keys without values, single
+    /// quotes, comments and whatever else YAML allows in flow are the parser's.
+    fn flow(&mut self, line: Line<'a>, at: &mut usize, depth: usize) -> Option<Value> {
+        if depth >= MAX_DEPTH {
+            return None;
+        }
+        let s = line.text.as_bytes();
+        let mapping = *s.get(*at)? == b'{';
+        let close = if mapping { b'}' } else { b']' };
+        *at += 1;
+        skip_spaces(s, at);
+        let mut map = serde_json::Map::new();
+        let mut items = Vec::new();
+        if s.get(*at) != Some(&close) {
+            loop {
+                if mapping {
+                    let key = flow_key(line.text, at)?;
+                    if key == "<<" || map.contains_key(&key) {
+                        return None;
+                    }
+                    let value = self.flow_value(line, at, depth + 1)?;
+                    map.insert(key, value);
+                } else {
+                    let item = self.flow_value(line, at, depth + 1)?;
+                    items.push(item);
+                }
+                skip_spaces(s, at);
+                match *s.get(*at)? {
+                    b',' => {
+                        *at += 1;
+                        skip_spaces(s, at);
+                    }
+                    c if c == close => break,
+                    // `key: value` in a sequence, a second `:`, a comment: the parser's.
+                    _ => return None,
+                }
+            }
+        }
+        *at += 1;
+        Some(if mapping {
+            Value::Object(map)
+        } else {
+            Value::Array(items)
+        })
+    }
+
+    /// An entry's value in a flow collection, at byte `*at` of `line`; `*at` is left after it.
+    /// An empty one (a trailing comma, `{a: }`) is declined: YAML reads some as null, some
+    /// not at all.
+    fn flow_value(&mut self, line: Line<'a>, at: &mut usize, depth: usize) -> Option<Value> {
+        match line.text.as_bytes().get(*at)? {
+            b'{' | b'[' => self.flow(line, at, depth),
+            b'"' => quoted(line.text, at).map(Value::String),
+            _ => {
+                let start = *at;
+                let text = flow_plain(line.text, at)?;
+                self.plain(line, start, text)
+            }
+        }
+    }
+}
+
+fn skip_spaces(s: &[u8], at: &mut usize) {
+    while s.get(*at) == Some(&b' ') {
+        *at += 1;
+    }
+}
+
+/// The JSON string that starts at byte `*at` of `text`, `*at` left after its closing quote.
+/// JSON escapes are a subset of YAML's and mean the same there; a string without escapes is
+/// the text between the quotes (the block reader's text holds no control characters).
+fn quoted(text: &str, at: &mut usize) -> Option<String> {
+    let rest = text.get(*at..)?;
+    let body = rest.get(1..)?;
+    let end = body.find(['"', '\\'])?;
+    if body.as_bytes()[end] == b'"' {
+        *at += end + 2;
+        return Some(body[..end].to_string());
+    }
+    let mut strings = serde_json::Deserializer::from_str(rest).into_iter::<String>();
+    let string = strings.next()?.ok()?;
+    *at += strings.byte_offset();
+    Some(string)
+}
+
+/// The plain scalar that starts at byte `*at` of `text`, in flow context, `*at` left after
+/// it and its trailing spaces trimmed from it: the block reader's plain characters but the
+/// flow indicators, which end it, as does a `:` that is not followed by a plain character.
+/// `None` for other characters, and for an empty scalar.
+fn flow_plain<'t>(text: &'t str, at: &mut usize) -> Option<&'t str> {
+    let s = text.as_bytes();
+    let start = *at;
+    while let Some(&b) = s.get(*at) {
+        match b {
+            b',' | b']' | b'}' => break,
+            b':' if matches!(
+                s.get(*at + 1),
+                None | Some(b' ' | b',' | b'[' | b']' | b'{' | b'}')
+            ) =>
+            {
+                break;
+            }
+            _ if b.is_ascii_alphanumeric() || b" -_./:+=~@%()".contains(&b) => *at += 1,
+            _ => return None,
+        }
+    }
+    let plain = text.get(start..*at)?.trim_end_matches(' ');
+    (!plain.is_empty()).then_some(plain)
+}
+
+/// A key and its `:` in a flow mapping, from byte `*at` of `text`, `*at` left at the value:
+/// a plain word as `block_key` takes it, followed by `: `, or a JSON string followed by `:`
+/// (JSON-like keys may have their value right after the colon).
+fn flow_key(text: &str, at: &mut usize) -> Option<String> {
+    let s = text.as_bytes();
+    let start = *at;
+    let key = if s.get(*at) == Some(&b'"') {
+        quoted(text, at)?
+    } else {
+        let word = flow_plain(text, at)?;
+        let ok = word.bytes().next().is_some_and(|b| b.is_ascii_alphabetic())
+            && word
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_-./".contains(&b));
+        if !ok || special_word(word) {
+            return None;
+        }
+        word.to_string()
+    };
+    if *at - start > MAX_KEY_BYTES {
+        return None;
+    }
+    let plain = s[start] != b'"';
+    skip_spaces(s, at);
+    if s.get(*at) != Some(&b':') {
+        return None;
+    }
+    *at += 1;
+    if plain && s.get(*at) != Some(&b' ') {
+        return None;
+    }
+    skip_spaces(s, at);
+    Some(key)
 }
 
 fn is_item(text: &str) -> bool {
@@ -799,98 +1085,12 @@ fn block_key(text: &str) -> Option<(String, &str)> {
     (short && (rest.is_empty() || rest.starts_with(' '))).then_some((key, rest))
 }
 
-/// JSON read as the YAML parser reads the same text: duplicate keys, merge keys and numbers
-/// `quick_scalar` would not read the same (floats, `-0`, long integers) are refused, and so
-/// is nesting past `MAX_DEPTH`, counted from `depth`.
-struct StrictJson {
-    depth: usize,
-}
-
-/// Integers of up to 18 digits, as `quick_scalar` reads them.
-const QUICK_INT_LIMIT: u64 = 1_000_000_000_000_000_000;
-
-impl<'de> serde::de::DeserializeSeed<'de> for StrictJson {
-    type Value = Value;
-
-    fn deserialize<D: serde::Deserializer<'de>>(self, de: D) -> Result<Value, D::Error> {
-        de.deserialize_any(self)
-    }
-}
-
-impl<'de> serde::de::Visitor<'de> for StrictJson {
-    type Value = Value;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("JSON that YAML reads the same way")
-    }
-
-    fn visit_unit<E>(self) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-
-    fn visit_bool<E>(self, b: bool) -> Result<Value, E> {
-        Ok(Value::Bool(b))
-    }
-
-    fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<Value, E> {
-        if n < QUICK_INT_LIMIT {
-            Ok(Value::from(n))
-        } else {
-            Err(E::custom("an integer too long for the quick path"))
-        }
-    }
-
-    fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<Value, E> {
-        match u64::try_from(n) {
-            Ok(n) => self.visit_u64(n),
-            Err(_) if n.unsigned_abs() < QUICK_INT_LIMIT => Ok(Value::from(n)),
-            Err(_) => Err(E::custom("an integer too long for the quick path")),
-        }
-    }
-
-    fn visit_str<E>(self, s: &str) -> Result<Value, E> {
-        Ok(Value::String(s.to_string()))
-    }
-
-    fn visit_string<E>(self, s: String) -> Result<Value, E> {
-        Ok(Value::String(s))
-    }
-
-    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-        if self.depth >= MAX_DEPTH {
-            return Err(serde::de::Error::custom("nested too deep"));
-        }
-        let mut items = Vec::new();
-        while let Some(item) = seq.next_element_seed(StrictJson {
-            depth: self.depth + 1,
-        })? {
-            items.push(item);
-        }
-        Ok(Value::Array(items))
-    }
-
-    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        if self.depth >= MAX_DEPTH {
-            return Err(serde::de::Error::custom("nested too deep"));
-        }
-        let mut out = serde_json::Map::new();
-        while let Some(key) = map.next_key::<String>()? {
-            if key == "<<" || key.len() > MAX_KEY_BYTES || out.contains_key(&key) {
-                return Err(serde::de::Error::custom("a key YAML reads differently"));
-            }
-            let value = map.next_value_seed(StrictJson {
-                depth: self.depth + 1,
-            })?;
-            out.insert(key, value);
-        }
-        Ok(Value::Object(out))
-    }
-}
-
 /// What serde (with `options()`) makes of a plain scalar, when that is plain to see: `null`,
 /// `~` and nothing are null, `true` and `false` booleans, decimal integers without a leading
-/// zero numbers, and a word that starts with a letter and is none of those (nor `inf` or
-/// `nan` in any case) a string. `None` for the rest (floats, octal, `True`, `.inf`, ...).
+/// zero numbers, and strings: a word that starts with a letter and is none of those (nor
+/// `inf` or `nan` in any case), a path (`/healthz`) or a name (`_defaults.yaml`), and a quantity (`250m`, `256Mi`, `720h`:
+/// a digit first, and a letter no number syntax uses). `None` for the rest (floats, octal,
+/// `True`, `.inf`, ...).
 fn quick_scalar(text: &str) -> Option<Value> {
     match text {
         "" | "~" | "null" => return Some(Value::Null),
@@ -901,6 +1101,12 @@ fn quick_scalar(text: &str) -> Option<Value> {
     let first = text.as_bytes()[0];
     if first.is_ascii_alphabetic() {
         return (!special_word(text)).then(|| Value::String(text.to_string()));
+    }
+    // Kubernetes quantities and durations, and paths, fill environment files. No integer or
+    // float syntax (hex, octal, binary, exponents, `inf`, `nan`) has the letters below.
+    let unit = |b: u8| b.is_ascii_alphabetic() && !b"abcdefinoxABCDEFINOX".contains(&b);
+    if first == b'/' || first == b'_' || (first.is_ascii_digit() && text.bytes().any(unit)) {
+        return Some(Value::String(text.to_string()));
     }
     let digits = text.strip_prefix('-').unwrap_or(text);
     let decimal = !digits.is_empty()
@@ -1520,6 +1726,28 @@ mod tests {
             "ConfigMap",
             "Infinite",
             "nano",
+            "250m",
+            "256Mi",
+            "720h",
+            "1h30m",
+            "8080tcp",
+            "/healthz",
+            "/",
+            "_defaults.yaml",
+            "_1",
+            "_",
+            "/a b:c",
+            "1e3m",
+            "1.5Gi",
+            "0x1g",
+            "0o17s",
+            "0b1z",
+            "1_000m",
+            "12:30h",
+            "1Infinity",
+            "1nan",
+            "2001-12-14t21:59:43.10-05:00",
+            "1.0e+3k",
         ];
         let mut quick = 0;
         for t in tokens {
@@ -1710,6 +1938,153 @@ data:
         "# generated\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\ndata: {\"n\": [1, -2, true, false, null, {\"deep\": [[], {}]}], \"s\": \"\"}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: b\n  annotations:\n    example.com/note: plain text, with commas (and parens)\n---\n",
     ];
 
+    /// Environment files as people and the benchmark write them: block mappings with one-line
+    /// flow collections of plain words, quantities, paths and JSON strings.
+    const ENVIRONMENTS: &[&str] = &[
+        "apiVersion: hadr.dev/v1alpha1\nkind: Environment\nmetadata: {name: env-00000}\nspec:\n  namespace: team-00000\n  app:\n    name: app\n    image: registry.example.com/app:1.0.0\n    port: 8080\n    replicas: 3\n    resources: {cpu: 250m, memory: 256Mi, memoryLimit: 512Mi}\n    readinessProbe: {path: /healthz, initialDelaySeconds: 2, periodSeconds: 5}\n  ha:\n    spread: [zone, hostname]\n    antiAffinity: required\n    disruptionBudget: {minAvailable: 2}\n    survive: region\n  dr:\n    rpo: 24h\n    rto: 30m\n    backup: {schedule: \"0 */6 * * *\", ttl: 720h, storageLocation: default}\n  config: {LOG_LEVEL: \"info\", FEATURE_X: \"on\", SHARD: \"0\"}\n  regions:\n    - {name: eastus2, context: c-0-eastus2, replicas: 4, config: {ROLE: primary}}\n    - {name: centralus, context: c-0-centralus, replicas: 3, config: {ROLE: secondary}}\n    - {name: westus3, context: c-0-westus3, replicas: 2, config: {ROLE: secondary}}\n",
+        include_str!("../environments/_defaults.yaml"),
+        include_str!("../environments/prod.yaml"),
+        include_str!("../environments/staging.yaml"),
+        "apiVersion: hadr.dev/v1alpha1\nkind: Environment\nspec:\n  ha: {disruptionBudget: {maxUnavailable: \"25%\"}, spread: [ zone ], survive: zone}\n  config: { A: on, B: yes ,C: \"x\" }\n  values: {list: [[], {}, [1, -2, true, null, ~]], n: {m: [off]}, \"q\":\"r\"}\n  regions: [{name: a, zones: [a-1, a-2]}, {name: b}]\n",
+    ];
+
+    /// `from_str`'s quick read on one text: where it gives a value, serde-saphyr gives the same;
+    /// whether it gave one.
+    fn quick_read_agrees<T>(src: &str) -> bool
+    where
+        T: DeserializeOwned + Serialize + fmt::Debug,
+    {
+        let Some(quick) = from_str_quick::<T>(src) else {
+            return false;
+        };
+        let slow = from_str_via_serde::<T>(src)
+            .unwrap_or_else(|e| panic!("the quick read took what serde refuses: {src:?}: {e}"));
+        let json = |v: &T| serde_json::to_value(v).unwrap();
+        assert_eq!(json(&quick), json(&slow), "{src:?}");
+        assert_eq!(format!("{quick:?}"), format!("{slow:?}"), "{src:?}");
+        true
+    }
+
+    #[test]
+    fn environment_files_read_quickly_as_serde_reads_them_or_not_at_all() {
+        use crate::environment::EnvironmentFile;
+        for src in ENVIRONMENTS {
+            assert!(quick_read_agrees::<EnvironmentFile>(src), "{src}");
+        }
+        let bench = ENVIRONMENTS[0];
+        // Shapes the quick read takes, each checked against serde.
+        for (from, to) in [
+            ("{minAvailable: 2}", "{minAvailable: \"50%\"}"),
+            ("{minAvailable: 2}", "{maxUnavailable: \"2\"}"),
+            ("apiVersion", "---\napiVersion"),
+            ("kind: Environment", "kind: \"Environment\""),
+            ("replicas: 3\n", "replicas:\n"),
+            ("  dr:\n", "  values: {a: [1, {b: on}], c: null}\n  dr:\n"),
+        ] {
+            let src = bench.replacen(from, to, 1);
+            assert_ne!(src, bench);
+            assert!(quick_read_agrees::<EnvironmentFile>(&src), "{to}");
+        }
+        // Shapes it must leave to serde: what the block reader declines (a float, a duplicate
+        // key, a comment after a flow collection, two documents) and what `Strict` refuses (a
+        // number for a string, a sequence for a struct, a map for an enum, an unknown field).
+        for (from, to) in [
+            ("port: 8080", "port: 80.5"),
+            ("namespace: team-00000", "namespace: 3"),
+            ("SHARD: \"0\"", "SHARD: 0"),
+            ("replicas: 3\n", "replicas: 3\n    replicas: 4\n"),
+            ("{ROLE: primary}", "{ROLE: primary, ROLE: secondary}"),
+            (
+                "{cpu: 250m, memory: 256Mi, memoryLimit: 512Mi}",
+                "[250m, 256Mi, 512Mi]",
+            ),
+            ("kind: Environment", "kind: {Environment: null}"),
+            ("survive: region", "survive: [region]"),
+            ("survive: region", "survive: planet"),
+            ("rpo: 24h", "rpo: 24h\n    extra: x"),
+            (
+                "spread: [zone, hostname]",
+                "spread: [zone, hostname] # both",
+            ),
+            ("{minAvailable: 2}", "{minAvailable: -1}"),
+            ("{minAvailable: 2}", "{minAvailable: 25%}"),
+            ("{minAvailable: 2}", "{minAvailable: true}"),
+            (
+                "metadata: {name: env-00000}",
+                "metadata: {name: env-00000}\n---\nkind: x",
+            ),
+            ("metadata: {name: env-00000}", "metadata:"),
+        ] {
+            let src = bench.replacen(from, to, 1);
+            assert_ne!(src, bench);
+            assert!(from_str_quick::<EnvironmentFile>(&src).is_none(), "{src}");
+            // And the result is serde's, errors with their positions included.
+            let err =
+                |r: Result<EnvironmentFile, YamlError>| r.map(|_| ()).map_err(|e| e.to_string());
+            assert_eq!(err(from_str(&src)), err(from_str_via_serde(&src)), "{src}");
+        }
+        // Texts the quick read may or may not take: around documents markers and empty files.
+        for src in [
+            "",
+            "# nothing\n",
+            "---\n",
+            "apiVersion: hadr.dev/v1alpha1\nkind: Environment\n---\n",
+            "apiVersion: hadr.dev/v1alpha1\nkind: Environment\n---\n# c\n",
+            "# c\n---\napiVersion: hadr.dev/v1alpha1\nkind: Environment\n",
+            "---\n---\napiVersion: hadr.dev/v1alpha1\nkind: Environment\n",
+            "apiVersion: hadr.dev/v1alpha1\nkind: EnvironmentDefaults\nspec: {}\nmetadata: {}\n",
+        ] {
+            quick_read_agrees::<EnvironmentFile>(src);
+        }
+        // Every mutation of the environment files, read both ways.
+        let mut rng = Xorshift(0x1234_5678_9abc_def1);
+        let (mut variants, mut read) = (0, 0);
+        for src in ENVIRONMENTS {
+            for _ in 0..300 {
+                let text = mutate(src, &mut rng);
+                variants += 1;
+                read += usize::from(quick_read_agrees::<EnvironmentFile>(&text));
+            }
+        }
+        assert!(read * 4 > variants, "read {read} of {variants} variants");
+    }
+
+    #[test]
+    fn render_indexes_read_quickly_as_serde_reads_them() {
+        use crate::manifest::{Index, IndexEntry, ObjectId};
+        let entry = |name: &str, namespace: Option<&str>| IndexEntry {
+            file: format!("{name}.yaml"),
+            id: ObjectId {
+                api_version: "v1".into(),
+                kind: "ConfigMap".into(),
+                namespace: namespace.map(str::to_string),
+                name: name.into(),
+            },
+            // A digest that starts with a digit and has only hex letters is left to serde.
+            sha256: if name == "a" { "0123abcd" } else { "e3b0c442" }.into(),
+        };
+        let index = Index {
+            api_version: "hadr.dev/v1alpha1".into(),
+            kind: "Index".into(),
+            environment: "prod".into(),
+            region: "eastus2".into(),
+            digest: "sha256:0123abcd".into(),
+            objects: vec![
+                entry("a", Some("ns")),
+                entry("0777", None),
+                entry("on", Some("1")),
+            ],
+        };
+        let src = index.to_bytes();
+        assert!(!quick_read_agrees::<Index>(&src), "{src}");
+        assert_eq!(from_str::<Index>(&src).unwrap(), index);
+        let mut index = index;
+        index.objects.remove(0);
+        let src = index.to_bytes();
+        assert!(quick_read_agrees::<Index>(&src), "{src}");
+        assert_eq!(from_str::<Index>(&src).unwrap(), index);
+    }
+
     /// Shapes at the edge of what the block reader takes: each is read as `plain_documents`
     /// reads it, or declined.
     const EDGES: &[&str] = &[
@@ -1834,6 +2209,94 @@ data:
         "- \"x\": 1\n  y: 2\n",
         "a:\n  - {\"b\": 1}\n  - [2]\n  - \"s\"\n  - 3\n  - t\n",
         "a:\n  - {\"b\": 1}\n    c: 1\n",
+        "a: {b: 1, c: [x, y], d: {}}\n",
+        "a: { b: 1 ,c: 2 }\n",
+        "a: [ ]\nb: { }\nc: [ [ ] , { } ]\n",
+        "a: [a, b,]\n",
+        "a: {b: 1,}\n",
+        "a: [,]\n",
+        "a: {,}\n",
+        "a: {b}\n",
+        "a: {b, c: 1}\n",
+        "a: {b: }\n",
+        "a: {b:}\n",
+        "a: {b:, c: 1}\n",
+        "a: {b:1}\n",
+        "a: {b :1}\n",
+        "a: {b : 1}\n",
+        "a: {\"b\":1}\n",
+        "a: {\"b\":c}\n",
+        "a: {\"b\" :c}\n",
+        "a: {\"b\":[c]}\n",
+        "a: {b:[c]}\n",
+        "a: {b: [c]}\n",
+        "a: {? b: 1}\n",
+        "a: {? b}\n",
+        "a: {'b': 1}\n",
+        "a: ['x']\n",
+        "a: [b: 1]\n",
+        "a: [\"b\": 1]\n",
+        "a: [b:]\n",
+        "a: {b: c: d}\n",
+        "a: {b: c:d}\n",
+        "a: [c:d, e:f]\n",
+        "a: [x:, y]\n",
+        "a: {b: x y, c: x  y }\n",
+        "a: {b: yes, c: [on, n], d: {e: Off}}\n",
+        "a: [yes, [no, {b: y}]]\n",
+        "a: {yes: 1}\n",
+        "a: {True: 1}\n",
+        "a: {1: 1}\n",
+        "a: {b: 1, b: 2}\n",
+        "a: {b: 1, \"b\": 2}\n",
+        "a: {<<: {c: 1}}\n",
+        "a: {b: [1, 2\n",
+        "a: {b: [1, 2]\n  }\n",
+        "a: {b: 1} # c\n",
+        "a: {b: 1}#c\n",
+        "a: {b: 1},\n",
+        "a: [x] y\n",
+        "a: [x]]\n",
+        "a: {b: 1}}\n",
+        "a: {b: 1]\n",
+        "a: [1}\n",
+        "a: {b: \"\\u00e9\", \"\u{e9}\": on}\n",
+        "\"\u{e9}\": {b: on, c: [\"\u{e9}\", n]}\n",
+        "- {a: on, b: [y]}\n- [off]\n",
+        "a:\n  - {b: on}\n  - [y, {c: n}]\n",
+        "a: [[[]], {b: [{}]}]\n",
+        "a: {b: #c}\n",
+        "a: [a#b]\n",
+        "a: [a #b]\n",
+        "a: [-x, -1, ~, null, true, 1.5]\n",
+        "a: [-1, ~, null, true, false, 0]\n",
+        "a: {b: -}\n",
+        "a: [- x]\n",
+        "a: [-]\n",
+        "a: [a, {b: c}: d]\n",
+        "a: {b: [c]: d}\n",
+        "a: {b: {c: d}e}\n",
+        "a: {[b]: c}\n",
+        "a: {{b: c}: d}\n",
+        "a: [x y:z, a/b:c, ok()]\n",
+        "a: [x:y:z, \"p\"]\n",
+        "a: [(x), @y, %z, =w]\n",
+        "a: [&x y, *x]\n",
+        "a: [!!str 1]\n",
+        "a: [|, >]\n",
+        "a: [`x`]\n",
+        "a: {b: 'c'}\n",
+        "a: [\"x\"y]\n",
+        "a: [\"x\" , \"y\" ]\n",
+        "a: [\"\\x41\"]\n",
+        "a: [1.0, 1e3]\n",
+        "a: [1000000000000000000]\n",
+        "a: {b: 250m, c: 256Mi, d: /healthz, e: 720h, f: [1h30m, /x/y, 8080tcp]}\n",
+        "a: 250m\nb: /healthz\nc: 2001-12-14t21:59:43.10-05:00\nd: [2001-12-14t21:59:43.10-05:00]\n",
+        "a: [2026-01-01, 12:30, 0777, 1_000]\n",
+        "a: {b: 0777}\n",
+        "a: {b: x}   \n",
+        "a: {  b:   x  ,   c:   [  y  ,  z  ]  }\n",
     ];
 
     /// Mappings nested `depth` deep, the innermost holding a scalar or three levels of JSON.
@@ -1872,7 +2335,7 @@ data:
 
     #[test]
     fn the_block_reader_reads_rendered_template_output_as_the_parser_does() {
-        for src in RENDERED {
+        for src in RENDERED.iter().chain(ENVIRONMENTS) {
             assert!(block_reader_agrees(src), "not on the fast path: {src}");
             assert!(template_output(src).is_ok());
         }
@@ -1897,6 +2360,10 @@ data:
                 vec![(1, 4), (3, 3), (4, 3)],
             ),
             ("x:\n  - k: Off\n    y: No\n", vec![(2, 8), (3, 8)]),
+            (
+                "a: {b: on, c: [y, {d: n}], e: \"off\"}\n\"\u{e9}\": [ No ]\n",
+                vec![(1, 8), (1, 16), (1, 23), (2, 8)],
+            ),
         ] {
             let read = block_documents(src).expect(src);
             let at: Vec<_> = read
@@ -2006,6 +2473,8 @@ data:
         };
         // Many edits to real output leave it readable: the comparison is not vacuous.
         let (variants, read) = check(RENDERED, 800);
+        assert!(read * 3 > variants, "read {read} of {variants} variants");
+        let (variants, read) = check(ENVIRONMENTS, 1500);
         assert!(read * 3 > variants, "read {read} of {variants} variants");
         let (variants, read) = check(EDGES, 100);
         assert!(read * 6 > variants, "read {read} of {variants} variants");
