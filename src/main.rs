@@ -2,6 +2,12 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+// Renders allocate many small values (YAML nodes, strings) on two threads; mimalloc cut a full
+// render's CPU by 14% and a no-change render by 18% against the system allocator (measured
+// interleaved on the benchmark fleet).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = match kubectl_hadr::cli::Cli::try_parse() {
         Ok(cli) => cli,
