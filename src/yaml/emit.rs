@@ -18,21 +18,16 @@ use serde_json::Value;
 /// The canonical text of a manifest, or `None` when it has a value this writer leaves to
 /// serde-saphyr. `rank` orders the keys of the top-level mapping.
 pub(super) fn canonical(value: &Value, rank: fn(&str) -> u8) -> Option<String> {
-    let Value::Object(map) = value else {
-        return None;
-    };
-    let mut out = String::with_capacity(1024);
-    if map.is_empty() {
-        out.push_str("{}\n");
-        return Some(out);
-    }
-    write_map(&mut out, map, 0, false, Order::Top(rank))?;
-    Some(out)
+    document(value, Order::Top(rank))
 }
 
 /// The text of a value whose mappings, at every level, are ordered by `rank` and then by
 /// key, as serde-saphyr writes a struct whose fields come in that order; `None` as above.
 pub(super) fn in_order(value: &Value, rank: fn(&str) -> u8) -> Option<String> {
+    document(value, Order::Everywhere(rank))
+}
+
+fn document(value: &Value, order: Order) -> Option<String> {
     let Value::Object(map) = value else {
         return None;
     };
@@ -41,7 +36,7 @@ pub(super) fn in_order(value: &Value, rank: fn(&str) -> u8) -> Option<String> {
         out.push_str("{}\n");
         return Some(out);
     }
-    write_map(&mut out, map, 0, false, Order::Everywhere(rank))?;
+    write_map(&mut out, map, 0, false, order)?;
     Some(out)
 }
 
