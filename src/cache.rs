@@ -349,15 +349,18 @@ impl Cache {
             }
             let read = std::fs::read(dir.join(name)).ok()?;
             hashes.push((name.as_os_str(), sha256_hex(&read)));
-            bytes.insert(name.to_str()?.to_string(), read);
+            if want_bytes {
+                bytes.insert(name.to_str()?.to_string(), read);
+            }
         }
         if content_digest(hashes.iter().map(|(n, h)| (*n, h.as_str()))) != entry.content {
             return None;
         }
         Some(Verified {
             stat,
-            read_any: true,
-            bytes: if want_bytes { bytes } else { BTreeMap::new() },
+            // Files read only for their bytes were already proven: nothing new to record.
+            read_any: !trusted,
+            bytes,
         })
     }
 

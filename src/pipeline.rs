@@ -496,7 +496,8 @@ pub fn render(opts: &RenderOptions) -> Result<RenderReport, Error> {
                     .map(|(r, i)| ((k.entry.name.as_str(), r.as_str()), i.as_str()))
             })
             .collect();
-        // In parallel: each entry hashes and stats its region's files again.
+        // In parallel: each entry hashes its index and stats the files `apply` has no
+        // metadata of (those renamed into place).
         let rendered: Vec<RegionEntry> = sets
             .par_iter()
             .zip(&region_warnings)
