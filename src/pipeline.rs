@@ -1,6 +1,7 @@
 //! The commands end to end: render (load environments, render every region, then check, write
 //! or commit the rendered tree) and validate (render in memory, check the policy).
 
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
@@ -12,6 +13,7 @@ use crate::cache::{self, Cache, EnvEntry, RegionEntry, Stat, Verified};
 use crate::environment::{self, Environment, EnvironmentError, Severity};
 use crate::error::Error;
 use crate::hash::{hex, sha256_hex};
+use crate::manifest::INDEX_FILE;
 use crate::policy::{self, Finding, Loss, Survival};
 use crate::render::{Job, RenderedSet, Renderer, Warning, merge_warnings};
 use crate::store::{Store, Target};
@@ -385,11 +387,40 @@ pub fn render(opts: &RenderOptions) -> Result<RenderReport, Error> {
                 })
         })
         .collect::<Result<_, _>>()?;
-    let (sets, region_warnings): (Vec<RenderedSet>, Vec<Vec<Warning>>) = renderer
-        .render_jobs(&dirty)
-        .map_err(Error::Render)?
-        .into_iter()
-        .unzip();
+    // A region directory that does not exist yet is written by the worker that renders it,
+    // under a temporary name, while the other workers render: file creation is most of a
+    // first render. It appears under its own name only once everything is rendered, checked
+    // and written, and is removed if anything fails before.
+    let writes = matches!(opts.action, Action::Write | Action::Commit);
+    let fresh: Vec<bool> = jobs
+        .iter()
+        .zip(&verified)
+        .filter(|(_, v)| v.is_none())
+        .map(|(&(e, r), _)| {
+            let k = &known[e].entry;
+            writes && tree::absent(&listing, Path::new(&k.name), &k.regions[r])
+        })
+        .collect();
+    let staging = tree::Staging::new(&out);
+    let outputs = renderer
+        .render_jobs_then(&dirty, |i, (set, _)| {
+            if fresh[i] {
+                stage_region(&staging, set)
+            } else {
+                Ok(None)
+            }
+        })
+        .map_err(Error::Render)?;
+    let mut sets = Vec::with_capacity(outputs.len());
+    let mut region_warnings = Vec::with_capacity(outputs.len());
+    // Per set: what the cache records of the files of a region written while rendering.
+    let mut fresh_files: Vec<Option<Vec<FileEntry>>> = Vec::with_capacity(outputs.len());
+    for ((set, warnings), written) in outputs {
+        sets.push(set);
+        region_warnings.push(warnings);
+        fresh_files.push(written?);
+    }
+    let is_staged: Vec<bool> = fresh_files.iter().map(Option::is_some).collect();
     let gates_passed: Vec<String> = (0..known.len())
         .filter(|&e| must_gate[e] && cache.is_some())
         .map(|e| gate_keys[e].clone())
@@ -435,15 +466,21 @@ pub fn render(opts: &RenderOptions) -> Result<RenderReport, Error> {
             .cloned()
             .collect(),
     );
-    let mut desired = tree::desired(&sets);
+    let unstaged: Vec<&RenderedSet> = sets
+        .iter()
+        .zip(&is_staged)
+        .filter_map(|(s, staged)| (!staged).then_some(s))
+        .collect();
+    let mut desired = tree::desired(&unstaged);
     let existing = tree::read(
         &out,
         tree::files_of(&listing, |dir| !clean_dirs.contains(dir)),
     )?;
+    let changes = tree::changes(&existing, &desired);
     let mut report = RenderReport {
         out: out.clone(),
         sets: summaries,
-        changes: tree::changes(&existing, &desired),
+        changes: tree::with_added(changes.clone(), &staging),
         warnings,
         commit: None,
         up_to_date: None,
@@ -461,7 +498,7 @@ pub fn render(opts: &RenderOptions) -> Result<RenderReport, Error> {
         Some(s) => Some(s.relative(&out)?),
         None => None,
     };
-    let edits = tree::hand_edits(&existing, &report.changes);
+    let edits = tree::hand_edits(&existing, &changes);
     if !edits.is_empty() && !opts.force {
         let shown = edits
             .into_iter()
@@ -472,7 +509,7 @@ pub fn render(opts: &RenderOptions) -> Result<RenderReport, Error> {
             .collect();
         return Err(Error::HandEdits(shown));
     }
-    let written = tree::apply(&out, &desired, &report.changes)?;
+    let written = tree::apply(&out, &desired, &changes, staging)?;
     let read_any = clean.iter().any(|(_, v)| v.read_any) || known.iter().any(|k| k.read_any);
     let keep_others = !scope.prune_environments;
     // Everything came from the cache and was proven by stat alone: it already says all this
@@ -501,12 +538,16 @@ pub fn render(opts: &RenderOptions) -> Result<RenderReport, Error> {
         let rendered: Vec<RegionEntry> = sets
             .par_iter()
             .zip(&region_warnings)
-            .map(|(set, warnings)| {
+            .zip(&mut fresh_files)
+            .map(|((set, warnings), files)| {
                 let input = inputs
                     .get(&(set.environment.as_str(), set.region.as_str()))
                     .copied()
                     .unwrap_or_default();
-                rendered_entry(&out, set, warnings.clone(), &desired, &written, input)
+                let files = files
+                    .take()
+                    .unwrap_or_else(|| written_files(&out, set, &desired, &written));
+                rendered_entry(set, warnings.clone(), files, input)
             })
             .collect();
         let kept = clean.iter().map(|(entry, v)| RegionEntry {
@@ -522,6 +563,12 @@ pub fn render(opts: &RenderOptions) -> Result<RenderReport, Error> {
             let dir = Path::new(&entry.environment).join(&entry.region);
             desired.extend(v.bytes.into_iter().map(|(n, b)| (dir.join(n), b)));
         }
+        let staged_sets: Vec<&RenderedSet> = sets
+            .iter()
+            .zip(&is_staged)
+            .filter_map(|(s, staged)| staged.then_some(s))
+            .collect();
+        desired.extend(tree::desired(&staged_sets));
         let message = commit_message(&store, opts, &report.sets);
         let id = store.commit(&Target::Head, &out_rel, &scope, &desired, &message)?;
         report.commit = Some(CommitSummary {
@@ -558,7 +605,7 @@ fn render_to_branch(
         &Target::Branch(branch.to_string()),
         &out_rel,
         scope,
-        &tree::desired(&sets),
+        &tree::desired(&sets.iter().collect::<Vec<_>>()),
         &commit_message(&store, opts, &summaries),
     )?;
     Ok(RenderReport {
@@ -574,15 +621,46 @@ fn render_to_branch(
     })
 }
 
-/// The cache entry of a region just rendered and written.
-fn rendered_entry(
+/// What the cache records of one file a render wrote: name, sha256 and metadata.
+type FileEntry = (String, String, Option<Stat>);
+
+/// Writes a region that has no directory yet, whole (see `tree::Staging`), with what the
+/// cache records of its files.
+fn stage_region(
+    staging: &tree::Staging,
+    set: &RenderedSet,
+) -> Result<Option<Vec<FileEntry>>, tree::TreeError> {
+    let index = set.index().to_bytes();
+    let files = set
+        .objects
+        .iter()
+        .map(|o| (o.file.as_str(), o.bytes.as_bytes()))
+        .chain([(INDEX_FILE, index.as_bytes())]);
+    let rel = Path::new(&set.environment).join(&set.region);
+    let Some(written) = staging.write(&rel, files)? else {
+        return Ok(None);
+    };
+    let hashes = set
+        .objects
+        .iter()
+        .map(|o| o.sha256.clone())
+        .chain([sha256_hex(index.as_bytes())]);
+    Ok(Some(
+        written
+            .into_iter()
+            .zip(hashes)
+            .map(|((name, meta), sha256)| (name, sha256, Stat::of(&meta)))
+            .collect(),
+    ))
+}
+
+/// What the cache records of the files of a region written by `tree::apply`.
+fn written_files(
     out: &Path,
     set: &RenderedSet,
-    warnings: Vec<Warning>,
     desired: &tree::Files,
     written: &tree::Written,
-    input: &str,
-) -> RegionEntry {
+) -> Vec<FileEntry> {
     let dir = Path::new(&set.environment).join(&set.region);
     // The objects' hashes are known; only the index is hashed here.
     let known: BTreeMap<&str, &str> = set
@@ -590,14 +668,13 @@ fn rendered_entry(
         .iter()
         .map(|o| (o.file.as_str(), o.sha256.as_str()))
         .collect();
-    let files: Vec<(&std::ffi::OsStr, String, Option<Stat>)> = desired
+    desired
         .range(dir.clone()..)
         .take_while(|(p, _)| p.parent() == Some(&dir))
         .filter_map(|(path, bytes)| {
-            let name = path.file_name()?;
-            let sha256 = name
-                .to_str()
-                .and_then(|n| known.get(n))
+            let name = path.file_name()?.to_str()?;
+            let sha256 = known
+                .get(name)
                 .map_or_else(|| sha256_hex(bytes), |s| s.to_string());
             let stat = match written.get(path) {
                 Some(meta) => Stat::of(meta),
@@ -605,9 +682,18 @@ fn rendered_entry(
                     .ok()
                     .and_then(|m| Stat::of(&m)),
             };
-            Some((name, sha256, stat))
+            Some((name.to_string(), sha256, stat))
         })
-        .collect();
+        .collect()
+}
+
+/// The cache entry of a region just rendered and written.
+fn rendered_entry(
+    set: &RenderedSet,
+    warnings: Vec<Warning>,
+    files: Vec<FileEntry>,
+    input: &str,
+) -> RegionEntry {
     RegionEntry {
         environment: set.environment.clone(),
         region: set.region.clone(),
@@ -615,8 +701,8 @@ fn rendered_entry(
         digest: set.digest.clone(),
         objects: set.objects.len(),
         warnings,
-        content: cache::content_digest(files.iter().map(|(n, h, _)| (*n, h.as_str()))),
-        stat: cache::stat_digest(files.iter().map(|(n, _, s)| (*n, *s))),
+        content: cache::content_digest(files.iter().map(|(n, h, _)| (OsStr::new(n), h.as_str()))),
+        stat: cache::stat_digest(files.iter().map(|(n, _, s)| (OsStr::new(n), *s))),
     }
 }
 

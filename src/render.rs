@@ -248,9 +248,25 @@ impl Renderer {
 
     /// Renders the given regions, in parallel, keeping each region's warnings with it.
     pub fn render_jobs(&self, jobs: &[Job<'_>]) -> Result<Vec<RegionOutput>, Vec<RenderError>> {
-        let results: Vec<Result<RegionOutput, RenderError>> = jobs
+        let outputs = self.render_jobs_then(jobs, |_, _| ())?;
+        Ok(outputs.into_iter().map(|(o, ())| o).collect())
+    }
+
+    /// Renders the given regions in parallel and, on the thread that rendered it, passes each
+    /// region with its job's index to `then` (to write it while other regions render).
+    pub fn render_jobs_then<T: Send>(
+        &self,
+        jobs: &[Job<'_>],
+        then: impl Fn(usize, &RegionOutput) -> T + Sync,
+    ) -> Result<Vec<(RegionOutput, T)>, Vec<RenderError>> {
+        let results: Vec<Result<(RegionOutput, T), RenderError>> = jobs
             .par_iter()
-            .map(|(e, r)| self.render_region(e, r))
+            .enumerate()
+            .map(|(i, (e, r))| {
+                let output = self.render_region(e, r)?;
+                let after = then(i, &output);
+                Ok((output, after))
+            })
             .collect();
         let mut outputs = Vec::with_capacity(results.len());
         let mut errors = Vec::new();

@@ -27,7 +27,7 @@ pub struct Scope {
 pub type Files = BTreeMap<PathBuf, Vec<u8>>;
 
 /// Builds the desired files of the rendered sets, keyed by path relative to the output root.
-pub fn desired(sets: &[RenderedSet]) -> Files {
+pub fn desired(sets: &[&RenderedSet]) -> Files {
     // Each set's files (copies of its bytes and its serialized index) in parallel: on the main
     // thread alone this was a twentieth of a full render.
     let per_set: Vec<Vec<(PathBuf, Vec<u8>)>> = sets
@@ -190,6 +190,36 @@ fn collect(root: &Path, rel: &Path, listing: &mut Listing) -> Result<(), TreeErr
     Ok(())
 }
 
+/// Whether the directory `<environment>/<region>` is absent from a listing: neither listed
+/// itself nor an entry of its listed environment directory.
+pub fn absent(listing: &Listing, environment: &Path, region: &str) -> bool {
+    !listing.contains_key(&environment.join(region))
+        && listing
+            .get(environment)
+            .is_none_or(|entries| entries.iter().all(|(name, _)| name != region))
+}
+
+/// `changes` and the files of the new directories staged before them, all added, in path
+/// order.
+pub fn with_added(mut changes: Vec<Change>, staging: &Staging) -> Vec<Change> {
+    let state = staging.state();
+    let mut dirs: Vec<&StagedDir> = state.dirs.iter().collect();
+    dirs.sort_unstable_by(|a, b| a.rel.cmp(&b.rel));
+    let resort = !changes.is_empty();
+    for dir in dirs {
+        let mut names: Vec<&str> = dir.files.iter().map(|(n, _)| n.as_str()).collect();
+        names.sort_unstable();
+        changes.extend(names.into_iter().map(|n| Change {
+            path: dir.rel.join(n),
+            kind: ChangeKind::Added,
+        }));
+    }
+    if resort {
+        changes.sort();
+    }
+    changes
+}
+
 /// What turning `existing` into `desired` takes, in path order.
 pub fn changes(existing: &Files, desired: &Files) -> Vec<Change> {
     let mut out = Vec::new();
@@ -298,99 +328,103 @@ const TMP_SUFFIX: &str = ".hadr-tmp";
 /// target under a temporary name, and only when all are written are they renamed into place
 /// and removed files deleted, so no reader (`kubectl apply -f`, a crash, an interrupted run)
 /// ever sees a half-written manifest under its real name. A directory that does not exist yet
-/// (a new region) is written whole as a temporary directory and renamed once: a reader sees
-/// all of it or none, and a first render makes one rename per region instead of one per file.
-/// A failure while writing removes the temporaries and leaves the tree as it was.
+/// (a new region) is written whole as a temporary directory and renamed once (see
+/// [`Staging`]): a reader sees all of it or none, and a first render makes one rename per
+/// region instead of one per file. `staging` may hold such directories already, written by
+/// the caller; they are published with the rest. A failure while writing removes every
+/// temporary and leaves the tree as it was.
 ///
-/// Returns the metadata of the files written into new directories, as `stat` will report it
-/// (taken from the open file: neither closing it nor renaming its directory changes it); a
-/// file renamed into place has a new change time, so it is left out.
-pub fn apply(root: &Path, desired: &Files, changes: &[Change]) -> Result<Written, TreeError> {
-    let writes: Vec<&Change> = changes
-        .iter()
-        .filter(|c| c.kind != ChangeKind::Removed)
-        .collect();
-    let parents: BTreeSet<PathBuf> = writes
-        .iter()
-        .filter_map(|c| root.join(&c.path).parent().map(Path::to_path_buf))
-        .collect();
-    // New directories with no other written directory below them, by their temporary.
-    let mut whole: BTreeMap<PathBuf, PathBuf> = BTreeMap::new();
-    let mut cleanup = Cleanup::default();
-    for parent in &parents {
-        let nested = parents
-            .range::<Path, _>((
-                std::ops::Bound::Excluded(parent.as_path()),
-                std::ops::Bound::Unbounded,
-            ))
-            .next()
-            .is_some_and(|next| next.starts_with(parent));
-        if !nested && !parent.exists() {
-            let tmp = with_suffix(parent);
-            let made = parent
-                .parent()
-                .map_or(Ok(()), std::fs::create_dir_all)
-                .and_then(|()| std::fs::create_dir(&tmp));
-            // A temporary left by a crashed run: write file by file instead.
-            if made.is_ok() {
-                cleanup.dirs.push(tmp.clone());
-                whole.insert(parent.clone(), tmp);
-                continue;
-            }
+/// Returns the metadata of the files this call wrote into new directories, as `stat` will
+/// report it (taken from the open file: neither closing it nor renaming its directory changes
+/// it); a file renamed into place has a new change time, so it is left out.
+pub fn apply(
+    root: &Path,
+    desired: &Files,
+    changes: &[Change],
+    staging: Staging,
+) -> Result<Written, TreeError> {
+    let mut by_parent: BTreeMap<&Path, Vec<&Path>> = BTreeMap::new();
+    for c in changes.iter().filter(|c| c.kind != ChangeKind::Removed) {
+        by_parent
+            .entry(c.path.parent().unwrap_or(Path::new("")))
+            .or_default()
+            .push(&c.path);
+    }
+    // New directories with no other written directory below them are written whole, in
+    // parallel; a temporary left by a crashed run makes one go file by file instead.
+    let parents: Vec<&Path> = by_parent.keys().copied().collect();
+    let whole: Vec<(&Path, Option<FilesWritten>)> = parents
+        .par_iter()
+        .enumerate()
+        .filter(|&(i, parent)| {
+            let nested = parents
+                .get(i + 1)
+                .is_some_and(|next| next.starts_with(parent));
+            !nested && !parent.as_os_str().is_empty() && !root.join(parent).exists()
+        })
+        .map(|(_, parent)| {
+            let files = by_parent[parent].iter().filter_map(|path| {
+                let name = path.file_name()?.to_str()?;
+                Some((name, desired[*path].as_slice()))
+            });
+            Ok((*parent, staging.write(parent, files)?))
+        })
+        .collect::<Result<_, TreeError>>()?;
+    let mut written = Written::new();
+    let mut done = BTreeSet::new();
+    for (parent, files) in whole {
+        if let Some(files) = files {
+            done.insert(parent);
+            written.extend(files.into_iter().map(|(n, m)| (parent.join(n), m)));
         }
-        if let Err(e) = std::fs::create_dir_all(parent) {
-            return Err(cleanup.undo(io_error(parent, e)));
+    }
+    let mut singles: Vec<&Path> = Vec::new();
+    for (parent, paths) in &by_parent {
+        if !done.contains(parent) {
+            let dir = root.join(parent);
+            std::fs::create_dir_all(&dir).map_err(|e| io_error(&dir, e))?;
+            singles.extend(paths);
         }
     }
     // Files are written (and synced) in parallel: on a disk the syncs overlap, on tmpfs the
     // system calls do.
-    let staged: Vec<Staged> = writes
+    let files: Vec<StagedFile> = singles
         .par_iter()
-        .map(|c| {
-            let target = root.join(&c.path);
-            let in_whole = target.parent().and_then(|p| whole.get(p));
-            match (in_whole, target.file_name()) {
-                (Some(tmp), Some(name)) => {
-                    let path = tmp.join(name);
-                    let written = std::fs::File::create(&path).and_then(|f| {
-                        let meta = fill(&f, &desired[&c.path]).and_then(|()| f.metadata());
-                        meta.map(|m| (c.path.clone(), m))
-                    });
-                    Staged {
-                        created: None,
-                        rename: None,
-                        written: written.as_ref().ok().cloned(),
-                        result: written.map(drop).map_err(|e| io_error(&path, e)),
-                    }
-                }
-                _ => stage(&target, &desired[&c.path]),
+        .map(|rel| stage(&root.join(rel), &desired[*rel]))
+        .collect();
+    let mut renames = Vec::with_capacity(files.len());
+    let mut failure = None;
+    let mut left = Vec::new();
+    for f in files {
+        match f {
+            Ok(rename) => renames.push(rename),
+            Err((created, e)) => {
+                left.extend(created);
+                failure = failure.or(Some(e));
             }
-        })
-        .collect();
-    cleanup
-        .files
-        .extend(staged.iter().filter_map(|s| s.created.clone()));
-    if let Some(e) = staged.iter().find_map(|s| s.result.as_ref().err()) {
-        return Err(cleanup.undo(e.clone()));
+        }
     }
-    // The entries of a directory are made durable before it appears under its name.
-    let synced: Result<(), TreeError> = whole
-        .par_iter()
-        .map(|(_, tmp)| sync_dir(tmp).map_err(|e| io_error(tmp, e)))
-        .collect();
-    if let Err(e) = synced {
-        return Err(cleanup.undo(e));
+    if let Some(e) = failure {
+        for tmp in renames.into_iter().map(|(tmp, _)| tmp).chain(left) {
+            let _ = std::fs::remove_file(tmp);
+        }
+        return Err(e);
     }
-    let renames: Vec<Result<(), TreeError>> = staged
-        .iter()
-        .filter_map(|s| s.rename.as_ref().map(|(tmp, target)| (tmp, target)))
-        .chain(whole.iter().map(|(target, tmp)| (tmp, target)))
-        .collect::<Vec<_>>()
-        .into_par_iter()
-        .map(|(tmp, target)| std::fs::rename(tmp, target).map_err(|e| io_error(target, e)))
-        .collect();
-    renames.into_iter().collect::<Result<(), _>>()?;
-    let written = staged.into_iter().filter_map(|s| s.written).collect();
+    let (renamed, published) = rayon::join(
+        || {
+            renames
+                .into_par_iter()
+                .map(|(tmp, target)| {
+                    std::fs::rename(&tmp, &target).map_err(|e| io_error(&target, e))
+                })
+                .collect::<Vec<_>>()
+        },
+        || staging.publish(),
+    );
+    renamed
+        .into_iter()
+        .chain([published])
+        .collect::<Result<(), _>>()?;
     for c in changes.iter().filter(|c| c.kind == ChangeKind::Removed) {
         let path = root.join(&c.path);
         std::fs::remove_file(&path).map_err(|e| io_error(&path, e))?;
@@ -406,27 +440,163 @@ pub fn apply(root: &Path, desired: &Files, changes: &[Change]) -> Result<Written
     Ok(written)
 }
 
-/// Metadata of written files, by path relative to the root.
-pub type Written = BTreeMap<PathBuf, std::fs::Metadata>;
-
-/// The temporaries a failed `apply` removes.
-#[derive(Default)]
-struct Cleanup {
-    files: Vec<PathBuf>,
-    dirs: Vec<PathBuf>,
+/// The new directories of one render, each written whole under a temporary name beside it
+/// (`<dir>.hadr-tmp`) with its entries synced, none visible under its own name until `apply`
+/// publishes them. Dropped before that (an error anywhere in the render), it removes them and
+/// the directories it made above them.
+#[derive(Debug)]
+pub struct Staging {
+    root: PathBuf,
+    state: std::sync::Mutex<StagingState>,
 }
 
-impl Cleanup {
-    fn undo(self, error: TreeError) -> TreeError {
-        for file in self.files {
-            let _ = std::fs::remove_file(file);
+#[derive(Debug, Default)]
+struct StagingState {
+    dirs: Vec<StagedDir>,
+    /// Directories made above the staged ones.
+    made: Vec<PathBuf>,
+}
+
+#[derive(Debug)]
+struct StagedDir {
+    /// Relative to the root.
+    rel: PathBuf,
+    tmp: PathBuf,
+    files: Vec<(String, std::fs::Metadata)>,
+}
+
+impl Staging {
+    pub fn new(root: &Path) -> Staging {
+        Staging {
+            root: root.to_path_buf(),
+            state: Default::default(),
         }
-        for dir in self.dirs {
-            let _ = std::fs::remove_dir_all(dir);
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, StagingState> {
+        // A panic while holding the lock leaves the lists whole: each change is one push.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Writes the directory `rel` (relative to the root), which does not exist, with these
+    /// files by name. Returns each file's name and metadata as `stat` will report it once
+    /// published, or `None` when the temporary is already there, left by a crashed run: the
+    /// caller writes the files one by one instead.
+    pub fn write<'a>(
+        &self,
+        rel: &Path,
+        files: impl IntoIterator<Item = (&'a str, &'a [u8])>,
+    ) -> Result<Option<FilesWritten>, TreeError> {
+        let target = self.root.join(rel);
+        let tmp = with_suffix(&target);
+        if let Some(parent) = target.parent() {
+            let mut made = Vec::new();
+            let result = create_dirs(parent, &mut made);
+            self.state().made.extend(made);
+            result.map_err(|e| io_error(parent, e))?;
         }
-        error
+        match std::fs::create_dir(&tmp) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(None),
+            Err(e) => return Err(io_error(&tmp, e)),
+        }
+        let mut dir = StagedDir {
+            rel: rel.to_path_buf(),
+            tmp,
+            files: Vec::new(),
+        };
+        let result = dir.fill(files);
+        let written = dir.files.clone();
+        // Recorded even when half written, so that dropping the staging removes it.
+        self.state().dirs.push(dir);
+        result.map(|()| Some(written))
+    }
+
+    /// Renames every staged directory to its own name.
+    fn publish(self) -> Result<(), TreeError> {
+        let dirs = std::mem::take(&mut self.state().dirs);
+        let results: Vec<Result<(), TreeError>> = dirs
+            .par_iter()
+            .map(|d| {
+                let target = self.root.join(&d.rel);
+                std::fs::rename(&d.tmp, &target).map_err(|e| io_error(&target, e))
+            })
+            .collect();
+        let mut state = self.state();
+        // The directories made above them now hold them.
+        state.made.clear();
+        // Those not renamed are removed on drop.
+        state.dirs = dirs
+            .into_iter()
+            .zip(&results)
+            .filter(|(_, r)| r.is_err())
+            .map(|(d, _)| d)
+            .collect();
+        drop(state);
+        results.into_iter().collect()
     }
 }
+
+impl StagedDir {
+    fn fill<'a>(
+        &mut self,
+        files: impl IntoIterator<Item = (&'a str, &'a [u8])>,
+    ) -> Result<(), TreeError> {
+        for (name, bytes) in files {
+            let path = self.tmp.join(name);
+            let meta = std::fs::File::create(&path)
+                .and_then(|f| fill(&f, bytes).and_then(|()| f.metadata()))
+                .map_err(|e| io_error(&path, e))?;
+            self.files.push((name.to_string(), meta));
+        }
+        // The entries of a directory are made durable before it appears under its name.
+        sync_dir(&self.tmp).map_err(|e| io_error(&self.tmp, e))
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        let state = self.state.get_mut().unwrap_or_else(|e| e.into_inner());
+        for dir in state.dirs.drain(..) {
+            let _ = std::fs::remove_dir_all(&dir.tmp);
+        }
+        // Deepest first; one that is not empty holds something else and stays.
+        state
+            .made
+            .sort_unstable_by_key(|d| std::cmp::Reverse(d.components().count()));
+        for dir in state.made.drain(..) {
+            let _ = std::fs::remove_dir(dir);
+        }
+    }
+}
+
+/// `create_dir_all` that records the directories it made.
+fn create_dirs(dir: &Path, created: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    match std::fs::create_dir(dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            match dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+                Some(parent) => create_dirs(parent, created)?,
+                None => return Err(e),
+            }
+            match std::fs::create_dir(dir) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Err(e) => return Err(e),
+    }
+    created.push(dir.to_path_buf());
+    Ok(())
+}
+
+/// The files written into one directory, by name, with their metadata.
+pub type FilesWritten = Vec<(String, std::fs::Metadata)>;
+
+/// Metadata of written files, by path relative to the root.
+pub type Written = BTreeMap<PathBuf, std::fs::Metadata>;
 
 fn with_suffix(path: &Path) -> PathBuf {
     let mut tmp = path.as_os_str().to_os_string();
@@ -444,32 +614,21 @@ fn sync_dir(_dir: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
-/// What writing one file left behind.
-struct Staged {
-    /// The temporary this write created: removed on any failure.
-    created: Option<PathBuf>,
-    /// The temporary to rename onto its target once every write succeeded.
-    rename: Option<(PathBuf, PathBuf)>,
-    /// The file's final metadata, when known.
-    written: Option<(PathBuf, std::fs::Metadata)>,
-    result: Result<(), TreeError>,
-}
+/// One file written beside its target: the (temporary, target) pair to rename, or the error
+/// with the temporary it left, if any.
+type StagedFile = Result<(PathBuf, PathBuf), (Option<PathBuf>, TreeError)>;
 
-fn stage(target: &Path, bytes: &[u8]) -> Staged {
+fn stage(target: &Path, bytes: &[u8]) -> StagedFile {
     let tmp = with_suffix(target);
     match std::fs::File::create(&tmp) {
-        Ok(f) => Staged {
-            result: fill(&f, bytes).map_err(|e| io_error(&tmp, e)),
-            created: Some(tmp.clone()),
-            rename: Some((tmp, target.to_path_buf())),
-            written: None,
+        Ok(f) => match fill(&f, bytes) {
+            Ok(()) => Ok((tmp, target.to_path_buf())),
+            Err(e) => {
+                let err = io_error(&tmp, e);
+                Err((Some(tmp), err))
+            }
         },
-        Err(e) => Staged {
-            created: None,
-            rename: None,
-            written: None,
-            result: Err(io_error(&tmp, e)),
-        },
+        Err(e) => Err((None, io_error(&tmp, e))),
     }
 }
 
@@ -499,7 +658,7 @@ mod tests {
             ])
             .collect();
         let existing = Files::from([("e/r/a.yaml".into(), b"old".to_vec())]);
-        let err = apply(r, &desired, &changes(&existing, &desired)).unwrap_err();
+        let err = apply(r, &desired, &changes(&existing, &desired), Staging::new(r)).unwrap_err();
         assert!(err.path.ends_with("a.yaml.hadr-tmp"), "{err}");
         let mut left: Vec<String> = std::fs::read_dir(r.join("e/r"))
             .unwrap()
@@ -528,12 +687,12 @@ mod tests {
         desired.insert("e/r/a.yaml".into(), b"new".to_vec());
         let existing = Files::from([("e/r/a.yaml".into(), b"old".to_vec())]);
         // The changed file cannot be staged: nothing of the new directory may be left.
-        apply(r, &desired, &changes(&existing, &desired)).unwrap_err();
+        apply(r, &desired, &changes(&existing, &desired), Staging::new(r)).unwrap_err();
         assert!(!r.join("e/new").exists());
         assert!(!r.join("e/new.hadr-tmp").exists());
 
         std::fs::remove_dir(r.join("e/r/a.yaml.hadr-tmp")).unwrap();
-        let written = apply(r, &desired, &changes(&existing, &desired)).unwrap();
+        let written = apply(r, &desired, &changes(&existing, &desired), Staging::new(r)).unwrap();
         // What apply says of the files of the new directory is what stat says now (the
         // render cache records it); the renamed file is left out.
         assert_eq!(written.len(), 20);
@@ -562,6 +721,67 @@ mod tests {
         for (path, bytes) in &desired {
             assert_eq!(&std::fs::read(r.join(path)).unwrap(), bytes);
         }
+    }
+
+    #[test]
+    fn a_staging_dropped_unpublished_leaves_nothing_it_made() {
+        let root = tempfile::tempdir().unwrap();
+        let r = root.path();
+        std::fs::create_dir_all(r.join("kept/empty")).unwrap();
+        let files = [("a.yaml", &b"a"[..]), ("b.yaml", &b"b"[..])];
+        let staging = Staging::new(r);
+        for dir in ["out/e/r1", "out/e/r2", "kept/r", "kept/empty/r"] {
+            assert!(staging.write(Path::new(dir), files).unwrap().is_some());
+        }
+        assert!(r.join("out/e/r1.hadr-tmp/b.yaml").is_file());
+        assert!(!r.join("out/e/r1").exists());
+        drop(staging);
+        let names = |d: &Path| -> Vec<String> {
+            let mut n: Vec<String> = std::fs::read_dir(d)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            n.sort();
+            n
+        };
+        assert_eq!(names(r), ["kept"]);
+        // An empty directory that was there before stays.
+        assert_eq!(names(&r.join("kept")), ["empty"]);
+        assert!(names(&r.join("kept/empty")).is_empty());
+    }
+
+    #[test]
+    fn added_directories_and_other_changes_are_reported_in_path_order() {
+        let root = tempfile::tempdir().unwrap();
+        let r = root.path();
+        let files = [("z.yaml", &b"z"[..]), ("a.yaml", &b"a"[..])];
+        let staging = Staging::new(r);
+        for dir in ["p-q/r", "p/s", "p/r"] {
+            staging.write(Path::new(dir), files).unwrap().unwrap();
+        }
+        let paths = |changes: Vec<Change>| -> Vec<String> {
+            changes
+                .into_iter()
+                .map(|c| c.path.to_string_lossy().into_owned())
+                .collect()
+        };
+        // Path order, not string order: `p/...` before `p-q/...`.
+        let alone = [
+            "p/r/a.yaml",
+            "p/r/z.yaml",
+            "p/s/a.yaml",
+            "p/s/z.yaml",
+            "p-q/r/a.yaml",
+            "p-q/r/z.yaml",
+        ];
+        assert_eq!(paths(with_added(Vec::new(), &staging)), alone);
+        let other = Change {
+            path: "p/q/x.yaml".into(),
+            kind: ChangeKind::Changed,
+        };
+        let mixed = paths(with_added(vec![other], &staging));
+        assert_eq!(mixed[0], "p/q/x.yaml");
+        assert_eq!(mixed[1..], alone);
     }
 
     #[test]
