@@ -1,5 +1,6 @@
 //! The one place that writes to stdout and stderr: reports for people (text) and machines (JSON).
 
+use std::fmt::Write as _;
 use std::io::{self, IsTerminal, Write};
 
 use serde::Serialize;
@@ -92,24 +93,31 @@ impl Printer {
             return;
         }
         self.warnings(&report.warnings);
+        // One line per file of a first render (thousands): written in place, not formatted
+        // line by line.
         let mut out = String::new();
         for s in &report.sets {
-            out.push_str(&format!(
-                "{}/{}  {} objects  {}\n",
+            let _ = writeln!(
+                out,
+                "{}/{}  {} objects  {}",
                 s.environment, s.region, s.objects, s.digest
-            ));
+            );
         }
+        // `out` with one trailing separator, as `join` would put it.
+        let root = report.out.join("");
+        let root = root.display();
         for c in &report.changes {
             let (mark, code) = match c.kind {
                 ChangeKind::Added => ("+", "32"),
                 ChangeKind::Changed => ("~", "33"),
                 ChangeKind::Removed => ("-", "31"),
             };
-            out.push_str(&format!(
-                "{} {}\n",
-                self.paint(code, mark),
-                report.out.join(&c.path).display()
-            ));
+            if self.color {
+                let _ = write!(out, "\x1b[{code}m{mark}\x1b[0m ");
+            } else {
+                let _ = write!(out, "{mark} ");
+            }
+            let _ = writeln!(out, "{root}{}", c.path.display());
         }
         match report.up_to_date {
             Some(true) => out.push_str(&format!("{} is up to date\n", report.out.display())),
