@@ -229,9 +229,11 @@ pub struct Cache {
 
 impl Cache {
     /// Opens the cache for rendering `root`'s sources into `out`, loading what an earlier run
-    /// left. `None` when there is no place for one: not in a git repository, a git directory
-    /// that cannot be written, or a program whose build cannot be identified.
-    pub fn open(root: &Path, out: &Path) -> Option<Cache> {
+    /// left when `recall` (else it starts empty, as without one: `--force`, or no output
+    /// directory for it to describe). `None` when there is no place for one: not in a git
+    /// repository, a git directory that cannot be written, or a program whose build cannot be
+    /// identified.
+    pub fn open(root: &Path, out: &Path, recall: bool) -> Option<Cache> {
         let program = program_id()?;
         let git_dir = git2::Repository::discover(root).ok()?.path().to_path_buf();
         let out = absolute(out)?;
@@ -259,8 +261,10 @@ impl Cache {
             environments: BTreeMap::new(),
             gates: BTreeSet::new(),
         };
-        if let Some((stored, written)) =
-            load(&cache.file).filter(|(s, _)| s.program == cache.program && s.out == cache.out)
+        if let Some((stored, written)) = recall
+            .then(|| load(&cache.file))
+            .flatten()
+            .filter(|(s, _)| s.program == cache.program && s.out == cache.out)
         {
             cache.trusted_before = written;
             cache.regions = stored
@@ -276,13 +280,6 @@ impl Cache {
             cache.gates = stored.gates;
         }
         Some(cache)
-    }
-
-    /// Drops everything loaded (`--force`: start from what is on disk, as without a cache).
-    pub fn forget(&mut self) {
-        self.regions.clear();
-        self.environments.clear();
-        self.gates.clear();
     }
 
     /// The entry of a region, when its inputs are the ones it was rendered from.
@@ -615,7 +612,7 @@ mod tests {
         let entry = region_with_one_file(&out);
         // Past any coarse clock tick, so that the cache is written in a later one.
         std::thread::sleep(std::time::Duration::from_millis(50));
-        Cache::open(root.path(), &out).unwrap().save(
+        Cache::open(root.path(), &out, true).unwrap().save(
             vec![entry.clone()],
             vec![],
             vec![],
@@ -623,7 +620,7 @@ mod tests {
             false,
         );
 
-        let cache = Cache::open(root.path(), &out).unwrap();
+        let cache = Cache::open(root.path(), &out, true).unwrap();
         let dir = out.join("env/region");
         let verified = cache.verify(&entry, &dir, &listing(&dir), false).unwrap();
         assert!(!verified.read_any, "the file was read again");
@@ -646,7 +643,7 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         git2::Repository::init(root.path()).unwrap();
         let out = root.path().join("rendered");
-        let cache = Cache::open(root.path(), &out).unwrap();
+        let cache = Cache::open(root.path(), &out, true).unwrap();
         // Written after the run started, as by an editor saving while the render loads it.
         std::thread::sleep(std::time::Duration::from_millis(50));
         let file = root.path().join("env.yaml");
@@ -667,7 +664,7 @@ mod tests {
         // The cache written in a later tick, so that only the run's start can tell.
         std::thread::sleep(std::time::Duration::from_millis(50));
         cache.save(vec![], vec![entry], vec![], false, false);
-        let cache = Cache::open(root.path(), &out).unwrap();
+        let cache = Cache::open(root.path(), &out, true).unwrap();
         let (_, read_any) = cache.recall(&file, "t").unwrap();
         assert!(read_any, "a stat taken after the read was trusted");
     }

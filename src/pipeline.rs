@@ -187,8 +187,10 @@ impl Known {
     }
 }
 
-/// Opens the cache (forgotten with `--force`), and gets each chosen environment from it when
-/// the files it was read from are unchanged, else by loading it (every bad file reported).
+/// Opens the cache, and gets each chosen environment from it when the files it was read from
+/// are unchanged, else by loading it (every bad file reported). With `--force`, or when the
+/// output directory is not there (every region will be rendered, so every environment
+/// loaded), what the cache holds is not even read.
 fn recall_or_load(
     opts: &RenderOptions,
     out: &Path,
@@ -196,12 +198,7 @@ fn recall_or_load(
     renderer: &Renderer,
     templates: &str,
 ) -> Result<(Option<Cache>, Vec<Known>), Error> {
-    let mut cache = Cache::open(&opts.root, out);
-    if opts.force
-        && let Some(c) = &mut cache
-    {
-        c.forget();
-    }
+    let cache = Cache::open(&opts.root, out, !opts.force && out.is_dir());
     let recalled: Vec<Option<(EnvEntry, bool)>> = chosen
         .par_iter()
         .map(|(_, path)| cache.as_ref()?.recall(path, templates))
