@@ -94,8 +94,11 @@ impl Printer {
         }
         self.warnings(&report.warnings);
         // One line per file of a first render (thousands): written in place, not formatted
-        // line by line.
-        let mut out = String::new();
+        // line by line. `out` with one trailing separator, as `join` would put it.
+        let root = report.out.join("");
+        let mut out = String::with_capacity(
+            report.sets.len() * 110 + report.changes.len() * (root.as_os_str().len() + 80),
+        );
         for s in &report.sets {
             let _ = writeln!(
                 out,
@@ -103,8 +106,6 @@ impl Printer {
                 s.environment, s.region, s.objects, s.digest
             );
         }
-        // `out` with one trailing separator, as `join` would put it.
-        let root = report.out.join("");
         let root = root.display();
         for c in &report.changes {
             let (mark, code) = match c.kind {

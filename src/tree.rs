@@ -206,6 +206,7 @@ pub fn with_added(mut changes: Vec<Change>, staging: &Staging) -> Vec<Change> {
     let mut dirs: Vec<&StagedDir> = state.dirs.iter().collect();
     dirs.sort_unstable_by(|a, b| a.rel.cmp(&b.rel));
     let resort = !changes.is_empty();
+    changes.reserve_exact(dirs.iter().map(|d| d.files.len()).sum());
     for dir in dirs {
         let mut names: Vec<&str> = dir.files.iter().map(|(n, _)| n.as_str()).collect();
         names.sort_unstable();
