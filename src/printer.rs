@@ -31,6 +31,21 @@ pub struct Printer {
     last_status: std::sync::Mutex<Option<std::time::Instant>>,
 }
 
+/// Text in a terminal colour, or plain (see `Printer::paint`).
+struct Painted<'a> {
+    code: Option<&'a str>,
+    text: &'a str,
+}
+
+impl std::fmt::Display for Painted<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.code {
+            Some(code) => write!(f, "\x1b[{code}m{}\x1b[0m", self.text),
+            None => f.write_str(self.text),
+        }
+    }
+}
+
 impl Printer {
     pub fn new(format: Format) -> Printer {
         let no_color = std::env::var_os("NO_COLOR").is_some();
@@ -47,11 +62,21 @@ impl Printer {
         self.format
     }
 
-    fn paint(&self, code: &str, s: &str) -> String {
-        if self.color {
-            format!("\x1b[{code}m{s}\x1b[0m")
-        } else {
-            s.to_string()
+    /// `s` in the SGR colour `code` for stderr, when it is a terminal; written where it is
+    /// formatted, so a line per file of a render allocates nothing for it.
+    fn paint<'a>(&self, code: &'a str, s: &'a str) -> Painted<'a> {
+        Painted {
+            code: self.color.then_some(code),
+            text: s,
+        }
+    }
+
+    /// `paint` for reports on stdout, coloured only when stdout is a terminal: `render >
+    /// changes.txt` at a terminal gets no escape codes in the file.
+    fn paint_out<'a>(&self, code: &'a str, s: &'a str) -> Painted<'a> {
+        Painted {
+            code: self.color_out.then_some(code),
+            text: s,
         }
     }
 
@@ -113,12 +138,12 @@ impl Printer {
                 ChangeKind::Changed => ("~", "33"),
                 ChangeKind::Removed => ("-", "31"),
             };
-            if self.color {
-                let _ = write!(out, "\x1b[{code}m{mark}\x1b[0m ");
-            } else {
-                let _ = write!(out, "{mark} ");
-            }
-            let _ = writeln!(out, "{root}{}", c.path.display());
+            let _ = writeln!(
+                out,
+                "{} {root}{}",
+                self.paint_out(code, mark),
+                c.path.display()
+            );
         }
         match report.up_to_date {
             Some(true) => out.push_str(&format!("{} is up to date\n", report.out.display())),
@@ -157,7 +182,7 @@ impl Printer {
                     Some(b'@') => "36",
                     _ => return format!("{l}\n"),
                 };
-                format!("\x1b[{code}m{l}\x1b[0m\n")
+                format!("{}\n", self.paint_out(code, l))
             })
             .collect()
     }
@@ -180,7 +205,7 @@ impl Printer {
                     "{}/{}: {} {e}\n",
                     report.environment,
                     r.region,
-                    self.paint("31", "error:")
+                    self.paint_out("31", "error:")
                 )),
                 None => {
                     for o in r
@@ -329,7 +354,7 @@ impl Printer {
                 "{}:{}: {} {} [{}] {place}: {}\n  fix: {}\n",
                 f.file,
                 f.line,
-                self.paint(code, label),
+                self.paint_out(code, label),
                 f.rule,
                 f.name,
                 f.message,
@@ -357,12 +382,14 @@ impl Printer {
                 };
                 let lost_region = matches!(loss, crate::policy::Loss::Region(r) if *r == s.region);
                 let holds = match (lost_region, s.holds) {
-                    (true, true) => self.paint("2", "lost; the other regions carry the capacity"),
-                    (true, false) => {
-                        self.paint("31", "lost; the other regions CANNOT carry the capacity")
+                    (true, true) => {
+                        self.paint_out("2", "lost; the other regions carry the capacity")
                     }
-                    (false, true) => self.paint("32", "holds"),
-                    (false, false) => self.paint("31", "BROKEN"),
+                    (true, false) => {
+                        self.paint_out("31", "lost; the other regions CANNOT carry the capacity")
+                    }
+                    (false, true) => self.paint_out("32", "holds"),
+                    (false, false) => self.paint_out("31", "BROKEN"),
                 };
                 out.push_str(&format!(
                     "  {:<24} {:<32} {:>8} {:>6} {:>8}  {holds}\n",
