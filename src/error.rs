@@ -5,9 +5,9 @@ use std::path::PathBuf;
 
 use crate::environment::EnvironmentError;
 use crate::render::RenderError;
-use crate::store::StoreError;
-use crate::templates::TemplateLoadError;
-use crate::tree::{HandEdit, TreeError};
+use crate::render::templates::TemplateLoadError;
+use crate::revision::store::StoreError;
+use crate::revision::tree::{HandEdit, TreeError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

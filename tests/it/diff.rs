@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use kubectl_hadr::cluster::{Cluster, load_kubeconfig};
-use kubectl_hadr::manifest::ObjectId;
+use kubectl_hadr::render::manifest::ObjectId;
 use predicates::str::contains;
 use serde_json::json;
 

@@ -322,7 +322,7 @@ fn standard_labels_are_on_every_object_and_the_index_lists_every_file() {
         stream.extend_from_slice(bytes);
     }
     assert_eq!(listed.len(), files.len() - 1);
-    let digest = format!("sha256:{}", kubectl_hadr::hash::sha256_hex(&stream));
+    let digest = format!("sha256:{}", kubectl_hadr::digest::sha256_hex(&stream));
     assert_eq!(index["digest"], serde_json::json!(digest));
 }
 

@@ -195,7 +195,7 @@ async fn a_region_that_cannot_become_ready_stops_the_wave_and_auto_rollback_rest
     // A template change no node can satisfy.
     ws.write(
         "templates/deployment.yaml",
-        kubectl_hadr::templates::TemplateSet::builtin().templates["deployment.yaml"]
+        kubectl_hadr::render::templates::TemplateSet::builtin().templates["deployment.yaml"]
             .source
             .replace(
                 "      containers:\n",
@@ -340,7 +340,7 @@ async fn a_rollout_killed_mid_way_and_run_again_converges_with_no_leaked_objects
     );
     ws.write(
         "templates/deployment.yaml",
-        kubectl_hadr::templates::TemplateSet::builtin().templates["deployment.yaml"]
+        kubectl_hadr::render::templates::TemplateSet::builtin().templates["deployment.yaml"]
             .source
             .replace(
                 "      containers:\n",

@@ -297,7 +297,7 @@ pub async fn apply_rendered(
     applyset: Option<&str>,
 ) {
     use kubectl_hadr::cluster::{Cluster, load_kubeconfig};
-    use kubectl_hadr::manifest::ObjectId;
+    use kubectl_hadr::render::manifest::ObjectId;
     let kubeconfig = load_kubeconfig(Some(&kubeconfig_path())).unwrap();
     let cluster = Cluster::connect(&kubeconfig, region, region).await.unwrap();
     let mut objects: Vec<(ObjectId, serde_json::Value)> = ws
@@ -316,7 +316,7 @@ pub async fn apply_rendered(
     objects.sort_by_key(|(id, _)| id.kind != "Namespace");
     for (id, v) in objects {
         let v = match applyset {
-            Some(set_id) => kubectl_hadr::live::prepared(v, set_id),
+            Some(set_id) => kubectl_hadr::cluster::live::prepared(v, set_id),
             None => v,
         };
         cluster

@@ -1,27 +1,12 @@
 //! Content hashes: kustomize-compatible name suffixes for ConfigMaps and Secrets, the rewriting
-//! of every reference to them in pod templates, and sha256 digests of rendered bytes.
+//! of every reference to them in pod templates.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
-/// Lowercase hex sha256 of bytes.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex(&Sha256::digest(bytes))
-}
-
-/// Lowercase hex of bytes.
-pub fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(DIGITS[usize::from(b >> 4)] as char);
-        out.push(DIGITS[usize::from(b & 15)] as char);
-    }
-    out
-}
+use crate::digest::sha256_hex;
 
 /// The name suffix kustomize's configMapGenerator / secretGenerator gives this object, or
 /// `None` for kinds other than ConfigMap and Secret.

@@ -7,7 +7,7 @@ use std::collections::{BTreeSet, HashMap};
 use serde_json::{Value, json};
 
 use crate::cluster::{Cluster, ClusterError};
-use crate::manifest::ObjectId;
+use crate::render::manifest::ObjectId;
 
 /// The digest of the configuration kubectl-hadr last applied to an object. It is what makes
 /// "the live object already holds every field we set" mean "applying would change nothing":
@@ -40,7 +40,7 @@ pub fn prepared(mut object: Value, applyset_id: &str) -> Value {
     // serde_json's maps are ordered by key, so the bytes and the digest are deterministic.
     let digest = format!(
         "sha256:{}",
-        crate::hash::sha256_hex(&serde_json::to_vec(&object).unwrap_or_default())
+        crate::digest::sha256_hex(&serde_json::to_vec(&object).unwrap_or_default())
     );
     if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
         let annotations = meta.entry("annotations").or_insert_with(|| json!({}));

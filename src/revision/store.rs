@@ -8,8 +8,8 @@ use git2::{
     FileMode, ObjectType, Oid, Repository, Signature, StatusOptions, TreeWalkMode, TreeWalkResult,
 };
 
-use crate::manifest::INDEX_FILE;
-use crate::tree::{Files, Scope};
+use crate::render::manifest::INDEX_FILE;
+use crate::revision::tree::{Files, Scope};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -4,6 +4,8 @@
 //! merged field by field (the child wins, maps merge, lists are replaced), and only then are
 //! required fields and names checked. Every error names the file, line:column and field path.
 
+pub mod cron;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -857,7 +859,7 @@ fn resolve(
         file: top.file.clone(),
         sources: chain
             .iter()
-            .map(|l| (l.file.clone(), crate::hash::sha256_hex(l.text.as_bytes())))
+            .map(|l| (l.file.clone(), crate::digest::sha256_hex(l.text.as_bytes())))
             .collect(),
         namespace,
         app,
@@ -897,7 +899,7 @@ fn resolve_dr(chain: &[Loaded], spec_path: &YamlPath, dr: DrSpec) -> Result<Dr, 
                 e.path = Some(bp.key("schedule"));
                 e
             })?;
-            if let Err(problem) = crate::cron::Schedule::parse(&schedule) {
+            if let Err(problem) = crate::environment::cron::Schedule::parse(&schedule) {
                 let p = bp.key("schedule");
                 return Err(owner(chain, &p).error(
                     p,

@@ -1942,9 +1942,9 @@ data:
     /// flow collections of plain words, quantities, paths and JSON strings.
     const ENVIRONMENTS: &[&str] = &[
         "apiVersion: hadr.dev/v1alpha1\nkind: Environment\nmetadata: {name: env-00000}\nspec:\n  namespace: team-00000\n  app:\n    name: app\n    image: registry.example.com/app:1.0.0\n    port: 8080\n    replicas: 3\n    resources: {cpu: 250m, memory: 256Mi, memoryLimit: 512Mi}\n    readinessProbe: {path: /healthz, initialDelaySeconds: 2, periodSeconds: 5}\n  ha:\n    spread: [zone, hostname]\n    antiAffinity: required\n    disruptionBudget: {minAvailable: 2}\n    survive: region\n  dr:\n    rpo: 24h\n    rto: 30m\n    backup: {schedule: \"0 */6 * * *\", ttl: 720h, storageLocation: default}\n  config: {LOG_LEVEL: \"info\", FEATURE_X: \"on\", SHARD: \"0\"}\n  regions:\n    - {name: eastus2, context: c-0-eastus2, replicas: 4, config: {ROLE: primary}}\n    - {name: centralus, context: c-0-centralus, replicas: 3, config: {ROLE: secondary}}\n    - {name: westus3, context: c-0-westus3, replicas: 2, config: {ROLE: secondary}}\n",
-        include_str!("../environments/_defaults.yaml"),
-        include_str!("../environments/prod.yaml"),
-        include_str!("../environments/staging.yaml"),
+        include_str!("../../environments/_defaults.yaml"),
+        include_str!("../../environments/prod.yaml"),
+        include_str!("../../environments/staging.yaml"),
         "apiVersion: hadr.dev/v1alpha1\nkind: Environment\nspec:\n  ha: {disruptionBudget: {maxUnavailable: \"25%\"}, spread: [ zone ], survive: zone}\n  config: { A: on, B: yes ,C: \"x\" }\n  values: {list: [[], {}, [1, -2, true, null, ~]], n: {m: [off]}, \"q\":\"r\"}\n  regions: [{name: a, zones: [a-1, a-2]}, {name: b}]\n",
     ];
 
@@ -2051,7 +2051,7 @@ data:
 
     #[test]
     fn render_indexes_read_quickly_as_serde_reads_them() {
-        use crate::manifest::{Index, IndexEntry, ObjectId};
+        use crate::render::manifest::{Index, IndexEntry, ObjectId};
         let entry = |name: &str, namespace: Option<&str>| IndexEntry {
             file: format!("{name}.yaml"),
             id: ObjectId {

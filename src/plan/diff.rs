@@ -28,7 +28,7 @@ pub fn normalize(mut object: Value) -> Value {
             // Bookkeeping of kubectl-hadr's own: it changes whenever the configuration does,
             // so it would only repeat the real change.
             if let Some(a) = meta.get_mut("annotations").and_then(Value::as_object_mut) {
-                a.remove(crate::live::APPLIED_DIGEST_ANNOTATION);
+                a.remove(crate::cluster::live::APPLIED_DIGEST_ANNOTATION);
             }
             if meta
                 .get("annotations")

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::hash::{hex, sha256_hex};
+use crate::digest::{hex, sha256_hex};
 use crate::render::Warning;
 
 /// The first line of a cache file, followed by the sha256 of the rest.

@@ -8,25 +8,25 @@ use std::path::{Path, PathBuf};
 const BUILTIN: &[(&str, &str)] = &[
     (
         "namespace.yaml",
-        include_str!("../templates/namespace.yaml"),
+        include_str!("../../templates/namespace.yaml"),
     ),
     (
         "configmap.yaml",
-        include_str!("../templates/configmap.yaml"),
+        include_str!("../../templates/configmap.yaml"),
     ),
     (
         "region-configmap.yaml",
-        include_str!("../templates/region-configmap.yaml"),
+        include_str!("../../templates/region-configmap.yaml"),
     ),
     (
         "deployment.yaml",
-        include_str!("../templates/deployment.yaml"),
+        include_str!("../../templates/deployment.yaml"),
     ),
-    ("service.yaml", include_str!("../templates/service.yaml")),
-    ("pdb.yaml", include_str!("../templates/pdb.yaml")),
+    ("service.yaml", include_str!("../../templates/service.yaml")),
+    ("pdb.yaml", include_str!("../../templates/pdb.yaml")),
     (
         "velero-schedule.yaml",
-        include_str!("../templates/velero-schedule.yaml"),
+        include_str!("../../templates/velero-schedule.yaml"),
     ),
 ];
 

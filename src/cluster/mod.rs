@@ -1,6 +1,8 @@
 //! Kubernetes clusters, one per region: clients from kubeconfig contexts, discovery of any kind
 //! (CRDs included), server-side dry-run apply and reads of live objects.
 
+pub mod live;
+
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
@@ -13,7 +15,7 @@ use kube::{Client, Config};
 use serde_json::Value;
 use tokio::sync::Mutex;
 
-use crate::manifest::{ENVIRONMENT_LABEL, MANAGED_BY, ObjectId, REGION_LABEL};
+use crate::render::manifest::{ENVIRONMENT_LABEL, MANAGED_BY, ObjectId, REGION_LABEL};
 
 /// The field manager of every apply.
 pub const FIELD_MANAGER: &str = "kubectl-hadr";

@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::cron::{Schedule, format_minutes};
+use crate::environment::cron::{Schedule, format_minutes};
 use crate::environment::{Environment, Severity, Survive, parse_duration, parse_percent};
-use crate::hash::kustomize_suffix;
+use crate::render::hash::kustomize_suffix;
 use crate::render::{RenderedObject, RenderedSet};
 use crate::yaml::Path as YamlPath;
 
@@ -684,7 +684,7 @@ mod tests {
     use super::*;
     use crate::environment;
     use crate::render::Renderer;
-    use crate::templates::TemplateSet;
+    use crate::render::templates::TemplateSet;
 
     /// Loads an environment from text (written to a temp file) and renders it.
     fn check(spec: &str) -> Vec<Finding> {

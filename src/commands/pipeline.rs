@@ -9,16 +9,16 @@ use serde::Serialize;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::cache::{self, Cache, EnvEntry, RegionEntry, Stat, Verified};
+use crate::digest::{hex, sha256_hex};
 use crate::environment::{self, Environment, EnvironmentError, Severity};
 use crate::error::Error;
-use crate::hash::{hex, sha256_hex};
-use crate::manifest::INDEX_FILE;
 use crate::policy::{self, Finding, Loss, Survival};
+use crate::render::cache::{self, Cache, EnvEntry, RegionEntry, Stat, Verified};
+use crate::render::manifest::INDEX_FILE;
+use crate::render::templates::TemplateSet;
 use crate::render::{Job, RenderedSet, Renderer, Warning, merge_warnings};
-use crate::store::{Store, Target};
-use crate::templates::TemplateSet;
-use crate::tree::{self, Change, Scope};
+use crate::revision::store::{Store, Target};
+use crate::revision::tree::{self, Change, Scope};
 
 /// What to render and what to do with it.
 #[derive(Debug, Clone)]
@@ -945,20 +945,20 @@ pub fn rollback(
 }
 
 pub fn status(
-    opts: &crate::status::StatusOptions,
+    opts: &crate::commands::status::StatusOptions,
     environment: &str,
-) -> Result<crate::status::StatusReport, Error> {
+) -> Result<crate::commands::status::StatusReport, Error> {
     let env = one_environment(&opts.root, environment, None)?;
-    runtime()?.block_on(crate::status::status(opts, &env))
+    runtime()?.block_on(crate::commands::status::status(opts, &env))
 }
 
 pub fn history(
-    opts: &crate::status::StatusOptions,
+    opts: &crate::commands::status::StatusOptions,
     environment: &str,
     limit: usize,
-) -> Result<Vec<crate::status::HistoryEntry>, Error> {
+) -> Result<Vec<crate::commands::status::HistoryEntry>, Error> {
     let env = one_environment(&opts.root, environment, None)?;
-    runtime()?.block_on(crate::status::history(opts, &env, limit))
+    runtime()?.block_on(crate::commands::status::history(opts, &env, limit))
 }
 
 /// Runs `diff` for one environment on a runtime of its own (the rest of the program is sync).

@@ -9,9 +9,9 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::hash::sha256_hex;
-use crate::manifest::{INDEX_FILE, Index};
+use crate::digest::sha256_hex;
 use crate::render::RenderedSet;
+use crate::render::manifest::{INDEX_FILE, Index};
 
 /// The part of the output directory one render owns: files there that it does not produce
 /// are removed.

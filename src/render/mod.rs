@@ -1,6 +1,11 @@
 //! Environment -> RenderedSet: runs the templates for one region, parses their output, applies
 //! labels, content hashes and reference rewriting, and emits canonical bytes.
 
+pub mod cache;
+pub mod hash;
+pub mod manifest;
+pub mod templates;
+
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
@@ -10,10 +15,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::environment::{App, Dr, Environment, Ha, Region};
-use crate::hash::{self, Renames};
-use crate::manifest::{self, Index, IndexEntry, ObjectId};
-use crate::templates::{Origin, TemplateSet};
+use crate::render::templates::{Origin, TemplateSet};
 use crate::yaml;
+use hash::Renames;
+use manifest::{Index, IndexEntry, ObjectId};
 
 /// One object of a rendered set, in canonical form.
 #[derive(Debug, Clone)]
@@ -548,7 +553,7 @@ fn finish(
         rendered.push(RenderedObject {
             object: if keep_objects { object } else { Value::Null },
             file: id.file_name(),
-            sha256: hash::sha256_hex(bytes.as_bytes()),
+            sha256: crate::digest::sha256_hex(bytes.as_bytes()),
             id,
             bytes,
             template,
@@ -570,7 +575,7 @@ fn finish(
     Ok(RenderedSet {
         environment: env.into(),
         region: region.into(),
-        digest: format!("sha256:{}", hash::sha256_hex(&stream)),
+        digest: format!("sha256:{}", crate::digest::sha256_hex(&stream)),
         objects: rendered,
     })
 }

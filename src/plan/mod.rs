@@ -1,6 +1,8 @@
 //! Plans: for each region, every object of a revision created, changed, renamed, unchanged or
 //! pruned, with its diff against the live cluster.
 
+pub mod diff;
+
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
@@ -9,11 +11,11 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::cluster::{Cluster, ClusterError, load_kubeconfig};
-use crate::diff::{self, Action};
 use crate::environment::Environment;
 use crate::error::Error;
-use crate::manifest::{INDEX_FILE, Index, ObjectId};
-use crate::store::Store;
+use crate::render::manifest::{INDEX_FILE, Index, ObjectId};
+use crate::revision::store::Store;
+use diff::Action;
 
 /// One object's fate in a region.
 #[derive(Debug, Clone, Serialize)]
@@ -124,9 +126,9 @@ fn revision_files(
     Ok(match revision {
         None => {
             let dir = out.join(env).join(region);
-            crate::tree::existing(
+            crate::revision::tree::existing(
                 &dir,
-                &crate::tree::Scope {
+                &crate::revision::tree::Scope {
                     dirs: vec![PathBuf::new()],
                     prune_environments: false,
                 },
@@ -302,11 +304,11 @@ async fn plan_region(
             let cluster = &cluster;
             let listed = &listed;
             async move {
-                let object = &crate::live::prepared(object.clone(), set_id);
+                let object = &crate::cluster::live::prepared(object.clone(), set_id);
                 // Proven unchanged from the LIST alone: no dry run needed.
                 if listed
                     .get(id)
-                    .is_some_and(|l| crate::live::unchanged(l, object))
+                    .is_some_and(|l| crate::cluster::live::unchanged(l, object))
                 {
                     return Ok(ObjectPlan {
                         id: id.clone(),
@@ -386,7 +388,8 @@ async fn plan_region(
                     .iter()
                     .find(|(o, _)| *o == plans[i].id)
                     .map(|(_, v)| v.clone());
-                let mut after = new_obj.map(|o| diff::normalize(crate::live::prepared(o, set_id)));
+                let mut after =
+                    new_obj.map(|o| diff::normalize(crate::cluster::live::prepared(o, set_id)));
                 let mut before_c = before.clone();
                 diff::mask_secrets(before_c.as_mut(), after.as_mut());
                 // Compare contents, not names.

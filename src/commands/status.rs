@@ -9,8 +9,8 @@ use crate::cluster::{Cluster, load_kubeconfig};
 use crate::environment::Environment;
 use crate::error::Error;
 use crate::plan::{DiffOptions, Summary};
+use crate::revision::store::Store;
 use crate::rollout::{Record, read_history};
-use crate::store::Store;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct RegionStatus {

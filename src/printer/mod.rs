@@ -5,13 +5,13 @@ use std::io::{self, IsTerminal, Write};
 
 use serde::Serialize;
 
+use crate::commands::pipeline::{RenderReport, ValidateReport};
 use crate::environment::Severity;
-use crate::pipeline::{RenderReport, ValidateReport};
 use crate::plan::DiffReport;
 use crate::policy::{Finding, RULES};
 use crate::render::Warning;
+use crate::revision::tree::ChangeKind;
 use crate::rollout::{Progress, RolloutReport};
-use crate::tree::ChangeKind;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -211,7 +211,7 @@ impl Printer {
                     for o in r
                         .objects
                         .iter()
-                        .filter(|o| o.action != crate::diff::Action::Unchanged)
+                        .filter(|o| o.action != crate::plan::diff::Action::Unchanged)
                     {
                         let what = match &o.renamed_from {
                             Some(from) => format!("rename  {} (from {from})", o.id),
@@ -268,7 +268,7 @@ impl Printer {
         self.raw(&out);
     }
 
-    pub fn status_report(&self, report: &crate::status::StatusReport) {
+    pub fn status_report(&self, report: &crate::commands::status::StatusReport) {
         if self.format != Format::Text {
             return self.json(report);
         }
@@ -299,7 +299,7 @@ impl Printer {
         self.raw(&out);
     }
 
-    pub fn history_report(&self, entries: &[crate::status::HistoryEntry]) {
+    pub fn history_report(&self, entries: &[crate::commands::status::HistoryEntry]) {
         if self.format != Format::Text {
             return self.json(&entries);
         }

@@ -15,14 +15,14 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
+use crate::cluster::live::{prepared, unchanged};
 use crate::cluster::{Cluster, ClusterError, load_kubeconfig};
-use crate::diff::unhashed_name;
 use crate::environment::{Environment, Region};
 use crate::error::Error;
-use crate::live::{prepared, unchanged};
-use crate::manifest::ObjectId;
+use crate::plan::diff::unhashed_name;
 use crate::plan::revision_objects;
-use crate::store::Store;
+use crate::render::manifest::ObjectId;
+use crate::revision::store::Store;
 
 pub const PART_OF_LABEL: &str = "applyset.kubernetes.io/part-of";
 const APPLYSET_ID_LABEL: &str = "applyset.kubernetes.io/id";
@@ -484,7 +484,7 @@ async fn apply_set(
     // Objects the live cluster already holds exactly as configured are not sent again; the
     // rest are applied concurrently within a kind rank, ranks one after another.
     let ids: Vec<&ObjectId> = sorted.iter().map(|(id, _)| id).collect();
-    let live = crate::live::snapshot(cluster, &env.name, &ids).await?;
+    let live = crate::cluster::live::snapshot(cluster, &env.name, &ids).await?;
     let mut todo: Vec<(&ObjectId, Value)> = Vec::new();
     let mut same = 0;
     for (id, v) in &sorted {
@@ -617,8 +617,8 @@ async fn apply_parent(
             "namespace": env.namespace,
             "labels": {
                 APPLYSET_ID_LABEL: set_id,
-                crate::manifest::MANAGED_BY.0: crate::manifest::MANAGED_BY.1,
-                crate::manifest::ENVIRONMENT_LABEL: env.name,
+                crate::render::manifest::MANAGED_BY.0: crate::render::manifest::MANAGED_BY.1,
+                crate::render::manifest::ENVIRONMENT_LABEL: env.name,
             },
             "annotations": {
                 TOOLING_ANNOTATION: format!("kubectl-hadr/v{}", env!("CARGO_PKG_VERSION")),
@@ -857,7 +857,7 @@ async fn wait_healthy(
         })
         .collect();
     loop {
-        let live = crate::live::snapshot(cluster, &env.name, &watched)
+        let live = crate::cluster::live::snapshot(cluster, &env.name, &watched)
             .await
             .map_err(|e| e.to_string())?;
         let waiting: Vec<String> = watched
