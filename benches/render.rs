@@ -8,7 +8,7 @@
 use std::path::Path;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use kubectl_hadr::commands::pipeline::{Action, RenderOptions, render};
+use kubectl_hadr::commands::render::{Action, RenderOptions, render};
 
 fn fleet(root: &Path, envs: usize) {
     let dir = root.join("environments");

@@ -5,12 +5,17 @@
 
 pub mod complete;
 pub mod pipeline;
+pub mod render;
+pub mod select;
 pub mod status;
+pub mod validate;
 
 use clap::CommandFactory;
 
 use crate::cli::{self, Cli, Command, CompletionShell};
-use crate::commands::pipeline::{Action, RenderOptions};
+use crate::commands::render::{self as render_cmd, Action, RenderOptions};
+use crate::commands::validate as validate_cmd;
+
 use crate::environment;
 use crate::error;
 use crate::plan;
@@ -125,7 +130,7 @@ pub fn run(cli: Cli) -> Outcome {
             run_diff(&printer, diff_options(cli.root, args.target, args.revision))
         }
         Command::Validate(args) => {
-            let opts = pipeline::ValidateOptions {
+            let opts = validate_cmd::ValidateOptions {
                 root: cli.root,
                 environments: args.environments,
                 strict: args.strict,
@@ -134,7 +139,7 @@ pub fn run(cli: Cli) -> Outcome {
                     _ => policy::Loss::Zone(name),
                 }),
             };
-            conclude(&printer, pipeline::validate(&opts), |report| {
+            conclude(&printer, validate_cmd::validate(&opts), |report| {
                 printer.validate_report(&report);
                 if report.failed() {
                     Outcome::CheckFailed
@@ -161,7 +166,7 @@ pub fn run(cli: Cli) -> Outcome {
                 force: args.force,
                 allow_violations: args.allow_violations,
             };
-            conclude(&printer, pipeline::render(&opts), |report| {
+            conclude(&printer, render_cmd::render(&opts), |report| {
                 printer.render_report(&report);
                 if report.up_to_date == Some(false) {
                     Outcome::CheckFailed

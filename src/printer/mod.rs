@@ -5,7 +5,8 @@ use std::io::{self, IsTerminal, Write};
 
 use serde::Serialize;
 
-use crate::commands::pipeline::{RenderReport, ValidateReport};
+use crate::commands::render::RenderReport;
+use crate::commands::validate::ValidateReport;
 use crate::environment::Severity;
 use crate::plan::DiffReport;
 use crate::policy::{Finding, RULES};

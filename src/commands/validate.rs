@@ -1,0 +1,117 @@
+//! `kubectl hadr validate`: render in memory and check the HA/DR policy, and the what-if of a
+//! zone or region loss.
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use crate::commands::render::*;
+use crate::commands::select::*;
+use crate::environment::Severity;
+use crate::error::Error;
+use crate::policy::{self, Finding, Loss, Survival};
+
+/// What to validate.
+#[derive(Debug, Clone)]
+pub struct ValidateOptions {
+    pub root: PathBuf,
+    pub environments: Vec<String>,
+    pub strict: bool,
+    pub lose: Option<Loss>,
+}
+
+/// What validate found.
+#[derive(Debug, Clone, Serialize)]
+pub struct ValidateReport {
+    pub findings: Vec<Finding>,
+    pub strict: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lose: Option<Loss>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub what_if: Option<Vec<Survival>>,
+}
+
+impl ValidateReport {
+    /// Whether the run fails: an unwaived error (or warning, with --strict), or a loss the
+    /// environment does not survive.
+    pub fn failed(&self) -> bool {
+        let blocking = |f: &Finding| {
+            f.waived.is_none()
+                && (f.severity == Severity::Error
+                    || (self.strict && f.severity == Severity::Warning))
+        };
+        self.findings.iter().any(blocking)
+            || self
+                .what_if
+                .as_ref()
+                .is_some_and(|w| w.iter().any(|s| !s.holds))
+    }
+}
+
+/// Runs the policy over environments and their rendered objects (rendered in memory).
+pub fn validate(opts: &ValidateOptions) -> Result<ValidateReport, Error> {
+    let environments = load_environments(&opts.root, &opts.environments)?;
+    let unknown: Vec<String> = environments
+        .iter()
+        .flat_map(|e| {
+            policy::unknown_rule_ids(e)
+                .into_iter()
+                .map(move |(id, hint)| {
+                    format!(
+                        "{}: spec.policy: unknown rule `{id}`{}",
+                        e.file.display(),
+                        hint.map(|h| format!("; {h}")).unwrap_or_default()
+                    )
+                })
+        })
+        .collect();
+    if !unknown.is_empty() {
+        return Err(Error::Policy(unknown));
+    }
+    if let Some(loss) = &opts.lose {
+        let known = environments.iter().any(|e| match loss {
+            Loss::Region(r) => e.regions.iter().any(|x| &x.name == r),
+            Loss::Zone(z) => e.regions.iter().any(|x| x.zones.contains(z)),
+        });
+        if !known {
+            let (what, name, available): (&str, &String, Vec<String>) = match loss {
+                Loss::Region(r) => (
+                    "region",
+                    r,
+                    environments
+                        .iter()
+                        .flat_map(|e| e.regions.iter().map(|x| x.name.clone()))
+                        .collect(),
+                ),
+                Loss::Zone(z) => (
+                    "zone",
+                    z,
+                    environments
+                        .iter()
+                        .flat_map(|e| e.regions.iter().flat_map(|x| x.zones.clone()))
+                        .collect(),
+                ),
+            };
+            return Err(Error::Policy(vec![format!(
+                "--lose {what}={name}: no such {what} in the selected environments; available: {}",
+                available.join(", ")
+            )]));
+        }
+    }
+    let (sets, _) = render_in_memory(&opts.root, &environments, None, true)?;
+    let mut findings = Vec::new();
+    let mut what_if = Vec::new();
+    for env in &environments {
+        let mine = sets_of(&sets, env);
+        findings.extend(policy::validate(env, &mine));
+        if let Some(loss) = &opts.lose {
+            what_if.extend(policy::what_if(env, &mine, loss));
+        }
+    }
+    Ok(ValidateReport {
+        findings,
+        strict: opts.strict,
+        lose: opts.lose.clone(),
+        what_if: opts.lose.as_ref().map(|_| what_if),
+    })
+}
