@@ -165,6 +165,11 @@ pub struct TargetArgs {
     #[arg(long)]
     pub force_conflicts: bool,
 
+    /// Content-hashed ConfigMaps/Secrets kept per name after they leave the set; older ones
+    /// are deleted (shown as `expire`).
+    #[arg(long, default_value_t = 5, value_name = "N")]
+    pub keep: usize,
+
     /// Requests in flight per region.
     #[arg(long, default_value_t = 16, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub concurrency: u16,
@@ -192,10 +197,6 @@ pub struct ClusterArgs {
     /// How long to wait for each region to become healthy (e.g. 90s, 5m).
     #[arg(long, default_value = "5m", value_parser = parse_timeout)]
     pub timeout: std::time::Duration,
-
-    /// Content-hashed ConfigMaps/Secrets kept per name after they leave the set.
-    #[arg(long, default_value_t = 5, value_name = "N")]
-    pub keep: usize,
 
     /// Do not ask for confirmation on a terminal.
     #[arg(long, short = 'y')]

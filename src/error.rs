@@ -23,6 +23,20 @@ pub enum Error {
     Store(#[from] StoreError),
     #[error(transparent)]
     Cluster(#[from] crate::cluster::ClusterError),
+    #[error(transparent)]
+    Revision(#[from] crate::revision::RevisionError),
+    #[error(transparent)]
+    Plan(#[from] crate::plan::PlanError),
+    #[error(transparent)]
+    Rollout(#[from] crate::rollout::RolloutError),
+    #[error(
+        "{environment}/{region}: no earlier healthy revision is recorded in the cluster\n  help: roll back with --to <commit>"
+    )]
+    NoPreviousRevision { environment: String, region: String },
+    #[error(
+        "{environment}/{region}: the previous rollout came from an uncommitted working tree\n  help: roll back with --to <commit>"
+    )]
+    PreviousFromWorkingTree { environment: String, region: String },
     #[error("refusing to overwrite hand edits in the rendered tree:\n{}\n  help: move the change into environments/ or templates/, or rerun with --force to discard it", hand_edits(.0))]
     HandEdits(Vec<HandEdit>),
     #[error("no environment files in {} (expected <name>.yaml files)", .0.display())]

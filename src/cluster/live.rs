@@ -22,7 +22,7 @@ pub fn prepared(mut object: Value, applyset_id: &str) -> Value {
         let labels = meta.entry("labels").or_insert_with(|| json!({}));
         if let Some(l) = labels.as_object_mut() {
             l.insert(
-                crate::rollout::PART_OF_LABEL.into(),
+                super::applyset::PART_OF_LABEL.into(),
                 Value::String(applyset_id.into()),
             );
         }

@@ -1,7 +1,11 @@
 //! Kubernetes clusters, one per region: clients from kubeconfig contexts, discovery of any kind
 //! (CRDs included), server-side dry-run apply and reads of live objects.
 
+pub mod applyset;
+pub mod health;
+pub mod lease;
 pub mod live;
+pub mod record;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -51,6 +55,16 @@ pub enum ClusterError {
         region: String,
         id: String,
         message: String,
+    },
+    #[error(
+        "region `{region}`: {lease}: another rollout holds the lease: {holder} (until {until})\n  help: wait for it to finish or, if it died, for the lease to expire"
+    )]
+    LeaseHeld {
+        region: String,
+        lease: String,
+        holder: String,
+        /// RFC 3339.
+        until: String,
     },
     #[error("region `{region}`: {id}: namespace `{namespace}` does not exist yet")]
     NamespaceMissing {
@@ -171,6 +185,50 @@ impl Cluster {
                 message: other.to_string(),
             },
         }
+    }
+
+    /// The error of a Lease request: a lost race is worth a retry.
+    pub(crate) fn lease_error(&self, id: &str, e: kube::Error) -> ClusterError {
+        let message = match e {
+            kube::Error::Api(s) if s.code == 409 => {
+                "another rollout took the lease at the same moment; retry".into()
+            }
+            kube::Error::Api(s) => format!("{} ({})", s.message, s.reason),
+            other => other.to_string(),
+        };
+        ClusterError::Api {
+            region: self.region.clone(),
+            id: id.into(),
+            message,
+        }
+    }
+
+    /// The apiVersion the cluster prefers for a group-kind (`""` for the core group), from
+    /// discovery; `None` when the cluster no longer serves the kind (its CRD is gone).
+    pub async fn preferred_api_version(
+        &self,
+        group: &str,
+        kind: &str,
+    ) -> Result<Option<String>, ClusterError> {
+        let found = match kube::discovery::group(&self.client, group).await {
+            Ok(g) => g.recommended_kind(kind),
+            Err(kube::Error::Api(s)) if s.code == 404 => None,
+            Err(e) => {
+                return Err(ClusterError::Api {
+                    region: self.region.clone(),
+                    id: format!("discovery of {kind}.{group}"),
+                    message: e.to_string(),
+                });
+            }
+        };
+        Ok(found.map(|(ar, caps)| {
+            let api_version = ar.api_version.clone();
+            let key = (api_version.clone(), kind.to_string());
+            if let Ok(mut kinds) = self.kinds.try_lock() {
+                kinds.entry(key).or_insert_with(|| Arc::new((ar, caps)));
+            }
+            api_version
+        }))
     }
 
     /// What the server would make of applying `object` (server-side apply, dry run).

@@ -1,27 +1,26 @@
 //! The subcommands: the only place that joins the pipeline's stages.
 //!
-//! `run` is the whole program: it turns parsed arguments into calls of the domain modules and
-//! hands their results to the printer. Nothing below it sees clap or prints.
+//! `run` is the whole program: it turns parsed arguments into calls of the stages and hands
+//! their results to the printer. Nothing below it sees clap or prints.
 
 pub mod complete;
-pub mod pipeline;
+pub mod diff;
 pub mod render;
+pub mod rollout;
 pub mod select;
 pub mod status;
 pub mod validate;
 
+use std::path::{Path, PathBuf};
+
 use clap::CommandFactory;
 
 use crate::cli::{self, Cli, Command, CompletionShell};
-use crate::commands::render::{self as render_cmd, Action, RenderOptions};
-use crate::commands::validate as validate_cmd;
-
-use crate::environment;
-use crate::error;
-use crate::plan;
-use crate::policy;
+use crate::error::Error;
+use crate::plan::{Plan, PlanOptions, Target};
 use crate::printer::{Format, Printer};
-use crate::rollout;
+use crate::rollout::{RolloutOptions, RolloutReport};
+use render::{Action, RenderOptions};
 
 /// How a command ended, as a process exit code: 0 ok, 1 a check found differences, 2 error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,185 +40,237 @@ pub fn run(cli: Cli) -> Outcome {
         printer.errors(&["-o sarif is only for `kubectl hadr validate`; use text or json".into()]);
         return Outcome::Error;
     }
+    let root = cli.root;
     match cli.command {
-        Command::Status(args) => {
-            let opts = status::StatusOptions {
-                root: cli.root,
-                out: args.out,
-                kubeconfig: args.kubeconfig,
-            };
-            conclude(
-                &printer,
-                pipeline::status(&opts, &args.environment),
-                |report| {
-                    printer.status_report(&report);
-                    if report.regions.iter().any(|r| r.error.is_some()) {
-                        Outcome::Error
-                    } else if report.regions.iter().any(|r| r.drift == "drifted") {
-                        Outcome::CheckFailed
-                    } else {
-                        Outcome::Ok
-                    }
-                },
-            )
-        }
-        Command::History(args) => {
-            let s = args.status;
-            let opts = status::StatusOptions {
-                root: cli.root,
-                out: s.out,
-                kubeconfig: s.kubeconfig,
-            };
-            conclude(
-                &printer,
-                pipeline::history(&opts, &s.environment, args.limit),
-                |entries| {
-                    printer.history_report(&entries);
-                    Outcome::Ok
-                },
-            )
-        }
-        Command::Rollout(args) => {
-            let c = args.cluster;
-            if args.dry_run {
-                return run_diff(&printer, diff_options(cli.root, c.target, args.revision));
-            }
-            if !c.yes
-                && std::io::IsTerminal::is_terminal(&std::io::stdin())
-                && !printer.confirm(&format!(
-                    "Roll out {} to its clusters?",
-                    c.target.environment
-                ))
-            {
-                printer.errors(&["aborted".into()]);
-                return Outcome::Error;
-            }
-            let opts = rollout_options(cli.root, c, args.revision, args.auto_rollback);
-            conclude(
-                &printer,
-                pipeline::rollout(&opts, args.allow_violations, &printer),
-                |report| {
-                    printer.rollout_reports(std::slice::from_ref(&report));
-                    outcome_of(&[report])
-                },
-            )
-        }
-        Command::Rollback(args) => {
-            let c = args.cluster;
-            if !c.yes
-                && std::io::IsTerminal::is_terminal(&std::io::stdin())
-                && !printer.confirm(&format!(
-                    "Roll {} back to {}?",
-                    c.target.environment, args.to
-                ))
-            {
-                printer.errors(&["aborted".into()]);
-                return Outcome::Error;
-            }
-            let opts = rollout_options(cli.root, c, None, false);
-            conclude(
-                &printer,
-                pipeline::rollback(&opts, &args.to, &printer),
-                |reports| {
-                    printer.rollout_reports(&reports);
-                    outcome_of(&reports)
-                },
-            )
-        }
+        Command::Status(args) => status(&printer, &root, args),
+        Command::History(args) => history(&printer, &root, args),
+        Command::Rollout(args) => rollout(&printer, &root, args),
+        Command::Rollback(args) => rollback(&printer, &root, args),
         Command::Diff(args) => {
-            run_diff(&printer, diff_options(cli.root, args.target, args.revision))
+            let (env, target, opts) = plan_target(&root, args.target, args.revision);
+            show_plan(&printer, diff::diff(&env, &target, &opts))
         }
-        Command::Validate(args) => {
-            let opts = validate_cmd::ValidateOptions {
-                root: cli.root,
-                environments: args.environments,
-                strict: args.strict,
-                lose: args.lose.map(|(kind, name)| match kind.as_str() {
-                    "region" => policy::Loss::Region(name),
-                    _ => policy::Loss::Zone(name),
-                }),
-            };
-            conclude(&printer, validate_cmd::validate(&opts), |report| {
-                printer.validate_report(&report);
-                if report.failed() {
-                    Outcome::CheckFailed
-                } else {
-                    Outcome::Ok
-                }
-            })
-        }
-        Command::Render(args) => {
-            let opts = RenderOptions {
-                root: cli.root,
-                environments: args.environments,
-                region: args.region,
-                out: args.out,
-                action: if args.check {
-                    Action::Check
-                } else if let Some(b) = args.branch {
-                    Action::Branch(b)
-                } else if args.commit {
-                    Action::Commit
-                } else {
-                    Action::Write
-                },
-                force: args.force,
-                allow_violations: args.allow_violations,
-            };
-            conclude(&printer, render_cmd::render(&opts), |report| {
-                printer.render_report(&report);
-                if report.up_to_date == Some(false) {
-                    Outcome::CheckFailed
-                } else {
-                    Outcome::Ok
-                }
-            })
-        }
+        Command::Validate(args) => validate(&printer, root, args),
+        Command::Render(args) => render(&printer, root, args),
         Command::Schema => {
-            let mut s =
-                serde_json::to_string_pretty(&environment::json_schema()).unwrap_or_default();
+            let mut s = serde_json::to_string_pretty(&crate::environment::json_schema())
+                .unwrap_or_default();
             s.push('\n');
             printer.raw(&s);
             Outcome::Ok
         }
-        Command::Version => {
-            let version = env!("CARGO_PKG_VERSION");
-            match printer.format() {
-                Format::Json | Format::Sarif => {
-                    printer.json(&serde_json::json!({ "version": version }))
-                }
-                Format::Text => printer.raw(&format!("kubectl-hadr {version}\n")),
-            }
-            Outcome::Ok
-        }
-        Command::Completion { shell } => {
-            let mut cmd = Cli::command();
-            let mut buf = Vec::new();
-            let generator = match shell {
-                CompletionShell::KubectlPlugin => {
-                    printer.raw(complete::KUBECTL_PLUGIN_SCRIPT);
-                    return Outcome::Ok;
-                }
-                CompletionShell::Bash => clap_complete::Shell::Bash,
-                CompletionShell::Zsh => clap_complete::Shell::Zsh,
-                CompletionShell::Fish => clap_complete::Shell::Fish,
-                CompletionShell::Elvish => clap_complete::Shell::Elvish,
-                CompletionShell::Powershell => clap_complete::Shell::PowerShell,
-            };
-            clap_complete::generate(generator, &mut cmd, "kubectl-hadr", &mut buf);
-            printer.raw(&String::from_utf8_lossy(&buf));
-            Outcome::Ok
-        }
+        Command::Version => version(&printer),
+        Command::Completion { shell } => completion(&printer, shell),
         Command::Complete { words } => {
-            let candidates = complete::candidates(&Cli::command(), &cli.root, &words);
+            let candidates = complete::candidates(&Cli::command(), &root, &words);
             printer.raw(&complete::cobra_output(&candidates));
             Outcome::Ok
         }
     }
 }
 
-fn run_diff(printer: &Printer, opts: plan::DiffOptions) -> Outcome {
-    conclude(printer, pipeline::diff(&opts), |report| {
+/// The environment, the target and the plan options of a cluster command.
+fn plan_target(
+    root: &Path,
+    t: cli::TargetArgs,
+    revision: Option<String>,
+) -> (String, Target, PlanOptions) {
+    let target = Target {
+        root: root.to_path_buf(),
+        out: crate::revision::out_dir(root, t.out),
+        revision,
+        region: t.region,
+        kubeconfig: t.kubeconfig,
+        context: t.context,
+    };
+    let opts = PlanOptions {
+        force_conflicts: t.force_conflicts,
+        concurrency: usize::from(t.concurrency),
+        keep: t.keep,
+    };
+    (t.environment, target, opts)
+}
+
+fn rollout_options(
+    root: &Path,
+    c: cli::ClusterArgs,
+    revision: Option<String>,
+    auto_rollback: bool,
+) -> (String, RolloutOptions) {
+    let (env, target, plan) = plan_target(root, c.target, revision);
+    let opts = RolloutOptions {
+        target,
+        plan,
+        parallel: c.parallel,
+        timeout: c.timeout,
+        auto_rollback,
+    };
+    (env, opts)
+}
+
+/// Whether to go on with a command that changes clusters: `--yes`, no terminal to ask on
+/// (CI), or the user says so.
+fn confirmed(printer: &Printer, yes: bool, question: &str) -> bool {
+    if yes || !std::io::IsTerminal::is_terminal(&std::io::stdin()) || printer.confirm(question) {
+        return true;
+    }
+    printer.errors(&["aborted".into()]);
+    false
+}
+
+fn rollout(printer: &Printer, root: &Path, args: cli::RolloutArgs) -> Outcome {
+    if args.dry_run {
+        let (env, target, opts) = plan_target(root, args.cluster.target, args.revision);
+        return show_plan(printer, diff::diff(&env, &target, &opts));
+    }
+    let yes = args.cluster.yes;
+    let (env, opts) = rollout_options(root, args.cluster, args.revision, args.auto_rollback);
+    if !confirmed(printer, yes, &format!("Roll out {env} to its clusters?")) {
+        return Outcome::Error;
+    }
+    let result = rollout::rollout(&env, &opts, args.allow_violations, printer);
+    conclude(printer, result, |report| {
+        printer.rollout_reports(std::slice::from_ref(&report));
+        outcome_of(&[report])
+    })
+}
+
+fn rollback(printer: &Printer, root: &Path, args: cli::RollbackArgs) -> Outcome {
+    let yes = args.cluster.yes;
+    let (env, opts) = rollout_options(root, args.cluster, None, false);
+    if !confirmed(printer, yes, &format!("Roll {env} back to {}?", args.to)) {
+        return Outcome::Error;
+    }
+    conclude(
+        printer,
+        rollout::rollback(&env, &opts, &args.to, printer),
+        |reports| {
+            printer.rollout_reports(&reports);
+            outcome_of(&reports)
+        },
+    )
+}
+
+fn status_target(root: &Path, s: &cli::StatusArgs) -> Target {
+    Target {
+        root: root.to_path_buf(),
+        out: crate::revision::out_dir(root, s.out.clone()),
+        revision: None,
+        region: None,
+        kubeconfig: s.kubeconfig.clone(),
+        context: None,
+    }
+}
+
+fn status(printer: &Printer, root: &Path, args: cli::StatusArgs) -> Outcome {
+    let target = status_target(root, &args);
+    conclude(
+        printer,
+        status::status(&args.environment, &target),
+        |report| {
+            printer.status_report(&report);
+            if report.regions.iter().any(|r| r.error.is_some()) {
+                Outcome::Error
+            } else if report
+                .regions
+                .iter()
+                .any(|r| r.drift == status::Drift::Drifted)
+            {
+                Outcome::CheckFailed
+            } else {
+                Outcome::Ok
+            }
+        },
+    )
+}
+
+fn history(printer: &Printer, root: &Path, args: cli::HistoryArgs) -> Outcome {
+    let target = status_target(root, &args.status);
+    let result = status::history(&args.status.environment, &target, args.limit);
+    conclude(printer, result, |entries| {
+        printer.history_report(&entries);
+        Outcome::Ok
+    })
+}
+
+fn validate(printer: &Printer, root: PathBuf, args: cli::ValidateArgs) -> Outcome {
+    let opts = validate::ValidateOptions {
+        root,
+        environments: args.environments,
+        strict: args.strict,
+        lose: args.lose.map(|(kind, name)| match kind.as_str() {
+            "region" => crate::policy::Loss::Region(name),
+            _ => crate::policy::Loss::Zone(name),
+        }),
+    };
+    conclude(printer, validate::validate(&opts), |report| {
+        printer.validate_report(&report);
+        if report.failed() {
+            Outcome::CheckFailed
+        } else {
+            Outcome::Ok
+        }
+    })
+}
+
+fn render(printer: &Printer, root: PathBuf, args: cli::RenderArgs) -> Outcome {
+    let opts = RenderOptions {
+        root,
+        environments: args.environments,
+        region: args.region,
+        out: args.out,
+        action: if args.check {
+            Action::Check
+        } else if let Some(b) = args.branch {
+            Action::Branch(b)
+        } else if args.commit {
+            Action::Commit
+        } else {
+            Action::Write
+        },
+        force: args.force,
+        allow_violations: args.allow_violations,
+    };
+    conclude(printer, render::render(&opts), |report| {
+        printer.render_report(&report);
+        if report.up_to_date == Some(false) {
+            Outcome::CheckFailed
+        } else {
+            Outcome::Ok
+        }
+    })
+}
+
+fn version(printer: &Printer) -> Outcome {
+    let version = env!("CARGO_PKG_VERSION");
+    match printer.format() {
+        Format::Json | Format::Sarif => printer.json(&serde_json::json!({ "version": version })),
+        Format::Text => printer.raw(&format!("kubectl-hadr {version}\n")),
+    }
+    Outcome::Ok
+}
+
+fn completion(printer: &Printer, shell: CompletionShell) -> Outcome {
+    let generator = match shell {
+        CompletionShell::KubectlPlugin => {
+            printer.raw(complete::KUBECTL_PLUGIN_SCRIPT);
+            return Outcome::Ok;
+        }
+        CompletionShell::Bash => clap_complete::Shell::Bash,
+        CompletionShell::Zsh => clap_complete::Shell::Zsh,
+        CompletionShell::Fish => clap_complete::Shell::Fish,
+        CompletionShell::Elvish => clap_complete::Shell::Elvish,
+        CompletionShell::Powershell => clap_complete::Shell::PowerShell,
+    };
+    let mut buf = Vec::new();
+    clap_complete::generate(generator, &mut Cli::command(), "kubectl-hadr", &mut buf);
+    printer.raw(&String::from_utf8_lossy(&buf));
+    Outcome::Ok
+}
+
+/// Shows a plan: exit codes as `kubectl diff` (0 no differences, 1 differences, 2 error).
+fn show_plan(printer: &Printer, result: Result<Plan, Error>) -> Outcome {
+    conclude(printer, result, |report| {
         printer.diff_report(&report);
         if report.failed() {
             Outcome::Error
@@ -231,49 +282,7 @@ fn run_diff(printer: &Printer, opts: plan::DiffOptions) -> Outcome {
     })
 }
 
-fn diff_options(
-    root: std::path::PathBuf,
-    t: cli::TargetArgs,
-    revision: Option<String>,
-) -> plan::DiffOptions {
-    plan::DiffOptions {
-        root,
-        out: t.out,
-        environment: t.environment,
-        region: t.region,
-        revision,
-        kubeconfig: t.kubeconfig,
-        context: t.context,
-        force_conflicts: t.force_conflicts,
-        concurrency: usize::from(t.concurrency),
-    }
-}
-
-fn rollout_options(
-    root: std::path::PathBuf,
-    c: cli::ClusterArgs,
-    revision: Option<String>,
-    auto_rollback: bool,
-) -> rollout::RolloutOptions {
-    let t = c.target;
-    rollout::RolloutOptions {
-        root,
-        out: t.out,
-        environment: t.environment,
-        region: t.region,
-        revision,
-        kubeconfig: t.kubeconfig,
-        context: t.context,
-        force_conflicts: t.force_conflicts,
-        parallel: c.parallel,
-        timeout: c.timeout,
-        auto_rollback,
-        keep: c.keep,
-        concurrency: usize::from(t.concurrency),
-    }
-}
-
-fn outcome_of(reports: &[rollout::RolloutReport]) -> Outcome {
+fn outcome_of(reports: &[RolloutReport]) -> Outcome {
     match reports.iter().map(|r| r.outcome()).max().unwrap_or(0) {
         0 => Outcome::Ok,
         1 => Outcome::CheckFailed,
@@ -284,7 +293,7 @@ fn outcome_of(reports: &[rollout::RolloutReport]) -> Outcome {
 /// Shows a command's result, or its errors (exit 2).
 fn conclude<T>(
     printer: &Printer,
-    result: Result<T, error::Error>,
+    result: Result<T, Error>,
     show: impl FnOnce(T) -> Outcome,
 ) -> Outcome {
     match result {

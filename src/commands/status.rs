@@ -1,16 +1,40 @@
 //! What runs where: per region the deployed revision, its record and drift (`status`), and the
 //! git history of an environment's rendered tree, marked where each region is now (`history`).
 
-use std::path::PathBuf;
+use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::cluster::record::{Record, WORKING_TREE, read_history};
 use crate::cluster::{Cluster, load_kubeconfig};
-use crate::environment::Environment;
+use crate::commands::select::{one_environment, runtime};
+use crate::environment::{Environment, Region};
 use crate::error::Error;
-use crate::plan::{DiffOptions, Summary};
+use crate::plan::{PlanOptions, Summary, Target, plan_region};
+use crate::revision::Revision;
 use crate::revision::store::Store;
-use crate::rollout::{Record, read_history};
+
+/// Live versus the deployed revision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Drift {
+    /// Live is what the deployed revision says.
+    None,
+    /// Something would be created, changed, renamed, pruned or expired.
+    Drifted,
+    /// Nothing deployed, deployed from an uncommitted working tree, or not readable.
+    Unknown,
+}
+
+impl std::fmt::Display for Drift {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Drift::None => "none",
+            Drift::Drifted => "drifted",
+            Drift::Unknown => "unknown",
+        })
+    }
+}
 
 #[derive(Debug, Clone, Serialize)]
 pub struct RegionStatus {
@@ -18,9 +42,7 @@ pub struct RegionStatus {
     pub context: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub deployed: Option<Record>,
-    /// Live versus the deployed revision: `none`, `drifted` or `unknown` (not a git revision,
-    /// or nothing deployed).
-    pub drift: String,
+    pub drift: Drift,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub drift_summary: Option<Summary>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -33,109 +55,101 @@ pub struct StatusReport {
     pub regions: Vec<RegionStatus>,
 }
 
-pub struct StatusOptions {
-    pub root: PathBuf,
-    pub out: Option<PathBuf>,
-    pub kubeconfig: Option<PathBuf>,
-}
-
-/// Reads each region's record and diffs the live objects against the recorded revision.
-pub async fn status(opts: &StatusOptions, env: &Environment) -> Result<StatusReport, Error> {
-    let kubeconfig = load_kubeconfig(opts.kubeconfig.as_deref())?;
-    let mut regions = Vec::new();
-    for r in &env.regions {
-        let mut s = RegionStatus {
-            region: r.name.clone(),
-            context: r.context.clone(),
-            deployed: None,
-            drift: "unknown".into(),
-            drift_summary: None,
-            error: None,
-        };
-        match Cluster::connect(&kubeconfig, &r.name, &r.context).await {
-            Err(e) => s.error = Some(e.to_string()),
-            Ok(cluster) => match read_history(&cluster, env).await {
-                Err(e) => s.error = Some(e.to_string()),
-                Ok(history) => s.deployed = history.last().cloned(),
-            },
-        }
-        if let Some(record) = &s.deployed
-            && record.revision != "working-tree"
-        {
-            let diff = DiffOptions {
-                root: opts.root.clone(),
-                out: opts.out.clone(),
-                environment: env.name.clone(),
-                region: Some(r.name.clone()),
-                revision: Some(record.revision.clone()),
-                kubeconfig: opts.kubeconfig.clone(),
-                context: None,
-                force_conflicts: true,
-                concurrency: 16,
+/// Reads each region's record and plans the recorded revision against what is live.
+pub fn status(environment: &str, target: &Target) -> Result<StatusReport, Error> {
+    let env = one_environment(&target.root, environment, None)?;
+    let kubeconfig = load_kubeconfig(target.kubeconfig.as_deref())?;
+    let rt = runtime()?;
+    let regions = env
+        .regions
+        .iter()
+        .map(|r| {
+            let mut s = RegionStatus {
+                region: r.name.clone(),
+                context: r.context.clone(),
+                deployed: None,
+                drift: Drift::Unknown,
+                drift_summary: None,
+                error: None,
             };
-            match crate::plan::diff(&diff, env).await {
-                Ok(report) => {
-                    let summary = report.total.clone();
-                    s.drift = if summary.differs() { "drifted" } else { "none" }.into();
-                    s.drift_summary = Some(summary);
-                }
-                Err(e) => s.error = Some(e.messages().join("; ")),
+            if let Err(e) = rt.block_on(region_status(&kubeconfig, &env, r, target, &mut s)) {
+                s.error = Some(e.to_string());
             }
-        }
-        regions.push(s);
-    }
+            s
+        })
+        .collect();
     Ok(StatusReport {
         environment: env.name.clone(),
         regions,
     })
 }
 
+async fn region_status(
+    kubeconfig: &kube::config::Kubeconfig,
+    env: &Environment,
+    r: &Region,
+    target: &Target,
+    s: &mut RegionStatus,
+) -> Result<(), Error> {
+    let cluster = Cluster::connect(kubeconfig, &r.name, &r.context).await?;
+    s.deployed = read_history(&cluster, &env.name, &env.namespace)
+        .await?
+        .pop();
+    let Some(record) = s.deployed.as_ref().filter(|d| d.revision != WORKING_TREE) else {
+        return Ok(());
+    };
+    let at = target.at(Some(record.revision.clone()));
+    let revision = Revision::read(&at.source(), &env.name, &r.name)?;
+    let opts = PlanOptions {
+        force_conflicts: true,
+        concurrency: 16,
+        keep: usize::MAX,
+    };
+    let summary = plan_region(&cluster, env, &revision, &opts).await?.summary;
+    s.drift = if summary.differs() {
+        Drift::Drifted
+    } else {
+        Drift::None
+    };
+    s.drift_summary = Some(summary);
+    Ok(())
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct HistoryEntry {
     pub commit: String,
+    /// Seconds since the Unix epoch.
     pub time: i64,
     pub summary: String,
     /// Region -> set digest at this commit.
-    pub digests: std::collections::BTreeMap<String, String>,
+    pub digests: BTreeMap<String, String>,
     /// Regions whose deployed revision is this commit.
     pub deployed_in: Vec<String>,
 }
 
 /// The commits that changed the environment's rendered tree, newest first, each marked with
 /// the regions that run it now (regions that cannot be reached are left unmarked).
-pub async fn history(
-    opts: &StatusOptions,
-    env: &Environment,
+pub fn history(
+    environment: &str,
+    target: &Target,
     limit: usize,
 ) -> Result<Vec<HistoryEntry>, Error> {
-    let store = Store::discover(&opts.root)?;
-    let out = opts
-        .out
-        .clone()
-        .unwrap_or_else(|| opts.root.join("rendered"));
-    let env_dir = store.relative(&out)?.join(&env.name);
+    let env = one_environment(&target.root, environment, None)?;
+    let store = Store::discover(&target.root)?;
+    let env_dir = store.relative(&target.out)?.join(&env.name);
     let commits = store.commits_touching(&env_dir, limit)?;
-    let mut deployed: Vec<(String, String)> = Vec::new();
-    if let Ok(kubeconfig) = load_kubeconfig(opts.kubeconfig.as_deref()) {
-        for r in &env.regions {
-            if let Ok(cluster) = Cluster::connect(&kubeconfig, &r.name, &r.context).await
-                && let Ok(h) = read_history(&cluster, env).await
-                && let Some(last) = h.last()
-            {
-                deployed.push((r.name.clone(), last.revision.clone()));
-            }
-        }
-    }
+    let deployed = runtime()?.block_on(deployed_revisions(&env, target));
     let mut entries = Vec::new();
     for (commit, time, summary) in commits {
-        let mut digests = std::collections::BTreeMap::new();
-        for r in &env.regions {
-            if let Ok(index) =
-                crate::plan::revision_index(&opts.root, &out, &env.name, &r.name, Some(&commit))
-            {
-                digests.insert(r.name.clone(), index.digest);
-            }
-        }
+        let at = target.at(Some(commit.clone()));
+        let digests = env
+            .regions
+            .iter()
+            .filter_map(|r| {
+                let index = Revision::index(&at.source(), &env.name, &r.name).ok()?;
+                Some((r.name.clone(), index.digest))
+            })
+            .collect();
         let deployed_in = deployed
             .iter()
             .filter(|(_, rev)| *rev == commit)
@@ -150,4 +164,21 @@ pub async fn history(
         });
     }
     Ok(entries)
+}
+
+/// Region -> the revision its record says is deployed, for the regions that answer.
+async fn deployed_revisions(env: &Environment, target: &Target) -> Vec<(String, String)> {
+    let mut deployed = Vec::new();
+    let Ok(kubeconfig) = load_kubeconfig(target.kubeconfig.as_deref()) else {
+        return deployed;
+    };
+    for r in &env.regions {
+        if let Ok(cluster) = Cluster::connect(&kubeconfig, &r.name, &r.context).await
+            && let Ok(h) = read_history(&cluster, &env.name, &env.namespace).await
+            && let Some(last) = h.last()
+        {
+            deployed.push((r.name.clone(), last.revision.clone()));
+        }
+    }
+    deployed
 }

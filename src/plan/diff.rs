@@ -98,6 +98,9 @@ pub enum Action {
     /// A content-hashed ConfigMap or Secret replaced by its successor.
     Rename,
     Prune,
+    /// A content-hashed ConfigMap or Secret that left the set longer ago than the `--keep`
+    /// newest of its name: deleted.
+    Expire,
     Unchanged,
 }
 

@@ -1,21 +1,25 @@
-//! Plans: for each region, every object of a revision created, changed, renamed, unchanged or
-//! pruned, with its diff against the live cluster.
+//! Plans: for each region, every object of a revision created, changed, renamed, unchanged,
+//! pruned or expired, with its diff against the live cluster. A plan is built once; `diff` and
+//! `rollout --dry-run` show it, and `rollout` carries out exactly what it lists.
 
 pub mod diff;
+mod members;
+mod target;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::path::{Path, PathBuf};
+use std::collections::HashMap;
 
 use futures::StreamExt;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::cluster::{Cluster, ClusterError, load_kubeconfig};
+use crate::cluster::applyset::{Inventory, applyset_id};
+use crate::cluster::live::{prepared, unchanged};
+use crate::cluster::{Cluster, ClusterError};
 use crate::environment::Environment;
-use crate::error::Error;
-use crate::render::manifest::{INDEX_FILE, Index, ObjectId};
-use crate::revision::store::Store;
-use diff::Action;
+use crate::render::manifest::ObjectId;
+use crate::revision::{Revision, RevisionError};
+pub use diff::Action;
+pub use target::{Target, context_of};
 
 /// One object's fate in a region.
 #[derive(Debug, Clone, Serialize)]
@@ -28,6 +32,10 @@ pub struct ObjectPlan {
     /// Unified diff, Secret values masked; empty when unchanged.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub diff: String,
+    /// What `rollout` applies (server-side apply) for a create, change or rename: the object
+    /// as the revision has it, made a member of the ApplySet.
+    #[serde(skip)]
+    pub desired: Option<Value>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
@@ -36,6 +44,8 @@ pub struct Summary {
     pub change: usize,
     pub rename: usize,
     pub prune: usize,
+    /// Content-hashed ConfigMaps/Secrets leaving the `--keep` window, deleted by rollout.
+    pub expire: usize,
     pub unchanged: usize,
 }
 
@@ -46,12 +56,13 @@ impl Summary {
             Action::Change => self.change += 1,
             Action::Rename => self.rename += 1,
             Action::Prune => self.prune += 1,
+            Action::Expire => self.expire += 1,
             Action::Unchanged => self.unchanged += 1,
         }
     }
 
     pub fn differs(&self) -> bool {
-        self.create + self.change + self.rename + self.prune > 0
+        self.create + self.change + self.rename + self.prune + self.expire > 0
     }
 
     fn merge(&mut self, o: &Summary) {
@@ -59,6 +70,7 @@ impl Summary {
         self.change += o.change;
         self.rename += o.rename;
         self.prune += o.prune;
+        self.expire += o.expire;
         self.unchanged += o.unchanged;
     }
 }
@@ -70,368 +82,227 @@ pub struct RegionPlan {
     pub objects: Vec<ObjectPlan>,
     pub summary: Summary,
     /// Set when the region could not be planned (unreachable, API error); its objects are then
-    /// incomplete.
+    /// incomplete, and rollout changes nothing in it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The ApplySet inventory before and after: rollout widens the parent to their union
+    /// before it applies, and narrows it to `after` once it has pruned.
+    #[serde(skip)]
+    pub inventory: InventoryChange,
 }
 
-/// `kubectl hadr diff` for one environment.
+#[derive(Debug, Clone, Default)]
+pub struct InventoryChange {
+    pub before: Inventory,
+    pub after: Inventory,
+}
+
+impl RegionPlan {
+    /// A region that could not be planned.
+    pub fn failed(region: &str, context: &str, error: String) -> RegionPlan {
+        RegionPlan {
+            region: region.into(),
+            context: context.into(),
+            objects: Vec::new(),
+            summary: Summary::default(),
+            error: Some(error),
+            inventory: InventoryChange::default(),
+        }
+    }
+}
+
+/// The plan of one environment: `kubectl hadr diff`, `rollout --dry-run`, and what `rollout`
+/// carries out.
 #[derive(Debug, Clone, Serialize)]
-pub struct DiffReport {
+pub struct Plan {
     pub environment: String,
-    /// The git revision compared, or `working tree`.
+    /// The git revision planned, or `working tree`.
     pub revision: String,
     pub regions: Vec<RegionPlan>,
     pub total: Summary,
 }
 
-impl DiffReport {
+impl Plan {
+    pub fn new(environment: &str, revision: Option<&str>, regions: Vec<RegionPlan>) -> Plan {
+        let mut total = Summary::default();
+        for p in &regions {
+            total.merge(&p.summary);
+        }
+        Plan {
+            environment: environment.into(),
+            revision: revision.unwrap_or("working tree").into(),
+            regions,
+            total,
+        }
+    }
+
     pub fn failed(&self) -> bool {
         self.regions.iter().any(|r| r.error.is_some())
     }
 }
 
-pub struct DiffOptions {
-    pub root: PathBuf,
-    pub out: Option<PathBuf>,
-    pub environment: String,
-    pub region: Option<String>,
-    pub revision: Option<String>,
-    pub kubeconfig: Option<PathBuf>,
-    /// Overrides the context of the (single) region selected.
-    pub context: Option<String>,
+/// How to plan.
+#[derive(Debug, Clone)]
+pub struct PlanOptions {
+    /// Dry-run with `force` (take fields other managers own), as the rollout will.
     pub force_conflicts: bool,
+    /// Requests in flight per region.
     pub concurrency: usize,
+    /// Content-hashed ConfigMaps/Secrets kept per name after they leave the set; older ones
+    /// are planned as `expire`.
+    pub keep: usize,
 }
 
-/// The index of one region at a revision.
-pub(crate) fn revision_index(
-    root: &Path,
-    out: &Path,
-    env: &str,
-    region: &str,
-    revision: Option<&str>,
-) -> Result<Index, Error> {
-    let files = revision_files(root, out, env, region, revision)?;
-    parse_index(&files, out, env, region, revision)
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error(transparent)]
+    Revision(#[from] RevisionError),
+    #[error(transparent)]
+    Cluster(#[from] ClusterError),
 }
 
-fn revision_files(
-    root: &Path,
-    out: &Path,
-    env: &str,
-    region: &str,
-    revision: Option<&str>,
-) -> Result<BTreeMap<PathBuf, Vec<u8>>, Error> {
-    Ok(match revision {
-        None => {
-            let dir = out.join(env).join(region);
-            crate::revision::tree::existing(
-                &dir,
-                &crate::revision::tree::Scope {
-                    dirs: vec![PathBuf::new()],
-                    prune_environments: false,
-                },
-            )?
-        }
-        Some(rev) => {
-            let store = Store::discover(root)?;
-            let rel = store.relative(out)?.join(env).join(region);
-            store.read_tree(rev, &rel)?
-        }
-    })
-}
-
-fn parse_index(
-    files: &BTreeMap<PathBuf, Vec<u8>>,
-    out: &Path,
-    env: &str,
-    region: &str,
-    revision: Option<&str>,
-) -> Result<Index, Error> {
-    let index_bytes = files.get(Path::new(INDEX_FILE)).ok_or_else(|| Error::Io {
-        path: out.join(env).join(region).join(INDEX_FILE),
-        message: format!(
-            "no rendered set for {env}/{region}{}; run `kubectl hadr render {env}` first",
-            revision.map(|r| format!(" at {r}")).unwrap_or_default()
-        ),
-    })?;
-    std::str::from_utf8(index_bytes)
-        .ok()
-        .and_then(|s| crate::yaml::from_str(s).ok())
-        .ok_or_else(|| Error::Io {
-            path: out.join(env).join(region).join(INDEX_FILE),
-            message: "unreadable index; re-render".into(),
-        })
-}
-
-/// The objects of one region at a revision: from the rendered tree on disk, or from git.
-pub(crate) fn revision_objects(
-    root: &Path,
-    out: &Path,
-    env: &str,
-    region: &str,
-    revision: Option<&str>,
-) -> Result<Vec<(ObjectId, Value)>, Error> {
-    let files = revision_files(root, out, env, region, revision)?;
-    let index = parse_index(&files, out, env, region, revision)?;
-    let mut objects = Vec::new();
-    for entry in index.objects {
-        let bytes = files.get(Path::new(&entry.file)).ok_or_else(|| Error::Io {
-            path: out.join(env).join(region).join(&entry.file),
-            message: "listed in the index but missing; re-render".into(),
-        })?;
-        let text = String::from_utf8_lossy(bytes);
-        let value: Value = crate::yaml::documents(&text)
-            .ok()
-            .and_then(|mut d| d.pop())
-            .ok_or_else(|| Error::Io {
-                path: out.join(env).join(region).join(&entry.file),
-                message: "not a YAML object; re-render".into(),
-            })?;
-        objects.push((entry.id, value));
+/// Plans every selected region of an environment against its live cluster: the revisions
+/// are read first (a missing rendered set fails before any cluster is asked), then regions
+/// are planned in parallel; a region that cannot be planned carries its error.
+pub async fn plan(
+    env: &Environment,
+    target: &Target,
+    opts: &PlanOptions,
+) -> Result<Plan, PlanError> {
+    let mut revisions = Vec::new();
+    for r in env.selected_regions(target.region.as_deref()) {
+        let revision = Revision::read(&target.source(), &env.name, &r.name)?;
+        revisions.push((r.name.clone(), context_of(target, r), revision));
     }
-    Ok(objects)
-}
-
-/// Plans every selected region of an environment against its live cluster, regions in
-/// parallel and requests within a region concurrently (bounded).
-pub async fn diff(opts: &DiffOptions, env: &Environment) -> Result<DiffReport, Error> {
-    let out = opts
-        .out
-        .clone()
-        .unwrap_or_else(|| opts.root.join("rendered"));
-    let regions: Vec<_> = env.selected_regions(opts.region.as_deref());
-    let mut wanted = Vec::new();
-    for r in &regions {
-        let objects = revision_objects(
-            &opts.root,
-            &out,
-            &env.name,
-            &r.name,
-            opts.revision.as_deref(),
-        )?;
-        let context = opts.context.clone().unwrap_or_else(|| r.context.clone());
-        wanted.push((r.name.clone(), context, objects));
-    }
-    let kubeconfig = load_kubeconfig(opts.kubeconfig.as_deref())?;
-    let plans = futures::future::join_all(wanted.into_iter().map(|(region, context, objects)| {
+    let kubeconfig = crate::cluster::load_kubeconfig(target.kubeconfig.as_deref())?;
+    let plans = futures::future::join_all(revisions.iter().map(|(region, context, rev)| {
         let kubeconfig = &kubeconfig;
         async move {
-            match plan_region(
-                kubeconfig,
-                &env.name,
-                &env.namespace,
-                &region,
-                &context,
-                objects,
-                opts,
-            )
-            .await
-            {
-                Ok(p) => p,
-                Err(e) => RegionPlan {
-                    region,
-                    context,
-                    objects: Vec::new(),
-                    summary: Summary::default(),
-                    error: Some(e.to_string()),
-                },
-            }
+            let planned = async {
+                let cluster = Cluster::connect(kubeconfig, region, context).await?;
+                plan_region(&cluster, env, rev, opts).await
+            };
+            planned
+                .await
+                .unwrap_or_else(|e| RegionPlan::failed(region, context, e.to_string()))
         }
     }))
     .await;
-    let mut total = Summary::default();
-    for p in &plans {
-        total.merge(&p.summary);
-    }
-    Ok(DiffReport {
-        environment: env.name.clone(),
-        revision: opts
-            .revision
-            .clone()
-            .unwrap_or_else(|| "working tree".into()),
-        regions: plans,
-        total,
-    })
+    Ok(Plan::new(&env.name, target.revision.as_deref(), plans))
 }
 
-async fn plan_region(
-    kubeconfig: &kube::config::Kubeconfig,
-    env: &str,
-    namespace: &str,
-    region: &str,
-    context: &str,
-    objects: Vec<(ObjectId, Value)>,
-    opts: &DiffOptions,
+/// Plans one region: one LIST per kind and namespace of the ApplySet's members (the live
+/// state, and the prune candidates), then per object either proven unchanged from the LIST
+/// or dry-run applied (concurrently, bounded), then what left the set.
+pub async fn plan_region(
+    cluster: &Cluster,
+    env: &Environment,
+    revision: &Revision,
+    opts: &PlanOptions,
 ) -> Result<RegionPlan, ClusterError> {
-    let cluster = Cluster::connect(kubeconfig, region, context).await?;
-    let rev = opts.revision.as_deref().unwrap_or("rendered");
-    let set_id = &crate::rollout::applyset_id(env, namespace);
-    // One LIST per kind and namespace gives the live objects for the plan and for pruning.
-    // Hashed config is listed whatever the revision holds: its history is shown as renames.
-    // Kinds and namespaces the revision no longer has at all are found through the ApplySet
-    // inventory the last rollout recorded.
-    let (inventory_kinds, inventory_namespaces) =
-        crate::rollout::inventory(&cluster, env, namespace).await?;
-    let mut kinds: BTreeSet<(String, String)> = objects
-        .iter()
-        .map(|(id, _)| (id.api_version.clone(), id.kind.clone()))
-        .chain([
-            ("v1".to_string(), "ConfigMap".to_string()),
-            ("v1".to_string(), "Secret".to_string()),
-        ])
-        .collect();
-    for gk in &inventory_kinds {
-        let (api_version, kind) = crate::rollout::listable(gk);
-        if !kinds.iter().any(|(_, k)| *k == kind) {
-            kinds.insert((api_version, kind));
-        }
-    }
-    let kinds: Vec<_> = kinds.into_iter().collect();
-    let namespaces: Vec<String> = objects
-        .iter()
-        .filter_map(|(id, _)| id.namespace.clone())
-        .chain(inventory_namespaces)
-        .chain([namespace.to_string()])
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    let mut live = cluster.list_managed(env, &kinds, &namespaces).await?;
+    let set_id = applyset_id(&env.name, &env.namespace);
+    let before = Inventory::read(cluster, &env.name, &env.namespace).await?;
+    let after = Inventory::of(revision.objects.iter().map(|(id, _)| id), &env.namespace);
+    let mut live = members::list(cluster, &env.namespace, &set_id, revision, &before).await?;
+    let label = revision.id.as_deref().unwrap_or("rendered");
     let listed: HashMap<&ObjectId, &Value> = live.iter().map(|(id, v)| (id, v)).collect();
-    let results: Vec<Result<ObjectPlan, ClusterError>> = futures::stream::iter(objects.iter())
-        .map(|(id, object)| {
-            let cluster = &cluster;
-            let listed = &listed;
-            async move {
-                let object = &crate::cluster::live::prepared(object.clone(), set_id);
-                // Proven unchanged from the LIST alone: no dry run needed.
-                if listed
-                    .get(id)
-                    .is_some_and(|l| crate::cluster::live::unchanged(l, object))
-                {
-                    return Ok(ObjectPlan {
-                        id: id.clone(),
-                        action: Action::Unchanged,
-                        renamed_from: None,
-                        diff: String::new(),
-                    });
-                }
-                // Not listed: absent, or present without the environment's labels.
-                let live = match listed.get(id) {
-                    Some(l) => Some((*l).clone()),
-                    None => cluster.get(id).await?,
-                }
-                .map(diff::normalize);
-                let planned = match cluster
-                    .dry_run_apply(id, object, opts.force_conflicts)
-                    .await
-                {
-                    Ok(v) => diff::normalize(v),
-                    // The server cannot dry-run into a namespace the same apply would create:
-                    // show the object as the revision has it.
-                    Err(ClusterError::NamespaceMissing { .. }) if live.is_none() => object.clone(),
-                    Err(e) => return Err(e),
+    let results: Vec<Result<ObjectPlan, ClusterError>> =
+        futures::stream::iter(revision.objects.iter())
+            .map(|(id, object)| {
+                let desired = prepared(object.clone(), &set_id);
+                let ctx = ObjectContext {
+                    cluster,
+                    live: listed.get(id).copied(),
+                    region: &cluster.region,
+                    label,
+                    force: opts.force_conflicts,
                 };
-                let action = match &live {
-                    None => Action::Create,
-                    Some(l) if *l == planned => Action::Unchanged,
-                    Some(_) => Action::Change,
-                };
-                let (mut before, mut after) = (live, Some(planned));
-                diff::mask_secrets(before.as_mut(), after.as_mut());
-                let text = if action == Action::Unchanged {
-                    String::new()
-                } else {
-                    diff::unified(
-                        before.as_ref(),
-                        after.as_ref(),
-                        &format!("live/{region}/{id}"),
-                        &format!("{rev}/{region}/{id}"),
-                    )
-                };
-                Ok(ObjectPlan {
-                    id: id.clone(),
-                    action,
-                    renamed_from: None,
-                    diff: text,
-                })
-            }
-        })
-        .buffered(opts.concurrency.max(1))
-        .collect()
-        .await;
-    let mut plans = Vec::with_capacity(results.len());
-    for r in results {
-        plans.push(r?);
-    }
-
-    // Prune: live objects of this environment and region, of the kinds and in the namespaces
-    // of the revision or the ApplySet inventory, that the revision no longer holds.
-    let wanted: BTreeSet<&ObjectId> = objects.iter().map(|(id, _)| id).collect();
-    live.retain(|(id, _)| !wanted.contains(id));
-    for (id, value) in live {
-        let mut before = Some(diff::normalize(value));
-        diff::mask_secrets(before.as_mut(), None);
-        // A content-hashed ConfigMap/Secret whose successor is created: show it as a rename.
-        let successor = diff::unhashed_name(&id.name).and_then(|base| {
-            plans.iter().position(|p| {
-                p.action == Action::Create
-                    && p.id.kind == id.kind
-                    && p.id.namespace == id.namespace
-                    && diff::unhashed_name(&p.id.name) == Some(base)
+                async move { plan_object(ctx, id, desired).await }
             })
-        });
-        match successor {
-            Some(i) => {
-                let new_obj = objects
-                    .iter()
-                    .find(|(o, _)| *o == plans[i].id)
-                    .map(|(_, v)| v.clone());
-                let mut after =
-                    new_obj.map(|o| diff::normalize(crate::cluster::live::prepared(o, set_id)));
-                let mut before_c = before.clone();
-                diff::mask_secrets(before_c.as_mut(), after.as_mut());
-                // Compare contents, not names.
-                for side in [before_c.as_mut(), after.as_mut()].into_iter().flatten() {
-                    side["metadata"]["name"] = Value::String(String::new());
-                }
-                plans[i].action = Action::Rename;
-                plans[i].renamed_from = Some(id.name.clone());
-                plans[i].diff = diff::unified(
-                    before_c.as_ref(),
-                    after.as_ref(),
-                    &format!("live/{region}/{id}"),
-                    &format!("{rev}/{region}/{}", plans[i].id),
-                );
-            }
-            // Hashed config without a successor is history that rollout keeps (`--keep`),
-            // not drift.
-            None if matches!(id.kind.as_str(), "ConfigMap" | "Secret")
-                && diff::unhashed_name(&id.name).is_some() => {}
-            None => plans.push(ObjectPlan {
-                diff: diff::unified(
-                    before.as_ref(),
-                    None,
-                    &format!("live/{region}/{id}"),
-                    "/dev/null",
-                ),
-                id,
-                action: Action::Prune,
-                renamed_from: None,
-            }),
-        }
-    }
+            .buffered(opts.concurrency.max(1))
+            .collect()
+            .await;
+    let mut plans = results.into_iter().collect::<Result<Vec<_>, _>>()?;
+    live.retain(|(id, _)| !revision.objects.iter().any(|(o, _)| o == id));
+    let removals = members::leftovers(&mut plans, live, &cluster.region, label, opts.keep);
+    plans.extend(removals);
     plans.sort_by_key(|a| a.id.file_name());
     let mut summary = Summary::default();
     for p in &plans {
         summary.add(p.action);
     }
     Ok(RegionPlan {
-        region: region.into(),
-        context: context.into(),
+        region: cluster.region.clone(),
+        context: cluster.context.clone(),
         objects: plans,
         summary,
         error: None,
+        inventory: InventoryChange { before, after },
+    })
+}
+
+/// What planning one object needs to know.
+struct ObjectContext<'a> {
+    cluster: &'a Cluster,
+    /// The object as the member LIST returned it, if it did.
+    live: Option<&'a Value>,
+    region: &'a str,
+    /// The revision's name in diff headers.
+    label: &'a str,
+    force: bool,
+}
+
+/// One object of the revision: unchanged when the LIST proves it, else what a dry-run apply
+/// makes of it compared with what is live (found by GET when the LIST did not return it: it is
+/// absent, or exists without being a member).
+async fn plan_object(
+    ctx: ObjectContext<'_>,
+    id: &ObjectId,
+    desired: Value,
+) -> Result<ObjectPlan, ClusterError> {
+    if ctx.live.is_some_and(|l| unchanged(l, &desired)) {
+        return Ok(ObjectPlan {
+            id: id.clone(),
+            action: Action::Unchanged,
+            renamed_from: None,
+            diff: String::new(),
+            desired: None,
+        });
+    }
+    let live = match ctx.live {
+        Some(l) => Some(l.clone()),
+        None => ctx.cluster.get(id).await?,
+    }
+    .map(diff::normalize);
+    let planned = match ctx.cluster.dry_run_apply(id, &desired, ctx.force).await {
+        Ok(v) => diff::normalize(v),
+        // The server cannot dry-run into a namespace the same rollout creates first: show the
+        // object as the revision has it.
+        Err(ClusterError::NamespaceMissing { .. }) if live.is_none() => desired.clone(),
+        Err(e) => return Err(e),
+    };
+    let action = match &live {
+        None => Action::Create,
+        Some(l) if *l == planned => Action::Unchanged,
+        Some(_) => Action::Change,
+    };
+    let (mut before, mut after) = (live, Some(planned));
+    diff::mask_secrets(before.as_mut(), after.as_mut());
+    let text = if action == Action::Unchanged {
+        String::new()
+    } else {
+        diff::unified(
+            before.as_ref(),
+            after.as_ref(),
+            &format!("live/{}/{id}", ctx.region),
+            &format!("{}/{}/{id}", ctx.label, ctx.region),
+        )
+    };
+    Ok(ObjectPlan {
+        id: id.clone(),
+        action,
+        renamed_from: None,
+        diff: text,
+        desired: (action != Action::Unchanged).then_some(desired),
     })
 }

@@ -8,7 +8,7 @@ use serde::Serialize;
 use crate::commands::render::RenderReport;
 use crate::commands::validate::ValidateReport;
 use crate::environment::Severity;
-use crate::plan::DiffReport;
+use crate::plan::Plan as DiffReport;
 use crate::policy::{Finding, RULES};
 use crate::render::Warning;
 use crate::revision::tree::ChangeKind;
@@ -224,16 +224,20 @@ impl Printer {
                     }
                     let s = &r.summary;
                     out.push_str(&format!(
-                        "{}/{} ({}): {} to create, {} to change, {} renamed, {} to prune, {} unchanged\n",
-                        report.environment, r.region, r.context, s.create, s.change, s.rename, s.prune, s.unchanged
+                        "{}/{} ({}): {}\n",
+                        report.environment,
+                        r.region,
+                        r.context,
+                        summary_line(s)
                     ));
                 }
             }
         }
         let t = &report.total;
         out.push_str(&format!(
-            "total ({}): {} to create, {} to change, {} renamed, {} to prune, {} unchanged\n",
-            report.revision, t.create, t.change, t.rename, t.prune, t.unchanged
+            "total ({}): {}\n",
+            report.revision,
+            summary_line(t)
         ));
         self.raw(&out);
     }
@@ -291,10 +295,10 @@ impl Printer {
                 )),
                 d.map_or("-".into(), |d| short(&d.time, 19)),
                 d.map_or("-".into(), |d| d.user.clone()),
-                d.map_or("-".into(), |d| d.health.clone()),
+                d.map_or("-".into(), |d| d.health.to_string()),
                 r.error
                     .as_ref()
-                    .map_or(r.drift.clone(), |e| format!("error: {e}")),
+                    .map_or(r.drift.to_string(), |e| format!("error: {e}")),
             ));
         }
         self.raw(&out);
@@ -502,4 +506,18 @@ impl Progress for Printer {
             *last = Some(std::time::Instant::now());
         }
     }
+}
+
+/// `N to create, N to change, N renamed, N to prune[, N to expire], N unchanged`: expiries
+/// (hashed config beyond `--keep`) are named only when there are any.
+fn summary_line(s: &crate::plan::Summary) -> String {
+    let expire = if s.expire > 0 {
+        format!(", {} to expire", s.expire)
+    } else {
+        String::new()
+    };
+    format!(
+        "{} to create, {} to change, {} renamed, {} to prune{expire}, {} unchanged",
+        s.create, s.change, s.rename, s.prune, s.unchanged
+    )
 }

@@ -64,7 +64,7 @@ pub(crate) fn diff_cmd(ws: &Workspace, args: &[&str]) -> assert_cmd::Command {
 async fn apply_rendered(ws: &Workspace, region: &str) {
     // As `rollout` applies them: members of the environment's ApplySet (the test environments
     // are named like their namespace).
-    let set_id = kubectl_hadr::rollout::applyset_id(&env_name(ws), &env_name(ws));
+    let set_id = kubectl_hadr::cluster::applyset::applyset_id(&env_name(ws), &env_name(ws));
     testenv::apply_rendered(ws, &env_name(ws), region, Some(&set_id)).await;
 }
 

@@ -230,7 +230,7 @@ async fn a_live_lease_blocks_a_second_rollout_and_names_the_holder() {
         "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
         "metadata": {"name": format!("hadr-rollout-{}", ns.name)},
         "spec": {"holderIdentity": "alice@ci-runner pid 42", "leaseDurationSeconds": 600,
-                 "renewTime": kubectl_hadr::rollout::micro_time(k8s_openapi::jiff::Timestamp::now())},
+                 "renewTime": kubectl_hadr::cluster::lease::micro_time(k8s_openapi::jiff::Timestamp::now())},
     });
     leases
         .patch(

@@ -1,0 +1,90 @@
+//! Carrying out one region's plan, exactly as planned: widen the ApplySet parent, apply what
+//! is created, changed or renamed (in kind order), delete what is pruned or expired (in
+//! reverse kind order), then narrow the parent. An interruption at any point leaves every
+//! member findable by the next run.
+
+use futures::StreamExt;
+
+use super::RegionResult;
+use crate::cluster::{Cluster, ClusterError};
+use crate::environment::Environment;
+use crate::plan::{Action, ObjectPlan, RegionPlan};
+
+/// Apply order: what others depend on first (DESIGN.md §5).
+fn kind_rank(kind: &str) -> u8 {
+    match kind {
+        "Namespace" => 0,
+        "CustomResourceDefinition" => 1,
+        "ServiceAccount" | "Role" | "ClusterRole" | "RoleBinding" | "ClusterRoleBinding" => 2,
+        "ConfigMap" | "Secret" => 3,
+        "Service" => 4,
+        "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "Job" | "CronJob" | "Pod" => 5,
+        _ => 6,
+    }
+}
+
+/// Carries out `plan`, recording each change in `result` as it succeeds, so a failure part-way
+/// leaves `result` naming exactly what was changed.
+pub(super) async fn carry_out(
+    cluster: &Cluster,
+    env: &Environment,
+    plan: &RegionPlan,
+    concurrency: usize,
+    force_conflicts: bool,
+    result: &mut RegionResult,
+) -> Result<(), ClusterError> {
+    let inventory = &plan.inventory;
+    let widened = inventory.before.union(&inventory.after);
+    if widened != inventory.before {
+        widened.apply(cluster, &env.name, &env.namespace).await?;
+    }
+    let mut applies: Vec<&ObjectPlan> = plan
+        .objects
+        .iter()
+        .filter(|p| p.desired.is_some())
+        .collect();
+    applies.sort_by_key(|p| (kind_rank(&p.id.kind), p.id.file_name()));
+    for rank in applies.chunk_by(|a, b| kind_rank(&a.id.kind) == kind_rank(&b.id.kind)) {
+        // Within a rank in parallel (bounded); the first error stops the rollout after the
+        // requests in flight, and those that succeeded are recorded.
+        let outcomes: Vec<Result<&ObjectPlan, ClusterError>> = futures::stream::iter(rank)
+            .map(|p| async move {
+                let desired = p.desired.as_ref().unwrap_or(&serde_json::Value::Null);
+                cluster
+                    .apply(&p.id, desired, force_conflicts)
+                    .await
+                    .map(|_| *p)
+            })
+            .buffer_unordered(concurrency.max(1))
+            .collect()
+            .await;
+        let mut failed = None;
+        for outcome in outcomes {
+            match outcome {
+                Ok(p) => result.record(p.action, p.id.to_string()),
+                Err(e) => failed = failed.or(Some(e)),
+            }
+        }
+        if let Some(e) = failed {
+            return Err(e);
+        }
+    }
+    let mut deletes: Vec<&ObjectPlan> = plan
+        .objects
+        .iter()
+        .filter(|p| matches!(p.action, Action::Prune | Action::Expire))
+        .collect();
+    // Workloads before the config they use.
+    deletes.sort_by_key(|p| (std::cmp::Reverse(kind_rank(&p.id.kind)), p.id.file_name()));
+    for p in deletes {
+        cluster.delete(&p.id).await?;
+        result.record(p.action, p.id.to_string());
+    }
+    if widened != inventory.after {
+        inventory
+            .after
+            .apply(cluster, &env.name, &env.namespace)
+            .await?;
+    }
+    Ok(())
+}
