@@ -143,6 +143,14 @@ async fn carry_out_and_check(
         "{}/{}: applied {} objects, {} unchanged",
         env.name, cluster.region, result.applied, result.unchanged
     ));
+    if !result.pruned.is_empty() {
+        progress.line(&format!(
+            "{}/{}: pruned {}",
+            env.name,
+            cluster.region,
+            result.pruned.join(", ")
+        ));
+    }
     let healthy = wait_healthy(cluster, env, set, opts, progress).await;
     let record = Record {
         revision: revision.into(),

@@ -3,6 +3,7 @@
 use git2::Repository;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Patch, PatchParams};
+use kubectl_hadr::render::manifest::ObjectId;
 use predicates::str::contains;
 use serde_json::json;
 
@@ -449,4 +450,113 @@ async fn the_first_rollout_creates_the_namespace_its_lease_and_record_live_in() 
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
+}
+
+/// Every object of the test's namespace that a rollout could delete, as `Kind.group ns/name`
+/// (the spelling of the plan's object ids).
+async fn namespace_objects(ns: &TestNamespace) -> std::collections::BTreeSet<String> {
+    use kube::api::{Api, DynamicObject, ListParams};
+    use kube::discovery::ApiResource;
+    let client = ns.client("eastus2");
+    let mut found = std::collections::BTreeSet::new();
+    for (group, version, kind, plural) in [
+        ("", "v1", "ConfigMap", "configmaps"),
+        ("", "v1", "Secret", "secrets"),
+        ("", "v1", "Service", "services"),
+        ("apps", "v1", "Deployment", "deployments"),
+        (
+            "policy",
+            "v1",
+            "PodDisruptionBudget",
+            "poddisruptionbudgets",
+        ),
+        ("velero.io", "v1", "Schedule", "schedules"),
+    ] {
+        let gvk = kube::core::GroupVersionKind::gvk(group, version, kind);
+        let ar = ApiResource::from_gvk_with_plural(&gvk, plural);
+        let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), &ns.name, &ar);
+        let Ok(list) = api.list(&ListParams::default()).await else {
+            continue; // a kind this region does not serve
+        };
+        let kind = if group.is_empty() {
+            kind.to_string()
+        } else {
+            format!("{kind}.{group}")
+        };
+        for o in list.items {
+            found.insert(format!("{kind} {}/{}", ns.name, o.metadata.name.unwrap()));
+        }
+    }
+    found
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_dry_run_lists_exactly_the_objects_the_rollout_deletes_including_expired_config() {
+    let ns = TestNamespace::create("rollout-honest", &REGIONS[..1]).await;
+    let ws = eastus2_only(&ns.name);
+    git_repo(&ws);
+    ws.hadr(&["render", "--commit"]).assert().success();
+    let keep = ["--keep", "1"];
+    hadr(&ws, "rollout", &keep).assert().success();
+    // Two config revisions later, the first hashed ConfigMap is beyond `--keep 1`; the PDB
+    // leaves the set at the same time.
+    edit(
+        &ws,
+        "config: {LOG_LEVEL: info}",
+        "config: {LOG_LEVEL: debug}",
+    );
+    hadr(&ws, "rollout", &["--keep", "1", "--allow-violations"])
+        .assert()
+        .success();
+    edit(
+        &ws,
+        "config: {LOG_LEVEL: debug}",
+        "config: {LOG_LEVEL: warn}",
+    );
+    edit(&ws, "  ha: {disruptionBudget: {maxUnavailable: 1}}\n", "");
+
+    let planned = hadr(&ws, "rollout", &["--keep", "1", "--dry-run", "-o", "json"])
+        .assert()
+        .code(1);
+    let planned: serde_json::Value = serde_json::from_slice(&planned.get_output().stdout).unwrap();
+    let deletions: std::collections::BTreeSet<String> = planned["regions"][0]["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|o| matches!(o["action"].as_str(), Some("prune" | "expire")))
+        .map(|o| {
+            let id: ObjectId = serde_json::from_value(o["id"].clone()).unwrap();
+            id.to_string()
+        })
+        .collect();
+    let actions: Vec<&str> = planned["regions"][0]["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|o| o["action"].as_str())
+        .collect();
+    assert!(actions.contains(&"expire"), "{planned}");
+    assert!(actions.contains(&"prune"), "{planned}");
+
+    let before = namespace_objects(&ns).await;
+    let done = hadr(
+        &ws,
+        "rollout",
+        &["--keep", "1", "--allow-violations", "-o", "json"],
+    )
+    .assert()
+    .success();
+    let after = namespace_objects(&ns).await;
+    let gone: std::collections::BTreeSet<String> = before.difference(&after).cloned().collect();
+    assert_eq!(deletions, gone, "planned deletions vs objects gone");
+    // The report names them too.
+    let done: serde_json::Value = serde_json::from_slice(&done.get_output().stdout).unwrap();
+    let reported: std::collections::BTreeSet<String> = done["regions"][0]["pruned"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(reported, gone);
+    diff_cmd(&ws, &["--keep", "1"]).assert().code(0);
 }
