@@ -172,6 +172,7 @@ fn skew(per_zone: &BTreeMap<String, usize>) -> usize {
 }
 
 #[tokio::test]
+#[ignore = "needs testenv: scripts/test runs it"]
 async fn zone_topology_spread_rolls_out_a_deployment_evenly_across_the_three_zones() {
     let region = SHARED_REGIONS[0];
     let ns = TestNamespace::create("zone-spread", &[region]).await;
@@ -214,6 +215,7 @@ async fn zone_topology_spread_rolls_out_a_deployment_evenly_across_the_three_zon
 }
 
 #[tokio::test]
+#[ignore = "needs testenv: scripts/test runs it"]
 async fn required_hostname_anti_affinity_leaves_replicas_beyond_the_node_count_pending() {
     let region = SHARED_REGIONS[1];
     let ns = TestNamespace::create("anti-affinity", &[region]).await;
@@ -291,6 +293,7 @@ async fn required_hostname_anti_affinity_leaves_replicas_beyond_the_node_count_p
 }
 
 #[tokio::test]
+#[ignore = "needs testenv: scripts/test runs it"]
 async fn server_side_dry_run_apply_returns_server_defaulted_fields_without_persisting() {
     let region = SHARED_REGIONS[2];
     let ns = TestNamespace::create("dry-run-apply", &[region]).await;
@@ -350,6 +353,7 @@ async fn server_side_dry_run_apply_returns_server_defaulted_fields_without_persi
 }
 
 #[tokio::test]
+#[ignore = "needs testenv: scripts/test runs it"]
 async fn an_object_created_in_one_region_is_absent_from_the_other_region() {
     let (a, b) = (SHARED_REGIONS[0], SHARED_REGIONS[1]);
     let ns = TestNamespace::create("independent-regions", &[a, b]).await;
@@ -413,6 +417,7 @@ impl Drop for RestartOnDrop {
 }
 
 #[tokio::test]
+#[ignore = "needs testenv: scripts/test runs it"]
 async fn stopping_one_regions_apiserver_leaves_the_other_region_serving() {
     let (down, up) = (OUTAGE_REGION, SHARED_REGIONS[0]);
     let ns = TestNamespace::create("apiserver-outage", &[down, up]).await;
@@ -475,6 +480,7 @@ async fn stopping_one_regions_apiserver_leaves_the_other_region_serving() {
 }
 
 #[tokio::test]
+#[ignore = "needs testenv: scripts/test runs it"]
 async fn losing_a_zones_nodes_recreates_their_pods_in_the_remaining_zones() {
     let region = ZONE_LOSS_REGION;
     let ns = TestNamespace::create("zone-loss", &[region]).await;

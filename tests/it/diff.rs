@@ -69,6 +69,7 @@ async fn apply_rendered(ws: &Workspace, region: &str) {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs testenv: scripts/test runs it"]
 async fn after_apply_the_diff_is_empty_and_one_change_shows_exactly_that_change() {
     let ns = TestNamespace::create("diff-change", &REGIONS).await;
     let ws = workspace(&ns.name, "");
@@ -124,6 +125,7 @@ async fn after_apply_the_diff_is_empty_and_one_change_shows_exactly_that_change(
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs testenv: scripts/test runs it"]
 async fn a_config_change_is_shown_as_a_rename_of_the_hashed_config_map() {
     let ns = TestNamespace::create("diff-rename", &REGIONS[..1]).await;
     let ws = workspace(&ns.name, "");
@@ -149,6 +151,7 @@ async fn a_config_change_is_shown_as_a_rename_of_the_hashed_config_map() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs testenv: scripts/test runs it"]
 async fn secret_values_never_appear_in_text_or_json() {
     let ns = TestNamespace::create("diff-secret", &REGIONS[..1]).await;
     let ws = workspace(&ns.name, "");
@@ -183,6 +186,7 @@ async fn secret_values_never_appear_in_text_or_json() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs testenv: scripts/test runs it"]
 async fn an_unreachable_region_is_reported_with_its_context_and_the_others_are_still_diffed() {
     let ns = TestNamespace::create("diff-unreachable", &REGIONS[..1]).await;
     let ws = workspace(&ns.name, "");
@@ -201,6 +205,7 @@ async fn an_unreachable_region_is_reported_with_its_context_and_the_others_are_s
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs testenv: scripts/test runs it"]
 async fn crds_are_discovered_and_json_output_has_the_documented_shape() {
     let ns = TestNamespace::create("diff-crd", &REGIONS[..1]).await;
     install_velero_schedule_crd("eastus2").await;

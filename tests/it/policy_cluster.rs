@@ -331,6 +331,7 @@ fn per_zone(pods: &[Pod], zones: &BTreeMap<String, String>) -> BTreeMap<String, 
 }
 
 #[test]
+#[ignore = "needs testenv: scripts/test runs it"]
 fn zone_loss_matches_the_prediction_for_the_prod_shape() {
     one_outage_at_a_time(async {
         let ns = TestNamespace::create("policy-zone-loss-prod", &[REGION]).await;
@@ -413,6 +414,7 @@ fn zone_loss_matches_the_prediction_for_the_prod_shape() {
 }
 
 #[test]
+#[ignore = "needs testenv: scripts/test runs it"]
 fn a_weak_environment_is_flagged_before_the_outage_and_loses_everything() {
     one_outage_at_a_time(async {
         let ns = TestNamespace::create("policy-zone-loss-weak", &[REGION]).await;

@@ -61,6 +61,7 @@ fn head(repo: &Repository) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs testenv: scripts/test runs it"]
 async fn rollout_then_diff_is_empty_and_a_change_rolls_out_cleanly() {
     let ns = TestNamespace::create("rollout-basic", &REGIONS).await;
     let ws = workspace(&ns.name, "");
@@ -87,6 +88,7 @@ async fn rollout_then_diff_is_empty_and_a_change_rolls_out_cleanly() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs testenv: scripts/test runs it"]
 async fn a_no_op_rollout_sends_nothing_and_a_deleted_or_edited_object_is_applied_again() {
     let ns = TestNamespace::create("rollout-noop", &REGIONS[..1]).await;
     let ws = eastus2_only(&ns.name);
@@ -138,6 +140,7 @@ async fn a_no_op_rollout_sends_nothing_and_a_deleted_or_edited_object_is_applied
 use predicates::prelude::PredicateBooleanExt;
 
 #[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs testenv: scripts/test runs it"]
 async fn rollback_restores_pruned_objects_and_removes_added_ones() {
     let ns = TestNamespace::create("rollout-rollback", &REGIONS[..1]).await;
     let ws = eastus2_only(&ns.name);
@@ -186,6 +189,7 @@ async fn rollback_restores_pruned_objects_and_removes_added_ones() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs testenv: scripts/test runs it"]
 async fn a_region_that_cannot_become_ready_stops_the_wave_and_auto_rollback_restores_it() {
     let ns = TestNamespace::create("rollout-unhealthy", &REGIONS).await;
     let ws = workspace(&ns.name, "");
@@ -223,6 +227,7 @@ async fn a_region_that_cannot_become_ready_stops_the_wave_and_auto_rollback_rest
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs testenv: scripts/test runs it"]
 async fn a_live_lease_blocks_a_second_rollout_and_names_the_holder() {
     let ns = TestNamespace::create("rollout-lease", &REGIONS[..1]).await;
     let ws = workspace(&ns.name, "");
@@ -268,6 +273,7 @@ async fn a_live_lease_blocks_a_second_rollout_and_names_the_holder() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs testenv: scripts/test runs it"]
 async fn a_field_owned_by_another_manager_is_a_conflict_until_forced() {
     let ns = TestNamespace::create("rollout-conflict", &REGIONS[..1]).await;
     let ws = workspace(&ns.name, "");
@@ -292,6 +298,7 @@ async fn a_field_owned_by_another_manager_is_a_conflict_until_forced() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs testenv: scripts/test runs it"]
 async fn status_shows_the_deployed_revision_and_drift_and_history_marks_it() {
     let ns = TestNamespace::create("rollout-status", &REGIONS[..1]).await;
     let ws = eastus2_only(&ns.name);
@@ -330,6 +337,7 @@ async fn status_shows_the_deployed_revision_and_drift_and_history_marks_it() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs testenv: scripts/test runs it"]
 async fn a_rollout_killed_mid_way_and_run_again_converges_with_no_leaked_objects() {
     let ns = TestNamespace::create("rollout-sigkill", &REGIONS[..1]).await;
     let ws = eastus2_only(&ns.name);
@@ -435,6 +443,7 @@ async fn a_rollout_killed_mid_way_and_run_again_converges_with_no_leaked_objects
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs testenv: scripts/test runs it"]
 async fn the_first_rollout_creates_the_namespace_its_lease_and_record_live_in() {
     let ns = TestNamespace::create("rollout-fresh", &REGIONS[..1]).await;
     // The environment's namespace does not exist yet (only the test's does).
@@ -491,6 +500,7 @@ async fn namespace_objects(ns: &TestNamespace) -> std::collections::BTreeSet<Str
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs testenv: scripts/test runs it"]
 async fn the_dry_run_lists_exactly_the_objects_the_rollout_deletes_including_expired_config() {
     let ns = TestNamespace::create("rollout-honest", &REGIONS[..1]).await;
     let ws = eastus2_only(&ns.name);
