@@ -948,3 +948,16 @@ fn environment_files_are_read_again_when_they_change_even_keeping_size_and_mtime
         .stdout(contains("~ "));
     assert_eq!(ws.snapshot("rendered"), uncached_render(&ws));
 }
+
+#[test]
+fn an_unknown_field_as_the_user_sees_it() {
+    let ws = Workspace::examples();
+    edit_prod(&ws, "    replicas: 3", "    replica: 3");
+    let _filters =
+        crate::support::snapshot::filters(&ws.root().display().to_string()).bind_to_scope();
+    insta::assert_snapshot!(crate::support::snapshot::cli(&mut ws.hadr(&["render"])));
+    assert!(
+        !ws.root().join("rendered").exists(),
+        "nothing is written when an environment is bad"
+    );
+}

@@ -3,6 +3,7 @@
 
 use predicates::str::contains;
 
+use crate::support::snapshot::filters;
 use crate::support::workspace::{Workspace, environment};
 
 /// One replica, no PDB, no spread, `latest`, a backup that misses the weekend, in a region
@@ -37,10 +38,16 @@ fn output(ws: &Workspace, args: &[&str], code: i32) -> String {
         .replace(&ws.root().display().to_string(), "[ROOT]")
 }
 
+/// A run of the binary in `ws` as a snapshot: exit code, stdout and stderr, shared filters.
+fn run(ws: &Workspace, args: &[&str]) -> String {
+    crate::support::snapshot::cli(&mut ws.hadr(args))
+}
+
 #[test]
 fn weak_environment_text_report() {
     let ws = weak();
-    insta::assert_snapshot!(output(&ws, &["validate"], 1));
+    let _filters = filters(&ws.root().display().to_string()).bind_to_scope();
+    insta::assert_snapshot!(run(&ws, &["validate"]));
 }
 
 #[test]
@@ -87,11 +94,8 @@ fn weak_environment_sarif_report() {
 fn the_shipped_examples_are_clean_and_survive_a_zone_and_a_region_loss() {
     let ws = Workspace::examples();
     ws.hadr(&["validate", "--strict"]).assert().success();
-    insta::assert_snapshot!(output(
-        &ws,
-        &["validate", "prod", "--lose", "zone=eastus2-1"],
-        0
-    ));
+    let _filters = filters(&ws.root().display().to_string()).bind_to_scope();
+    insta::assert_snapshot!(run(&ws, &["validate", "prod", "--lose", "zone=eastus2-1"]));
     ws.hadr(&["validate", "prod", "--lose", "region=centralus"])
         .assert()
         .success()

@@ -1,4 +1,5 @@
 //! Shared test support: temp workspaces, the binary under test, the local control plane.
 
+pub mod snapshot;
 pub mod testenv;
 pub mod workspace;
