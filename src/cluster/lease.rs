@@ -85,6 +85,7 @@ pub async fn acquire(
         region: cluster.region.clone(),
         id: id.clone(),
         message: e.to_string(),
+        source: Some(e.into()),
     })?;
     match api.get_opt(&name).await.map_err(err)? {
         None => {

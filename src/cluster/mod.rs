@@ -21,18 +21,25 @@ use tokio::sync::Mutex;
 
 use crate::render::manifest::{ENVIRONMENT_LABEL, MANAGED_BY, ObjectId, REGION_LABEL};
 
+/// The underlying error of a failed request or connection.
+pub type Source = Box<dyn std::error::Error + Send + Sync>;
+
 /// The field manager of every apply.
 pub const FIELD_MANAGER: &str = "kubectl-hadr";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClusterError {
-    #[error("kubeconfig: {0}")]
-    Kubeconfig(String),
-    #[error("region `{region}` (context `{context}`) cannot be reached: {message}")]
+    #[error("kubeconfig: {source}")]
+    Kubeconfig {
+        #[source]
+        source: kube::config::KubeconfigError,
+    },
+    #[error("region `{region}` (context `{context}`) cannot be reached: {source}")]
     Unreachable {
         region: String,
         context: String,
-        message: String,
+        #[source]
+        source: Source,
     },
     #[error(
         "region `{region}`: the cluster does not serve {api_version} {kind} (is its CRD installed?)"
@@ -49,12 +56,18 @@ pub enum ClusterError {
         region: String,
         id: String,
         message: String,
+        #[source]
+        source: kube::Error,
     },
+    /// A request the server refused or that failed; `message` is the server's own words when
+    /// it answered (the Status message and reason).
     #[error("region `{region}`: {id}: {message}")]
     Api {
         region: String,
         id: String,
         message: String,
+        #[source]
+        source: Option<Source>,
     },
     #[error(
         "region `{region}`: {lease}: another rollout holds the lease: {holder} (until {until})\n  help: wait for it to finish or, if it died, for the lease to expire"
@@ -80,7 +93,7 @@ pub fn load_kubeconfig(explicit: Option<&Path>) -> Result<Kubeconfig, ClusterErr
         Some(p) => Kubeconfig::read_from(p),
         None => Kubeconfig::read(),
     };
-    result.map_err(|e| ClusterError::Kubeconfig(e.to_string()))
+    result.map_err(|source| ClusterError::Kubeconfig { source })
 }
 
 /// A discovered kind: how to address it and whether it is namespaced.
@@ -100,10 +113,10 @@ impl Cluster {
         region: &str,
         context: &str,
     ) -> Result<Cluster, ClusterError> {
-        let unreachable = |message: String| ClusterError::Unreachable {
+        let unreachable = |source: Source| ClusterError::Unreachable {
             region: region.into(),
             context: context.into(),
-            message,
+            source,
         };
         let options = KubeConfigOptions {
             context: Some(context.to_string()),
@@ -111,13 +124,13 @@ impl Cluster {
         };
         let config = Config::from_custom_kubeconfig(kubeconfig.clone(), &options)
             .await
-            .map_err(|e| unreachable(e.to_string()))?;
-        let client = Client::try_from(config).map_err(|e| unreachable(e.to_string()))?;
+            .map_err(|e| unreachable(e.into()))?;
+        let client = Client::try_from(config).map_err(|e| unreachable(e.into()))?;
         // One cheap request, so an unreachable region is reported as such up front.
         client
             .apiserver_version()
             .await
-            .map_err(|e| unreachable(e.to_string()))?;
+            .map_err(|e| unreachable(e.into()))?;
         Ok(Cluster {
             region: region.into(),
             context: context.into(),
@@ -160,12 +173,13 @@ impl Cluster {
 
     fn api_error(&self, id: &ObjectId, e: kube::Error) -> ClusterError {
         match e {
-            kube::Error::Api(s) if s.code == 409 => ClusterError::Conflict {
+            kube::Error::Api(ref s) if s.code == 409 => ClusterError::Conflict {
                 region: self.region.clone(),
                 id: id.to_string(),
-                message: s.message,
+                message: s.message.clone(),
+                source: e,
             },
-            kube::Error::Api(s)
+            kube::Error::Api(ref s)
                 if s.code == 404 && s.details.as_ref().is_some_and(|d| d.kind == "namespaces") =>
             {
                 ClusterError::NamespaceMissing {
@@ -174,32 +188,34 @@ impl Cluster {
                     namespace: id.namespace.clone().unwrap_or_default(),
                 }
             }
-            kube::Error::Api(s) => ClusterError::Api {
-                region: self.region.clone(),
-                id: id.to_string(),
-                message: format!("{} ({})", s.message, s.reason),
-            },
-            other => ClusterError::Api {
-                region: self.region.clone(),
-                id: id.to_string(),
-                message: other.to_string(),
-            },
+            other => self.request_error(id.to_string(), other),
         }
     }
 
-    /// The error of a Lease request: a lost race is worth a retry.
-    pub(crate) fn lease_error(&self, id: &str, e: kube::Error) -> ClusterError {
-        let message = match e {
-            kube::Error::Api(s) if s.code == 409 => {
-                "another rollout took the lease at the same moment; retry".into()
-            }
+    /// A failed request as an error: the server's message and reason when it answered.
+    pub(crate) fn request_error(&self, id: String, e: kube::Error) -> ClusterError {
+        let message = match &e {
             kube::Error::Api(s) => format!("{} ({})", s.message, s.reason),
             other => other.to_string(),
         };
         ClusterError::Api {
             region: self.region.clone(),
-            id: id.into(),
+            id,
             message,
+            source: Some(e.into()),
+        }
+    }
+
+    /// The error of a Lease request: a lost race is worth a retry.
+    pub(crate) fn lease_error(&self, id: &str, e: kube::Error) -> ClusterError {
+        match e {
+            kube::Error::Api(ref s) if s.code == 409 => ClusterError::Api {
+                region: self.region.clone(),
+                id: id.into(),
+                message: "another rollout took the lease at the same moment; retry".into(),
+                source: Some(e.into()),
+            },
+            other => self.request_error(id.into(), other),
         }
     }
 
@@ -213,13 +229,7 @@ impl Cluster {
         let found = match kube::discovery::group(&self.client, group).await {
             Ok(g) => g.recommended_kind(kind),
             Err(kube::Error::Api(s)) if s.code == 404 => None,
-            Err(e) => {
-                return Err(ClusterError::Api {
-                    region: self.region.clone(),
-                    id: format!("discovery of {kind}.{group}"),
-                    message: e.to_string(),
-                });
-            }
+            Err(e) => return Err(self.request_error(format!("discovery of {kind}.{group}"), e)),
         };
         Ok(found.map(|(ar, caps)| {
             let api_version = ar.api_version.clone();
@@ -296,6 +306,7 @@ impl Cluster {
             region: self.region.clone(),
             id: id.to_string(),
             message: e.to_string(),
+            source: Some(e.into()),
         })
     }
 
@@ -352,11 +363,7 @@ impl Cluster {
                 let list = api
                     .list(&ListParams::default().labels(selector))
                     .await
-                    .map_err(|e| ClusterError::Api {
-                        region: self.region.clone(),
-                        id: format!("{kind} list"),
-                        message: e.to_string(),
-                    })?;
+                    .map_err(|e| self.request_error(format!("{kind} list"), e))?;
                 items.extend(list.items);
             }
             for item in items {

@@ -7,10 +7,10 @@ use k8s_openapi::jiff::Timestamp;
 
 use super::execute::carry_out;
 use super::prepare::{Prepared, Unprepared};
-use super::{Progress, RegionResult, RolloutOptions, RolloutStatus};
+use super::{Progress, RegionResult, RolloutError, RolloutOptions, RolloutStatus};
+use crate::cluster::Cluster;
 use crate::cluster::health;
 use crate::cluster::record::{self, Health, Record, whoami};
-use crate::cluster::{Cluster, ClusterError};
 use crate::environment::Environment;
 use crate::plan::{RegionPlan, plan_region};
 use crate::revision::Revision;
@@ -136,7 +136,7 @@ async fn carry_out_and_check(
     opts: &RolloutOptions,
     progress: &dyn Progress,
     result: &mut RegionResult,
-) -> Result<(), ClusterError> {
+) -> Result<(), RolloutError> {
     let (concurrency, force) = (opts.plan.concurrency, opts.plan.force_conflicts);
     carry_out(cluster, env, plan, concurrency, force, result).await?;
     progress.line(&format!(
@@ -198,19 +198,13 @@ async fn roll_back(
     opts: &RolloutOptions,
     progress: &dyn Progress,
     result: &mut RegionResult,
-) -> Result<(), ClusterError> {
+) -> Result<(), RolloutError> {
     progress.line(&format!(
         "{}/{}: rolling back to {}",
         env.name, cluster.region, prev.revision
     ));
     let target = opts.target.at(Some(prev.revision.clone()));
-    let set = Revision::read(&target.source(), &env.name, &cluster.region).map_err(|e| {
-        ClusterError::Api {
-            region: cluster.region.clone(),
-            id: "rollback".into(),
-            message: e.to_string(),
-        }
-    })?;
+    let set = Revision::read(&target.source(), &env.name, &cluster.region)?;
     let plan = plan_region(cluster, env, &set, &opts.plan).await?;
     let (concurrency, force) = (opts.plan.concurrency, opts.plan.force_conflicts);
     carry_out(cluster, env, &plan, concurrency, force, result).await?;
