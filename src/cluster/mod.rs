@@ -57,7 +57,7 @@ pub enum ClusterError {
         id: String,
         message: String,
         #[source]
-        source: kube::Error,
+        source: Source,
     },
     /// A request the server refused or that failed; `message` is the server's own words when
     /// it answered (the Status message and reason).
@@ -177,7 +177,7 @@ impl Cluster {
                 region: self.region.clone(),
                 id: id.to_string(),
                 message: s.message.clone(),
-                source: e,
+                source: e.into(),
             },
             kube::Error::Api(ref s)
                 if s.code == 404 && s.details.as_ref().is_some_and(|d| d.kind == "namespaces") =>
