@@ -6,6 +6,11 @@
 //! `Environment` -> `RenderedSet` (render) -> `Revision` (revision) -> `LiveState` (cluster)
 //! -> `Plan` (plan) -> carried out (rollout) -> `Report` (report, printer).
 
+// Only the printer writes to stdout and stderr (DESIGN.md §6); items of private modules say
+// how far they reach (`pub(crate)`, `pub(super)`), so `pub` means the library's API.
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+#![deny(unreachable_pub)]
+
 // Shared leaves.
 pub mod digest;
 pub mod yaml;
