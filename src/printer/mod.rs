@@ -9,7 +9,7 @@ use crate::commands::render::RenderReport;
 use crate::commands::validate::ValidateReport;
 use crate::environment::Severity;
 use crate::plan::DiffReport;
-use crate::policy::{Finding, RULES};
+use crate::policy::{Finding, RuleId};
 use crate::render::Warning;
 use crate::revision::tree::ChangeKind;
 use crate::rollout::{Progress, RolloutReport};
@@ -357,9 +357,9 @@ impl Printer {
                 f.line,
                 self.paint_out(code, label),
                 f.rule,
-                f.name,
+                f.rule.name(),
                 f.message,
-                f.fix
+                f.rule.fix()
             ));
             if let Some(reason) = &f.waived {
                 out.push_str(&format!("  waived: {reason}\n"));
@@ -431,15 +431,15 @@ fn sarif(findings: &[Finding]) -> serde_json::Value {
         Severity::Warning => "warning",
         _ => "note",
     };
-    let rules: Vec<serde_json::Value> = RULES
+    let rules: Vec<serde_json::Value> = RuleId::ALL
         .iter()
         .map(|r| {
             serde_json::json!({
-                "id": r.id,
-                "name": r.name,
-                "shortDescription": {"text": r.summary},
-                "help": {"text": r.fix},
-                "defaultConfiguration": {"level": level(r.severity)},
+                "id": r.id(),
+                "name": r.name(),
+                "shortDescription": {"text": r.summary()},
+                "help": {"text": r.fix()},
+                "defaultConfiguration": {"level": level(r.default_severity())},
             })
         })
         .collect();
@@ -448,7 +448,7 @@ fn sarif(findings: &[Finding]) -> serde_json::Value {
         .map(|f| {
             let mut r = serde_json::json!({
                 "ruleId": f.rule,
-                "ruleIndex": RULES.iter().position(|r| r.id == f.rule).unwrap_or(0),
+                "ruleIndex": f.rule.index(),
                 "level": level(f.severity),
                 "message": {"text": format!("{}{}: {}", f.environment, f.region.as_ref().map(|r| format!("/{r}")).unwrap_or_default(), f.message)},
                 "locations": [{"physicalLocation": {
