@@ -4,36 +4,40 @@
 use super::finding::{Reporter, spec};
 use super::rule::RuleId;
 use crate::environment::cron::{Schedule, format_minutes};
-use crate::environment::parse_duration;
+use crate::environment::{Backup, parse_duration};
 use crate::render::{RenderedObject, RenderedSet};
 
-/// Checks `spec.dr` against the RPO: DR001, DR002 and DR003.
+/// Checks `spec.dr` against the RPO: DR001, DR002 and DR003. An RPO that does not parse is the
+/// environment loader's to report; these rules skip it.
 pub(super) fn check_backup(cx: &mut Reporter<'_>) {
     let env = cx.env;
-    let dr = spec().key("dr");
-    // An RPO that does not parse is the environment loader's to report; the rules skip it.
-    let rpo = env.dr.rpo.as_deref().and_then(parse_duration);
-    let Some(backup) = &env.dr.backup else {
-        // DR001: an RPO with nothing to restore from.
-        if rpo.is_some() {
-            cx.report(
-                RuleId::BackupForRpo,
-                None,
-                None,
-                dr.key("rpo"),
-                format!(
-                    "RPO {} but no `backup`",
-                    env.dr.rpo.as_deref().unwrap_or_default()
-                ),
-            );
+    let Some(rpo) = env.dr.rpo.as_deref().and_then(parse_duration) else {
+        return;
+    };
+    match &env.dr.backup {
+        None => backup_for_rpo(cx),
+        Some(backup) => {
+            backup_gap_within_rpo(cx, backup, rpo);
+            ttl_covers_rpo(cx, backup, rpo);
         }
-        return;
-    };
-    let Some(rpo) = rpo else {
-        return;
-    };
-    // DR002: the longest gap is walked over the calendar, so weekday-only schedules show
-    // their weekend gap (Velero Schedules take standard five-field cron).
+    }
+}
+
+/// DR001: an RPO with nothing to restore from.
+fn backup_for_rpo(cx: &mut Reporter<'_>) {
+    let rpo = cx.env.dr.rpo.as_deref().unwrap_or_default();
+    cx.report(
+        RuleId::BackupForRpo,
+        None,
+        None,
+        spec().key("dr").key("rpo"),
+        format!("RPO {rpo} but no `backup`"),
+    );
+}
+
+/// DR002: the longest gap between two backups is walked over the calendar, so weekday-only
+/// schedules show their weekend gap (Velero Schedules take standard five-field cron).
+fn backup_gap_within_rpo(cx: &mut Reporter<'_>, backup: &Backup, rpo: u64) {
     if let Ok(schedule) = Schedule::parse(&backup.schedule)
         && let Some(gap) = schedule.longest_gap_minutes()
         && gap * 60 > rpo
@@ -42,7 +46,7 @@ pub(super) fn check_backup(cx: &mut Reporter<'_>) {
             RuleId::BackupGapWithinRpo,
             None,
             None,
-            dr.key("backup").key("schedule"),
+            spec().key("dr").key("backup").key("schedule"),
             format!(
                 "`{}` leaves up to {} between backups, beyond the RPO of {}",
                 backup.schedule,
@@ -51,7 +55,11 @@ pub(super) fn check_backup(cx: &mut Reporter<'_>) {
             ),
         );
     }
-    // DR003: Velero deletes a backup once its ttl passes.
+}
+
+/// DR003: Velero deletes a backup once its ttl passes, so a shorter ttl than the RPO can leave
+/// no restore point.
+fn ttl_covers_rpo(cx: &mut Reporter<'_>, backup: &Backup, rpo: u64) {
     if let Some(ttl) = parse_duration(&backup.ttl)
         && ttl < rpo
     {
@@ -59,7 +67,7 @@ pub(super) fn check_backup(cx: &mut Reporter<'_>) {
             RuleId::TtlCoversRpo,
             None,
             None,
-            dr.key("backup").key("ttl"),
+            spec().key("dr").key("backup").key("ttl"),
             format!(
                 "ttl {} is shorter than the RPO of {}",
                 backup.ttl,
@@ -73,47 +81,60 @@ pub(super) fn check_backup(cx: &mut Reporter<'_>) {
 /// `Schedule.spec.template` is a Backup spec). An environment without `spec.dr.backup` has
 /// DR001 to say so, not one DR004 per region.
 pub(super) fn check_schedules(cx: &mut Reporter<'_>, set: &RenderedSet) {
-    let env = cx.env;
-    if env.dr.backup.is_none() {
+    if cx.env.dr.backup.is_none() {
         return;
     }
-    let at = spec().key("dr").key("backup");
     let schedules: Vec<&RenderedObject> = set
         .objects
         .iter()
         .filter(|o| o.id.kind == "Schedule" && o.id.group() == "velero.io")
         .collect();
-    // `*` is Velero's wildcard for every namespace.
+    backup_covers_namespace(cx, set, &schedules);
+    for s in schedules {
+        storage_location(cx, set, s);
+    }
+}
+
+/// DR004: some Schedule of the region includes the environment's namespace (`*` is Velero's
+/// wildcard for every namespace).
+fn backup_covers_namespace(
+    cx: &mut Reporter<'_>,
+    set: &RenderedSet,
+    schedules: &[&RenderedObject],
+) {
+    let namespace = cx.env.namespace.as_str();
     let covers = schedules.iter().any(|s| {
         s.object["spec"]["template"]["includedNamespaces"]
             .as_array()
-            .is_some_and(|ns| ns.iter().any(|n| n == env.namespace.as_str() || n == "*"))
+            .is_some_and(|ns| ns.iter().any(|n| n == namespace || n == "*"))
     });
     if !covers {
         cx.report(
             RuleId::BackupCoversNamespace,
             Some(&set.region),
             None,
-            at.clone(),
+            spec().key("dr").key("backup"),
             format!(
-                "no Velero Schedule in region `{}` includes namespace `{}`",
-                set.region, env.namespace
+                "no Velero Schedule in region `{}` includes namespace `{namespace}`",
+                set.region
             ),
         );
     }
-    for s in schedules {
-        let location = s.object["spec"]["template"]["storageLocation"]
-            .as_str()
-            .unwrap_or_default();
-        if location.is_empty() {
-            cx.report(
-                RuleId::StorageLocation,
-                Some(&set.region),
-                Some(s),
-                at.clone(),
-                format!("{} has no storageLocation", s.id),
-            );
-        }
+}
+
+/// DR005: a Schedule names the BackupStorageLocation its backups go to.
+fn storage_location(cx: &mut Reporter<'_>, set: &RenderedSet, schedule: &RenderedObject) {
+    let location = schedule.object["spec"]["template"]["storageLocation"]
+        .as_str()
+        .unwrap_or_default();
+    if location.is_empty() {
+        cx.report(
+            RuleId::StorageLocation,
+            Some(&set.region),
+            Some(schedule),
+            spec().key("dr").key("backup"),
+            format!("{} has no storageLocation", schedule.id),
+        );
     }
 }
 
