@@ -17,8 +17,16 @@ pub(super) const HOST_KEY: &str = "kubernetes.io/hostname";
 #[derive(Debug, Clone)]
 pub(super) struct Spread {
     pub topology_key: String,
-    /// `DoNotSchedule` (the API's default) makes the spread hard; `ScheduleAnyway` does not.
-    pub when_unsatisfiable: String,
+    pub when_unsatisfiable: WhenUnsatisfiable,
+}
+
+/// What the scheduler does with a pod that would break the spread's maxSkew.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum WhenUnsatisfiable {
+    /// Leaves it pending: the spread is hard. The API's default.
+    DoNotSchedule,
+    /// Places it anyway, preferring less skew: the spread bounds nothing.
+    ScheduleAnyway,
 }
 
 /// A Deployment, StatefulSet or ReplicaSet as the policy sees it.
@@ -44,9 +52,9 @@ impl Workload<'_> {
 
     /// Whether a hard (`DoNotSchedule`) topology spread constraint is over `key`.
     pub fn hard_spread_over(&self, key: &str) -> bool {
-        self.spread
-            .iter()
-            .any(|s| s.topology_key == key && s.when_unsatisfiable == "DoNotSchedule")
+        self.spread.iter().any(|s| {
+            s.topology_key == key && s.when_unsatisfiable == WhenUnsatisfiable::DoNotSchedule
+        })
     }
 
     /// The minimum of available pods its PodDisruptionBudget demands, if one selects it.
@@ -92,10 +100,11 @@ fn spread(pod: &Value) -> Vec<Spread> {
             a.iter()
                 .map(|c| Spread {
                     topology_key: c["topologyKey"].as_str().unwrap_or_default().to_string(),
-                    when_unsatisfiable: c["whenUnsatisfiable"]
-                        .as_str()
-                        .unwrap_or("DoNotSchedule")
-                        .to_string(),
+                    // The API accepts only the two values; an unknown one bounds nothing.
+                    when_unsatisfiable: match c["whenUnsatisfiable"].as_str() {
+                        None | Some("DoNotSchedule") => WhenUnsatisfiable::DoNotSchedule,
+                        Some(_) => WhenUnsatisfiable::ScheduleAnyway,
+                    },
                 })
                 .collect()
         })
@@ -204,6 +213,9 @@ mod tests {
     fn a_spread_without_when_unsatisfiable_is_hard() {
         let pod = json!({"topologySpreadConstraints": [{"topologyKey": ZONE_KEY}]});
         let spread = spread(&pod);
-        assert_eq!(spread[0].when_unsatisfiable, "DoNotSchedule");
+        assert_eq!(
+            spread[0].when_unsatisfiable,
+            WhenUnsatisfiable::DoNotSchedule
+        );
     }
 }
