@@ -82,7 +82,7 @@ fn gate(findings: &[crate::policy::Finding]) -> String {
             format!(
                 "  {} {} {}{}: {}",
                 f.rule,
-                f.name,
+                f.rule.name(),
                 f.environment,
                 f.region
                     .as_ref()

@@ -9,7 +9,7 @@ use crate::commands::render::RenderReport;
 use crate::commands::validate::ValidateReport;
 use crate::environment::Severity;
 use crate::plan::Plan as DiffReport;
-use crate::policy::{Finding, RULES};
+use crate::policy::{Finding, Loss, RuleId, Survival};
 use crate::render::Warning;
 use crate::revision::tree::ChangeKind;
 use crate::rollout::{Progress, RolloutReport};
@@ -344,88 +344,98 @@ impl Printer {
         }
         let mut out = String::new();
         for f in &report.findings {
-            let (label, code) = match (f.severity, &f.waived) {
-                (_, Some(_)) => ("waived", "2"),
-                (Severity::Error, _) => ("error", "31"),
-                (Severity::Warning, _) if report.strict => ("error", "31"),
-                (Severity::Warning, _) => ("warning", "33"),
-                _ => ("info", "36"),
-            };
-            let place = match &f.region {
-                Some(r) => format!("{}/{r}", f.environment),
-                None => f.environment.clone(),
-            };
-            out.push_str(&format!(
-                "{}:{}: {} {} [{}] {place}: {}\n  fix: {}\n",
-                f.file,
-                f.line,
-                self.paint_out(code, label),
-                f.rule,
-                f.name,
-                f.message,
-                f.fix
-            ));
-            if let Some(reason) = &f.waived {
-                out.push_str(&format!("  waived: {reason}\n"));
-            }
+            out.push_str(&self.finding(f, report.strict));
         }
         if let (Some(loss), Some(rows)) = (&report.lose, &report.what_if) {
-            let lost = match loss {
-                crate::policy::Loss::Region(r) => format!("region {r}"),
-                crate::policy::Loss::Zone(z) => format!("zone {z}"),
-            };
-            out.push_str(&format!("\nIf {lost} is lost:\n"));
-            out.push_str(&format!(
-                "  {:<24} {:<32} {:>8} {:>6} {:>8}  {}\n",
-                "REGION", "WORKLOAD", "REPLICAS", "LEFT", "PDB MIN", "BUDGET"
-            ));
-            for s in rows {
-                let left = if s.left_min == s.left_max {
-                    s.left_min.to_string()
-                } else {
-                    format!("{}-{}", s.left_min, s.left_max)
-                };
-                let lost_region = matches!(loss, crate::policy::Loss::Region(r) if *r == s.region);
-                let holds = match (lost_region, s.holds) {
-                    (true, true) => {
-                        self.paint_out("2", "lost; the other regions carry the capacity")
-                    }
-                    (true, false) => {
-                        self.paint_out("31", "lost; the other regions CANNOT carry the capacity")
-                    }
-                    (false, true) => self.paint_out("32", "holds"),
-                    (false, false) => self.paint_out("31", "BROKEN"),
-                };
-                out.push_str(&format!(
-                    "  {:<24} {:<32} {:>8} {:>6} {:>8}  {holds}\n",
-                    format!("{}/{}", s.environment, s.region),
-                    s.workload,
-                    s.replicas,
-                    left,
-                    s.pdb_minimum.map_or("-".into(), |m| m.to_string()),
-                ));
-            }
+            out.push_str(&self.what_if_table(loss, rows));
         }
-        let count = |sev: Severity| {
-            report
-                .findings
-                .iter()
-                .filter(|f| f.waived.is_none() && f.severity == sev)
-                .count()
-        };
-        out.push_str(&format!(
-            "{} errors, {} warnings, {} info, {} waived\n",
-            count(Severity::Error),
-            count(Severity::Warning),
-            count(Severity::Info),
-            report
-                .findings
-                .iter()
-                .filter(|f| f.waived.is_some())
-                .count()
-        ));
+        out.push_str(&finding_counts(&report.findings));
         self.raw(&out);
     }
+
+    /// One finding of the text report: where, how severe, which rule, and how to fix it.
+    fn finding(&self, f: &Finding, strict: bool) -> String {
+        let (label, code) = match (f.severity, &f.waived) {
+            (_, Some(_)) => ("waived", "2"),
+            (Severity::Error, _) => ("error", "31"),
+            (Severity::Warning, _) if strict => ("error", "31"),
+            (Severity::Warning, _) => ("warning", "33"),
+            _ => ("info", "36"),
+        };
+        let place = match &f.region {
+            Some(r) => format!("{}/{r}", f.environment),
+            None => f.environment.clone(),
+        };
+        let mut out = format!(
+            "{}:{}: {} {} [{}] {place}: {}\n  fix: {}\n",
+            f.file,
+            f.line,
+            self.paint_out(code, label),
+            f.rule,
+            f.rule.name(),
+            f.message,
+            f.rule.fix()
+        );
+        if let Some(reason) = &f.waived {
+            out.push_str(&format!("  waived: {reason}\n"));
+        }
+        out
+    }
+
+    /// The `--lose` table: per region and workload, what the loss leaves.
+    fn what_if_table(&self, loss: &Loss, rows: &[Survival]) -> String {
+        let lost = match loss {
+            Loss::Region(r) => format!("region {r}"),
+            Loss::Zone(z) => format!("zone {z}"),
+        };
+        let mut out = format!("\nIf {lost} is lost:\n");
+        out.push_str(&format!(
+            "  {:<24} {:<32} {:>8} {:>6} {:>8}  {}\n",
+            "REGION", "WORKLOAD", "REPLICAS", "LEFT", "PDB MIN", "BUDGET"
+        ));
+        for s in rows {
+            let left = if s.left_min == s.left_max {
+                s.left_min.to_string()
+            } else {
+                format!("{}-{}", s.left_min, s.left_max)
+            };
+            let lost_region = matches!(loss, Loss::Region(r) if *r == s.region);
+            let holds = match (lost_region, s.holds) {
+                (true, true) => self.paint_out("2", "lost; the other regions carry the capacity"),
+                (true, false) => {
+                    self.paint_out("31", "lost; the other regions CANNOT carry the capacity")
+                }
+                (false, true) => self.paint_out("32", "holds"),
+                (false, false) => self.paint_out("31", "BROKEN"),
+            };
+            out.push_str(&format!(
+                "  {:<24} {:<32} {:>8} {:>6} {:>8}  {holds}\n",
+                format!("{}/{}", s.environment, s.region),
+                s.workload,
+                s.replicas,
+                left,
+                s.pdb_minimum.map_or("-".into(), |m| m.to_string()),
+            ));
+        }
+        out
+    }
+}
+
+/// The last line of the text report: unwaived findings per severity, and the waived ones.
+fn finding_counts(findings: &[Finding]) -> String {
+    let count = |sev: Severity| {
+        findings
+            .iter()
+            .filter(|f| f.waived.is_none() && f.severity == sev)
+            .count()
+    };
+    format!(
+        "{} errors, {} warnings, {} info, {} waived\n",
+        count(Severity::Error),
+        count(Severity::Warning),
+        count(Severity::Info),
+        findings.iter().filter(|f| f.waived.is_some()).count()
+    )
 }
 
 /// SARIF 2.1.0: one run, the rule catalogue, one result per finding (waived ones suppressed).
@@ -435,15 +445,15 @@ fn sarif(findings: &[Finding]) -> serde_json::Value {
         Severity::Warning => "warning",
         _ => "note",
     };
-    let rules: Vec<serde_json::Value> = RULES
+    let rules: Vec<serde_json::Value> = RuleId::ALL
         .iter()
         .map(|r| {
             serde_json::json!({
-                "id": r.id,
-                "name": r.name,
-                "shortDescription": {"text": r.summary},
-                "help": {"text": r.fix},
-                "defaultConfiguration": {"level": level(r.severity)},
+                "id": r.id(),
+                "name": r.name(),
+                "shortDescription": {"text": r.summary()},
+                "help": {"text": r.fix()},
+                "defaultConfiguration": {"level": level(r.default_severity())},
             })
         })
         .collect();
@@ -452,7 +462,7 @@ fn sarif(findings: &[Finding]) -> serde_json::Value {
         .map(|f| {
             let mut r = serde_json::json!({
                 "ruleId": f.rule,
-                "ruleIndex": RULES.iter().position(|r| r.id == f.rule).unwrap_or(0),
+                "ruleIndex": f.rule.index(),
                 "level": level(f.severity),
                 "message": {"text": format!("{}{}: {}", f.environment, f.region.as_ref().map(|r| format!("/{r}")).unwrap_or_default(), f.message)},
                 "locations": [{"physicalLocation": {
