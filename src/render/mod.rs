@@ -2,11 +2,12 @@
 //! labels, content hashes and reference rewriting, and emits canonical bytes.
 
 pub mod cache;
+mod finish;
 pub mod hash;
 pub mod manifest;
 pub mod templates;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::fmt;
 
 use minijinja::value::Serde;
@@ -17,7 +18,7 @@ use serde_json::Value;
 use crate::environment::{App, Dr, Environment, Ha, Region};
 use crate::render::templates::{Origin, TemplateSet};
 use crate::yaml;
-use hash::Renames;
+use finish::finish;
 use manifest::{Index, IndexEntry, ObjectId};
 
 /// One object of a rendered set, in canonical form.
@@ -478,105 +479,6 @@ fn source_line_for(source: &str, output_line: &str) -> Option<usize> {
             text = &text[at + lit.len()..];
         }
         text.ends_with(last).then_some(i + 1)
-    })
-}
-
-/// Labels, content hashes, reference rewriting, canonical bytes and the set digest.
-fn finish(
-    env: &str,
-    region: &str,
-    mut objects: Vec<(Value, String)>,
-    keep_objects: bool,
-) -> Result<RenderedSet, RenderError> {
-    let object_error = |template: &str, message: String, hint: &str| {
-        RenderError::from(RenderFailure::Object {
-            template: template.into(),
-            environment: env.into(),
-            region: region.into(),
-            message,
-            hint: hint.into(),
-        })
-    };
-    let mut renames: HashMap<Option<String>, Renames> = HashMap::new();
-    for (object, template) in &mut objects {
-        let id = ObjectId::of(object).map_err(|m| {
-            object_error(template, m, "every document must be a Kubernetes object with apiVersion, kind and metadata.name")
-        })?;
-        manifest::set_standard_labels(object, env, region);
-        if id.api_version != "v1" || !matches!(id.kind.as_str(), "ConfigMap" | "Secret") {
-            continue;
-        }
-        let annotations = object["metadata"].get("annotations");
-        let annotation = |key: &str| annotations.and_then(|a| a.get(key)).and_then(Value::as_str);
-        if id.kind == "Secret" {
-            let has_values = ["data", "stringData"].iter().any(|f| {
-                object
-                    .get(*f)
-                    .and_then(Value::as_object)
-                    .is_some_and(|m| !m.is_empty())
-            });
-            if has_values && annotation(manifest::PLAINTEXT_SECRET_ANNOTATION) != Some("allow") {
-                return Err(object_error(
-                    template,
-                    format!(
-                        "Secret `{}` carries values, and rendered files go to git",
-                        id.name
-                    ),
-                    "keep secret values out of templates (use an ExternalSecret or SealedSecret), or annotate the Secret `hadr.dev/plaintext-secret: allow` if these values are not secret",
-                ));
-            }
-        }
-        if annotation(manifest::HASH_SUFFIX_ANNOTATION) == Some("false") {
-            continue;
-        }
-        let Some(suffix) = hash::kustomize_suffix(object) else {
-            continue;
-        };
-        let new_name = format!("{}-{suffix}", id.name);
-        object["metadata"]["name"] = Value::String(new_name.clone());
-        object["immutable"] = Value::Bool(true);
-        let table = renames.entry(id.namespace.clone()).or_default();
-        let names = if id.kind == "ConfigMap" {
-            &mut table.config_maps
-        } else {
-            &mut table.secrets
-        };
-        names.insert(id.name, new_name);
-    }
-    let mut rendered: Vec<RenderedObject> = Vec::with_capacity(objects.len());
-    for (mut object, template) in objects {
-        let id = ObjectId::of(&object).map_err(|m| object_error(&template, m, ""))?;
-        if let Some(table) = renames.get(&id.namespace) {
-            hash::rewrite_references(&mut object, table);
-        }
-        let bytes = yaml::to_canonical(&object);
-        rendered.push(RenderedObject {
-            object: if keep_objects { object } else { Value::Null },
-            file: id.file_name(),
-            sha256: crate::digest::sha256_hex(bytes.as_bytes()),
-            id,
-            bytes,
-            template,
-        });
-    }
-    rendered.sort_by(|a, b| a.file.cmp(&b.file));
-    if let Some(w) = rendered.windows(2).find(|w| w[0].file == w[1].file) {
-        return Err(object_error(
-            &w[1].template,
-            format!("{} is rendered twice (also by {})", w[1].id, w[0].template),
-            "give one of them another name, or override the built-in template by its name instead of adding a new one",
-        ));
-    }
-    let mut stream = Vec::new();
-    for o in &rendered {
-        stream.extend_from_slice(b"---\n");
-        stream.extend_from_slice(o.bytes.as_bytes());
-    }
-    Ok(RenderedSet {
-        environment: env.into(),
-        region: region.into(),
-        digest: format!("sha256:{}", crate::digest::sha256_hex(&stream)),
-        objects: rendered,
     })
 }
 

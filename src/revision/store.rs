@@ -96,10 +96,43 @@ impl Store {
         desired: &Files,
         message: &str,
     ) -> Result<Option<Oid>, StoreError> {
-        let (refname, parent) = match target {
+        let (refname, parent) = self.target_ref(target)?;
+        let baseline = match &parent {
+            Some(c) => c.tree()?,
+            None => {
+                let empty = self.repo.treebuilder(None)?.write()?;
+                self.repo.find_tree(empty)?
+            }
+        };
+        let existing = self.owned_blobs(&baseline, out, scope)?;
+        let (tree_id, touched) = self.updated_tree(&baseline, out, desired, existing)?;
+        if tree_id == baseline.id() && parent.is_some() {
+            return Ok(None);
+        }
+        let tree = self.repo.find_tree(tree_id)?;
+        let sig = self
+            .repo
+            .signature()
+            .or_else(|_| Signature::now("kubectl-hadr", "kubectl-hadr@localhost"))?;
+        let parents: Vec<&git2::Commit> = parent.iter().collect();
+        let oid = self
+            .repo
+            .commit(Some(&refname), &sig, &sig, message, &tree, &parents)?;
+        if *target == Target::Head {
+            self.stage(touched)?;
+        }
+        Ok(Some(oid))
+    }
+
+    /// The reference a commit to `target` updates, and the commit it points at now, if any.
+    fn target_ref(
+        &self,
+        target: &Target,
+    ) -> Result<(String, Option<git2::Commit<'_>>), StoreError> {
+        match target {
             Target::Head => {
                 let parent = self.repo.head().ok().and_then(|h| h.peel_to_commit().ok());
-                ("HEAD".to_string(), parent)
+                Ok(("HEAD".to_string(), parent))
             }
             Target::Branch(name) => {
                 let refname = format!("refs/heads/{name}");
@@ -120,16 +153,19 @@ impl Store {
                     .find_reference(&refname)
                     .ok()
                     .and_then(|r| r.peel_to_commit().ok());
-                (refname, parent)
+                Ok((refname, parent))
             }
-        };
-        let baseline = match &parent {
-            Some(c) => c.tree()?,
-            None => {
-                let empty = self.repo.treebuilder(None)?.write()?;
-                self.repo.find_tree(empty)?
-            }
-        };
+        }
+    }
+
+    /// The files of `baseline` that a commit of `scope` owns: those under its directories and,
+    /// when it prunes environments, under every environment directory of `out` that is ours.
+    fn owned_blobs(
+        &self,
+        baseline: &git2::Tree<'_>,
+        out: &Path,
+        scope: &Scope,
+    ) -> Result<BTreeSet<PathBuf>, StoreError> {
         let mut existing = BTreeSet::new();
         let mut dirs: Vec<PathBuf> = scope.dirs.iter().map(|d| out.join(d)).collect();
         if scope.prune_environments
@@ -143,7 +179,7 @@ impl Store {
             }
         }
         for dir in dirs {
-            self.blobs_under(&baseline, &dir, &mut existing)?;
+            self.blobs_under(baseline, &dir, &mut existing)?;
         }
         // Environment directories we prune must be ours: they hold region indexes.
         existing.retain(|p: &PathBuf| {
@@ -153,10 +189,21 @@ impl Store {
                 .and_then(|r| r.iter().next().map(PathBuf::from));
             env_rel.is_some_and(|e| {
                 scope.dirs.iter().any(|d| d.starts_with(&e))
-                    || self.has_index(&baseline, &out.join(&e))
+                    || self.has_index(baseline, &out.join(&e))
             })
         });
+        Ok(existing)
+    }
 
+    /// `baseline` with the desired files written and the other `existing` ones removed: the
+    /// new tree, and each path touched with whether it is there now.
+    fn updated_tree(
+        &self,
+        baseline: &git2::Tree<'_>,
+        out: &Path,
+        desired: &Files,
+        existing: BTreeSet<PathBuf>,
+    ) -> Result<(Oid, Vec<(PathBuf, bool)>), StoreError> {
         let mut update = git2::build::TreeUpdateBuilder::new();
         let mut touched: Vec<(PathBuf, bool)> = Vec::new();
         for (rel, bytes) in desired {
@@ -172,33 +219,22 @@ impl Store {
                 touched.push((path, false));
             }
         }
-        let tree_id = update.create_updated(&self.repo, &baseline)?;
-        if tree_id == baseline.id() && parent.is_some() {
-            return Ok(None);
-        }
-        let tree = self.repo.find_tree(tree_id)?;
-        let sig = self
-            .repo
-            .signature()
-            .or_else(|_| Signature::now("kubectl-hadr", "kubectl-hadr@localhost"))?;
-        let parents: Vec<&git2::Commit> = parent.iter().collect();
-        let oid = self
-            .repo
-            .commit(Some(&refname), &sig, &sig, message, &tree, &parents)?;
-        if *target == Target::Head {
-            // Stage exactly the rendered paths, so `git status` is clean for them and every
-            // other staged or unstaged change of the user stays as it was.
-            let mut index = self.repo.index()?;
-            for (path, present) in touched {
-                if present {
-                    index.add_path(&path)?;
-                } else if index.get_path(&path, 0).is_some() {
-                    index.remove_path(&path)?;
-                }
+        Ok((update.create_updated(&self.repo, baseline)?, touched))
+    }
+
+    /// Stages exactly the rendered paths, so `git status` is clean for them and every other
+    /// staged or unstaged change of the user stays as it was.
+    fn stage(&self, touched: Vec<(PathBuf, bool)>) -> Result<(), StoreError> {
+        let mut index = self.repo.index()?;
+        for (path, present) in touched {
+            if present {
+                index.add_path(&path)?;
+            } else if index.get_path(&path, 0).is_some() {
+                index.remove_path(&path)?;
             }
-            index.write()?;
         }
-        Ok(Some(oid))
+        index.write()?;
+        Ok(())
     }
 
     fn blobs_under(

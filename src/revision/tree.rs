@@ -351,8 +351,30 @@ pub fn apply(
             .or_default()
             .push(&c.path);
     }
-    // New directories with no other written directory below them are written whole, in
-    // parallel; a temporary left by a crashed run makes one go file by file instead.
+    let (written, done) = write_new_dirs(root, desired, &by_parent, &staging)?;
+    let mut singles: Vec<&Path> = Vec::new();
+    for (parent, paths) in &by_parent {
+        if !done.contains(parent) {
+            let dir = root.join(parent);
+            std::fs::create_dir_all(&dir).map_err(|e| io_error(&dir, e))?;
+            singles.extend(paths);
+        }
+    }
+    let renames = stage_files(root, desired, &singles)?;
+    publish(renames, staging)?;
+    remove_files(root, changes)?;
+    Ok(written)
+}
+
+/// Writes the new directories with no other written directory below them whole, in
+/// parallel (see `Staging`); a temporary left by a crashed run makes one go file by file
+/// instead. Returns what was written, and the directories written whole.
+fn write_new_dirs<'a>(
+    root: &Path,
+    desired: &Files,
+    by_parent: &BTreeMap<&'a Path, Vec<&Path>>,
+    staging: &Staging,
+) -> Result<(Written, BTreeSet<&'a Path>), TreeError> {
     let parents: Vec<&Path> = by_parent.keys().copied().collect();
     let whole: Vec<(&Path, Option<FilesWritten>)> = parents
         .par_iter()
@@ -379,17 +401,19 @@ pub fn apply(
             written.extend(files.into_iter().map(|(n, m)| (parent.join(n), m)));
         }
     }
-    let mut singles: Vec<&Path> = Vec::new();
-    for (parent, paths) in &by_parent {
-        if !done.contains(parent) {
-            let dir = root.join(parent);
-            std::fs::create_dir_all(&dir).map_err(|e| io_error(&dir, e))?;
-            singles.extend(paths);
-        }
-    }
+    Ok((written, done))
+}
+
+/// Writes each file beside its target under a temporary name; returns the (temporary,
+/// target) pairs to rename, or, when one failed, removes every temporary and fails.
+fn stage_files(
+    root: &Path,
+    desired: &Files,
+    paths: &[&Path],
+) -> Result<Vec<(PathBuf, PathBuf)>, TreeError> {
     // Files are written (and synced) in parallel: on a disk the syncs overlap, on tmpfs the
     // system calls do.
-    let files: Vec<StagedFile> = singles
+    let files: Vec<StagedFile> = paths
         .par_iter()
         .map(|rel| stage(&root.join(rel), &desired[*rel]))
         .collect();
@@ -411,6 +435,11 @@ pub fn apply(
         }
         return Err(e);
     }
+    Ok(renames)
+}
+
+/// Renames the staged files and directories into place.
+fn publish(renames: Vec<(PathBuf, PathBuf)>, staging: Staging) -> Result<(), TreeError> {
     let (renamed, published) = rayon::join(
         || {
             renames
@@ -422,10 +451,11 @@ pub fn apply(
         },
         || staging.publish(),
     );
-    renamed
-        .into_iter()
-        .chain([published])
-        .collect::<Result<(), _>>()?;
+    renamed.into_iter().chain([published]).collect()
+}
+
+/// Deletes the removed files, and the directories that leaves empty.
+fn remove_files(root: &Path, changes: &[Change]) -> Result<(), TreeError> {
     for c in changes.iter().filter(|c| c.kind == ChangeKind::Removed) {
         let path = root.join(&c.path);
         std::fs::remove_file(&path).map_err(|e| io_error(&path, e))?;
@@ -438,7 +468,7 @@ pub fn apply(
             dir = d.parent();
         }
     }
-    Ok(written)
+    Ok(())
 }
 
 /// The new directories of one render, each written whole under a temporary name beside it

@@ -1,0 +1,351 @@
+//! The merged spec of an `extends` chain -> `Environment`: defaults filled in, region overrides
+//! applied, and every required field, name and value checked, each error pointed at the file of
+//! the chain that sets the field.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use super::duration::{parse_duration, parse_percent};
+use super::extends::{Loaded, owner};
+use super::merge::merge_values;
+use super::names::{config_key, dns1123_label};
+use super::schema::{
+    AntiAffinity, AppSpec, DisruptionBudget, DrSpec, EnvironmentSpec, HaSpec, IntOrPercent, Probe,
+    RegionSpec, Resources, SpreadKey, Survive,
+};
+use super::{App, Backup, Dr, Environment, EnvironmentError, Ha, Region};
+use crate::yaml::Path as YamlPath;
+
+/// Resolves the merged spec of `chain` (the environment's file first) into the environment
+/// `name`.
+pub(super) fn resolve(
+    name: &str,
+    chain: &[Loaded],
+    spec: EnvironmentSpec,
+) -> Result<Environment, EnvironmentError> {
+    let chain = Chain(chain);
+    let spec_path = YamlPath::default().key("spec");
+    chain
+        .check_name(
+            YamlPath::default().key("metadata").key("name"),
+            name,
+            "environment name",
+        )
+        .map_err(|mut e| {
+            e.hint = Some(format!("rename the file: {}", e.hint.unwrap_or_default()));
+            e
+        })?;
+    let app = chain.app(&spec_path.key("app"), spec.app.unwrap_or_default())?;
+    let namespace = spec.namespace.unwrap_or_else(|| app.name.clone());
+    chain.check_name(spec_path.key("namespace"), &namespace, "namespace")?;
+    let ha = chain.ha(&spec_path.key("ha"), spec.ha.unwrap_or_default(), &app)?;
+    let dr = chain.dr(&spec_path.key("dr"), spec.dr.unwrap_or_default())?;
+    let config = spec.config.unwrap_or_default();
+    chain.check_config_keys(&spec_path.key("config"), &config)?;
+    let values = spec.values.unwrap_or(Value::Object(Default::default()));
+    let regions = chain.regions(
+        &spec_path.key("regions"),
+        spec.regions.unwrap_or_default(),
+        &app,
+        &values,
+    )?;
+    let top = chain.top();
+    Ok(Environment {
+        name: name.to_string(),
+        file: top.file.clone(),
+        sources: chain
+            .0
+            .iter()
+            .map(|l| (l.file.clone(), crate::digest::sha256_hex(l.text.as_bytes())))
+            .collect(),
+        namespace,
+        app,
+        ha,
+        dr,
+        config,
+        values,
+        regions,
+        policy: spec.policy.unwrap_or_default(),
+    })
+}
+
+/// The files of one environment's `extends` chain, the environment's own first: what errors
+/// point at.
+struct Chain<'a>(&'a [Loaded]);
+
+impl Chain<'_> {
+    fn top(&self) -> &Loaded {
+        &self.0[0]
+    }
+
+    /// A required field no file of the chain sets: pointed at where it would go in the
+    /// environment's own file.
+    fn required(&self, path: YamlPath, what: &str) -> EnvironmentError {
+        let top = self.top();
+        let mut e = top.error(
+            path.parent(),
+            "this field is required".to_string(),
+            Some(format!(
+                "set {what} in {} or in a file it extends",
+                top.file.display()
+            )),
+        );
+        e.path = Some(path);
+        e
+    }
+
+    /// A field whose value is wrong, pointed at the file of the chain that sets it.
+    fn invalid(
+        &self,
+        path: YamlPath,
+        message: impl Into<String>,
+        hint: Option<String>,
+    ) -> EnvironmentError {
+        owner(self.0, &path).error(path, message, hint)
+    }
+
+    fn check_name(&self, path: YamlPath, value: &str, what: &str) -> Result<(), EnvironmentError> {
+        dns1123_label(value).map_err(|problem| {
+            self.invalid(
+                path,
+                format!("{what} `{value}` is not a valid name: {problem}"),
+                Some("use lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters".into()),
+            )
+        })
+    }
+
+    fn check_config_keys(
+        &self,
+        at: &YamlPath,
+        config: &BTreeMap<String, String>,
+    ) -> Result<(), EnvironmentError> {
+        match config.keys().find(|key| !config_key(key)) {
+            Some(key) => Err(self.invalid(
+                at.key(key),
+                format!("config key `{key}` is not a valid ConfigMap key"),
+                Some("use letters, digits, '-', '_' and '.'".into()),
+            )),
+            None => Ok(()),
+        }
+    }
+
+    fn check_duration(&self, path: YamlPath, value: Option<&str>) -> Result<(), EnvironmentError> {
+        match value {
+            Some(s) if parse_duration(s).is_none() => Err(self.invalid(
+                path,
+                format!("`{s}` is not a duration"),
+                Some("write hours, minutes and seconds such as `24h`, `30m` or `1h30m`".into()),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// The application, with its defaults.
+    fn app(&self, app_path: &YamlPath, app_spec: AppSpec) -> Result<App, EnvironmentError> {
+        let name = app_spec
+            .name
+            .ok_or_else(|| self.required(app_path.key("name"), "the application name"))?;
+        self.check_name(app_path.key("name"), &name, "app name")?;
+        let image = app_spec
+            .image
+            .ok_or_else(|| self.required(app_path.key("image"), "the container image"))?;
+        if image.trim().is_empty() || image.contains(char::is_whitespace) {
+            return Err(self.invalid(
+                app_path.key("image"),
+                format!("image `{image}` is not a valid image reference"),
+                None,
+            ));
+        }
+        let app = App {
+            name,
+            image,
+            port: app_spec.port.unwrap_or(8080),
+            replicas: app_spec.replicas.unwrap_or(2),
+            resources: Resources {
+                cpu: Some("100m".into()),
+                memory: Some("128Mi".into()),
+                memory_limit: None,
+            }
+            .merge_over(app_spec.resources),
+            readiness_probe: Probe {
+                path: Some("/healthz".into()),
+                initial_delay_seconds: Some(2),
+                period_seconds: Some(5),
+            }
+            .merge_over(app_spec.readiness_probe),
+        };
+        if app.port == 0 {
+            return Err(self.invalid(
+                app_path.key("port"),
+                "port must be between 1 and 65535",
+                None,
+            ));
+        }
+        Ok(app)
+    }
+
+    /// The high-availability policy, with its defaults (the capacity is the app's replicas).
+    fn ha(&self, ha_path: &YamlPath, ha_spec: HaSpec, app: &App) -> Result<Ha, EnvironmentError> {
+        let ha = Ha {
+            spread: ha_spec
+                .spread
+                .unwrap_or_else(|| vec![SpreadKey::Zone, SpreadKey::Hostname]),
+            anti_affinity: ha_spec.anti_affinity.unwrap_or(AntiAffinity::Preferred),
+            disruption_budget: ha_spec.disruption_budget,
+            survive: ha_spec.survive.unwrap_or(Survive::None),
+            capacity: ha_spec.capacity.unwrap_or(app.replicas),
+        };
+        if let Some(pdb) = &ha.disruption_budget {
+            self.check_disruption_budget(ha_path.key("disruptionBudget"), pdb)?;
+        }
+        Ok(ha)
+    }
+
+    fn check_disruption_budget(
+        &self,
+        p: YamlPath,
+        pdb: &DisruptionBudget,
+    ) -> Result<(), EnvironmentError> {
+        match (&pdb.min_available, &pdb.max_unavailable) {
+            (Some(_), Some(_)) | (None, None) => Err(self.invalid(
+                p,
+                "set exactly one of `minAvailable` and `maxUnavailable`",
+                None,
+            )),
+            (Some(IntOrPercent::Percent(s)), None) | (None, Some(IntOrPercent::Percent(s)))
+                if parse_percent(s).is_none() =>
+            {
+                Err(self.invalid(
+                    p,
+                    format!("`{s}` is neither a number nor a percentage"),
+                    Some("write an integer such as `2` or a percentage such as `\"50%\"`".into()),
+                ))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The disaster-recovery policy, with the backup's defaults.
+    fn dr(&self, dr_path: &YamlPath, dr: DrSpec) -> Result<Dr, EnvironmentError> {
+        self.check_duration(dr_path.key("rpo"), dr.rpo.as_deref())?;
+        self.check_duration(dr_path.key("rto"), dr.rto.as_deref())?;
+        let backup = match dr.backup {
+            None => None,
+            Some(b) => Some(self.backup(&dr_path.key("backup"), b)?),
+        };
+        Ok(Dr {
+            rpo: dr.rpo,
+            rto: dr.rto,
+            backup,
+        })
+    }
+
+    fn backup(
+        &self,
+        bp: &YamlPath,
+        b: super::schema::BackupSpec,
+    ) -> Result<Backup, EnvironmentError> {
+        let schedule = b.schedule.ok_or_else(|| {
+            let mut e = owner(self.0, bp).error(
+                bp.clone(),
+                "`schedule` is required for a backup",
+                Some("add a cron schedule such as `schedule: \"0 */6 * * *\"`".into()),
+            );
+            e.path = Some(bp.key("schedule"));
+            e
+        })?;
+        if let Err(problem) = super::cron::Schedule::parse(&schedule) {
+            return Err(self.invalid(
+                bp.key("schedule"),
+                format!("`{schedule}` is not a cron schedule: {problem}"),
+                Some("use five fields: minute hour day-of-month month day-of-week".into()),
+            ));
+        }
+        let ttl = b.ttl.unwrap_or_else(|| "720h".into());
+        self.check_duration(bp.key("ttl"), Some(&ttl))?;
+        Ok(Backup {
+            schedule,
+            ttl,
+            storage_location: b.storage_location.unwrap_or_else(|| "default".into()),
+        })
+    }
+
+    /// The regions, in order, each with its overrides over the environment's `app` and
+    /// `values`.
+    fn regions(
+        &self,
+        regions_path: &YamlPath,
+        specs: Vec<RegionSpec>,
+        app: &App,
+        values: &Value,
+    ) -> Result<Vec<Region>, EnvironmentError> {
+        if specs.is_empty() {
+            return Err(self.required(regions_path.clone(), "at least one region"));
+        }
+        let mut regions = Vec::with_capacity(specs.len());
+        let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+        for (i, r) in specs.into_iter().enumerate() {
+            let here = regions_path.index(i);
+            let name = r
+                .name
+                .clone()
+                .ok_or_else(|| self.required(here.key("name"), "the region name"))?;
+            self.check_name(here.key("name"), &name, "region name")?;
+            if let Some(first) = seen.insert(name.clone(), i) {
+                return Err(self.invalid(
+                    here.key("name"),
+                    format!("region `{name}` is listed twice (first as regions[{first}])"),
+                    Some("remove one entry or give it another name".into()),
+                ));
+            }
+            regions.push(self.region(&here, name, r, app, values)?);
+        }
+        Ok(regions)
+    }
+
+    /// One region named `name` (checked), its spec at `here`.
+    fn region(
+        &self,
+        here: &YamlPath,
+        name: String,
+        r: RegionSpec,
+        app: &App,
+        values: &Value,
+    ) -> Result<Region, EnvironmentError> {
+        let context = r.context.ok_or_else(|| {
+            self.required(here.key("context"), "the kubeconfig context of the region")
+        })?;
+        let config = r.config.unwrap_or_default();
+        self.check_config_keys(&here.key("config"), &config)?;
+        let mut region_app = app.clone();
+        if let Some(n) = r.replicas {
+            region_app.replicas = n;
+        }
+        if let Some(img) = r.image {
+            region_app.image = img;
+        }
+        let zones = match r.zones {
+            Some(z) if z.is_empty() => {
+                return Err(self.invalid(
+                    here.key("zones"),
+                    "a region needs at least one zone",
+                    None,
+                ));
+            }
+            Some(z) => z,
+            None => (1..=3).map(|n| format!("{name}-{n}")).collect(),
+        };
+        Ok(Region {
+            zones,
+            name,
+            context,
+            app: region_app,
+            config,
+            values: match r.values {
+                Some(v) => merge_values(values.clone(), v),
+                None => values.clone(),
+            },
+        })
+    }
+}

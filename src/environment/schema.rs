@@ -1,0 +1,227 @@
+//! The environment file as written: every field optional (the `extends` chain fills them in
+//! before `resolve` requires them), unknown fields rejected, and its JSON Schema for editors.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// How pods are spread: one topologySpreadConstraint (maxSkew 1) per key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum SpreadKey {
+    Zone,
+    Hostname,
+}
+
+/// Pod anti-affinity on the hostname.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum AntiAffinity {
+    Required,
+    Preferred,
+    None,
+}
+
+/// The failure the environment must survive without losing capacity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum Survive {
+    None,
+    Zone,
+    Region,
+}
+
+/// An integer or a percentage (`"50%"`), as in a PodDisruptionBudget.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum IntOrPercent {
+    Int(u32),
+    Percent(String),
+}
+
+/// Container resource requests (and limits, when set).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Resources {
+    pub cpu: Option<String>,
+    pub memory: Option<String>,
+    /// Memory limit; CPU limits are left unset on purpose (throttling hurts latency).
+    pub memory_limit: Option<String>,
+}
+
+/// The readiness probe: an HTTP GET on the app port.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Probe {
+    pub path: Option<String>,
+    pub initial_delay_seconds: Option<u32>,
+    pub period_seconds: Option<u32>,
+}
+
+/// The application: what runs in every region.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct AppSpec {
+    /// DNS-1123 label; names the Deployment, Service, PDB and config.
+    pub name: Option<String>,
+    /// Container image; pin a tag or, better, a digest.
+    pub image: Option<String>,
+    /// Container port the Service targets (default 8080).
+    pub port: Option<u16>,
+    /// Replicas per region (default 2); a region may override it.
+    pub replicas: Option<u32>,
+    pub resources: Option<Resources>,
+    pub readiness_probe: Option<Probe>,
+}
+
+/// PodDisruptionBudget: exactly one of minAvailable / maxUnavailable.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct DisruptionBudget {
+    pub min_available: Option<IntOrPercent>,
+    pub max_unavailable: Option<IntOrPercent>,
+}
+
+/// High-availability policy.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct HaSpec {
+    /// Topology keys to spread over with maxSkew 1 (default: zone, hostname).
+    pub spread: Option<Vec<SpreadKey>>,
+    /// Pod anti-affinity on hostname (default: preferred).
+    pub anti_affinity: Option<AntiAffinity>,
+    pub disruption_budget: Option<DisruptionBudget>,
+    /// What the environment must survive (default: none).
+    pub survive: Option<Survive>,
+    /// Replicas the application needs in total to carry its load, across regions
+    /// (default: `app.replicas`). With `survive: region`, the other regions must hold it.
+    pub capacity: Option<u32>,
+}
+
+/// A Velero backup Schedule.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct BackupSpec {
+    /// Five-field cron schedule, UTC.
+    pub schedule: Option<String>,
+    /// How long backups are kept, as a duration (`720h`).
+    pub ttl: Option<String>,
+    /// Velero BackupStorageLocation name (default: `default`).
+    pub storage_location: Option<String>,
+}
+
+/// Disaster-recovery policy.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct DrSpec {
+    /// Recovery point objective, as a duration (`24h`).
+    pub rpo: Option<String>,
+    /// Recovery time objective, as a duration (`30m`).
+    pub rto: Option<String>,
+    pub backup: Option<BackupSpec>,
+}
+
+/// One region: one cluster. Fields set here override the environment's.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RegionSpec {
+    /// DNS-1123 label; names the output directory `rendered/<env>/<region>`.
+    pub name: Option<String>,
+    /// The kubeconfig context of this region's cluster.
+    pub context: Option<String>,
+    pub replicas: Option<u32>,
+    pub image: Option<String>,
+    /// Region-specific config: the per-region ConfigMap, which overrides the environment's.
+    pub config: Option<BTreeMap<String, String>>,
+    /// Merged over the environment's values, deeply.
+    pub values: Option<Value>,
+    /// The region's zones, as in `topology.kubernetes.io/zone` (default: `<region>-1`,
+    /// `<region>-2`, `<region>-3`). Used to predict what a zone loss leaves.
+    pub zones: Option<Vec<String>>,
+}
+
+/// How a policy rule applies to this environment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum Severity {
+    Error,
+    Warning,
+    Info,
+    Off,
+}
+
+/// A rule this environment knowingly breaks, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Waiver {
+    /// The rule ID, such as `HA001`.
+    pub rule: String,
+    /// Why: shown in every report that the waiver silences.
+    pub reason: String,
+}
+
+/// Tuning of the `kubectl hadr validate` rules.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct PolicySpec {
+    /// Severity per rule ID, overriding the rule's default.
+    pub severities: Option<BTreeMap<String, Severity>>,
+    /// Rules waived, each with a reason.
+    pub waivers: Option<Vec<Waiver>>,
+}
+
+/// The environment's specification.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct EnvironmentSpec {
+    /// Namespace of every namespaced object (default: the app name).
+    pub namespace: Option<String>,
+    pub app: Option<AppSpec>,
+    pub ha: Option<HaSpec>,
+    pub dr: Option<DrSpec>,
+    /// Becomes an immutable ConfigMap whose name carries a content hash.
+    pub config: Option<BTreeMap<String, String>>,
+    /// The regions, in rollout order.
+    pub regions: Option<Vec<RegionSpec>>,
+    /// Free-form values visible to templates as `values`.
+    pub values: Option<Value>,
+    /// Severities and waivers for `kubectl hadr validate`.
+    pub policy: Option<PolicySpec>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Metadata {
+    /// Must match the file name (`prod` for `prod.yaml`); defaults to it.
+    pub name: Option<String>,
+}
+
+/// Whether a file is an environment or shared defaults that environments extend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+pub enum Kind {
+    Environment,
+    EnvironmentDefaults,
+}
+
+/// An environment file (`environments/<name>.yaml`) as written.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(title = "kubectl-hadr environment")]
+pub struct EnvironmentFile {
+    /// Always `hadr.dev/v1alpha1`.
+    pub api_version: String,
+    pub kind: Kind,
+    #[serde(default)]
+    pub metadata: Metadata,
+    /// Another file (relative to this one) whose fields this one inherits and overrides.
+    pub extends: Option<String>,
+    #[serde(default)]
+    pub spec: EnvironmentSpec,
+}
+
+/// The JSON Schema of an environment file, for editors (yaml-language-server).
+pub fn json_schema() -> Value {
+    serde_json::to_value(schemars::schema_for!(EnvironmentFile)).unwrap_or(Value::Null)
+}
