@@ -416,8 +416,8 @@ impl<'i> Locator<'_, 'i> {
 /// Parses a multi-document YAML stream (template output) into JSON values. Empty documents
 /// (only comments, or nothing between `---` markers) are dropped.
 pub fn documents(src: &str) -> Result<Vec<Value>, YamlError> {
-    if let Some(docs) = fast::events::plain_documents(src, None) {
-        return Ok(docs);
+    if let Some(read) = fast::block::block_documents(src) {
+        return Ok(read.documents);
     }
     documents_via_serde(src)
 }
@@ -435,13 +435,6 @@ pub struct TemplateOutput {
 pub fn template_output(src: &str) -> Result<TemplateOutput, YamlError> {
     if let Some(read) = fast::block::block_documents(src) {
         return Ok(read);
-    }
-    let mut ambiguous = Vec::new();
-    if let Some(documents) = fast::events::plain_documents(src, Some(&mut ambiguous)) {
-        return Ok(TemplateOutput {
-            documents,
-            ambiguous,
-        });
     }
     let documents = documents_via_serde(src)?;
     Ok(TemplateOutput {

@@ -12,13 +12,12 @@ use crate::yaml::{AmbiguousScalar, MAX_DEPTH, Position, TemplateOutput, yaml11_n
 /// Template output too big for the quick path is left to serde and its budgets.
 pub(in crate::yaml) const QUICK_MAX_BYTES: usize = 1 << 20;
 
-/// `plain_documents` without the general YAML parser, for the shape template output almost
-/// always has: block mappings and sequences indented with spaces, keys that are plain words or
-/// JSON strings, and values that are plain words and numbers or one-line JSON (`tojson`).
-/// `None` for anything else, and for anything `plain_documents` would refuse; when it reads a
-/// text, documents and warnings are exactly those of `plain_documents`. It exists for speed:
-/// reading template output through the general parser, mostly its scanner, was a fifth to a
-/// quarter of a full render, and this reads the usual shape five times faster.
+/// `documents` and `ambiguous_plain_scalars` of `src` without the general YAML parser, for the
+/// shape template output almost always has: block mappings and sequences indented with
+/// spaces, keys that are plain words or JSON strings, and values that are plain words and
+/// numbers or one-line JSON (`tojson`). `None` for anything else (serde-saphyr then reads it,
+/// with its errors); when it reads a text, documents and warnings are exactly serde-saphyr's
+/// and `ambiguous_plain_scalars`'.
 pub(in crate::yaml) fn block_documents(src: &str) -> Option<TemplateOutput> {
     if src.len() > QUICK_MAX_BYTES || !block_safe_text(src) {
         return None;
@@ -115,7 +114,7 @@ impl<'a> BlockReader<'a> {
     }
 
     /// A block mapping whose first key is on `first`; `depth` is how many collections enclose
-    /// it, as `plain_documents` counts them.
+    /// it, as serde-saphyr's depth budget counts them.
     fn mapping(&mut self, first: Line<'a>, depth: usize) -> Option<Value> {
         if depth >= MAX_DEPTH {
             return None;
@@ -200,8 +199,8 @@ impl<'a> BlockReader<'a> {
     }
 
     /// A value that ends its line, `text` being that end of `line`: a JSON string, a one-line
-    /// flow collection (`flow`), or a plain scalar read as `plain_documents` reads it, its YAML
-    /// 1.1 ambiguity included.
+    /// flow collection (`flow`), or a plain scalar read as serde-saphyr reads it, its YAML 1.1
+    /// ambiguity included.
     fn scalar(&mut self, line: Line<'a>, text: &str, depth: usize) -> Option<Value> {
         let mut at = line.text.len() - text.len();
         if text.starts_with(['"', '{', '[']) {
@@ -225,7 +224,7 @@ impl<'a> BlockReader<'a> {
     }
 
     /// The plain scalar `text`, which starts at byte `at` of `line`, as `quick_scalar` reads
-    /// it, noting its YAML 1.1 ambiguity where `plain_documents` notes it: at its start.
+    /// it, noting its YAML 1.1 ambiguity where `ambiguous_plain_scalars` notes it: at its start.
     fn plain(&mut self, line: Line<'a>, at: usize, text: &str) -> Option<Value> {
         let value = quick_scalar(text)?;
         if let Value::String(s) = &value

@@ -4,7 +4,6 @@
 
 pub(super) mod block;
 pub(super) mod emit;
-pub(super) mod events;
 pub(super) mod strict;
 
 #[cfg(test)]

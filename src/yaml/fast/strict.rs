@@ -26,7 +26,7 @@ pub(in crate::yaml) fn from_str_quick<T: DeserializeOwned>(src: &str) -> Option<
 /// a YAML text gives it: a mapping only as a map (serde_json's `Value` also lets a struct be
 /// read from a sequence), an enum only as a unit variant's name (`Value` also takes a
 /// one-key map), an option as none only for null. Everything else is `deserialize_any`,
-/// which sees what serde-saphyr's does, as `plain_documents` sees it, so self-describing
+/// which sees what serde-saphyr's does, as the block reader reads it, so self-describing
 /// targets (untagged enums, `flatten`, `Value` fields) get the same content. Stricter than
 /// needed is fine: a refusal only sends the text to serde-saphyr.
 struct Strict(Value);
