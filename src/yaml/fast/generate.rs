@@ -112,7 +112,7 @@ const WORDS: &[&str] = &[
 ];
 
 /// A scalar's text.
-pub fn word() -> impl Strategy<Value = String> {
+pub(super) fn word() -> impl Strategy<Value = String> {
     prop_oneof![
         4 => prop::sample::select(WORDS).prop_map(str::to_string),
         1 => prop::collection::vec(
@@ -126,7 +126,7 @@ pub fn word() -> impl Strategy<Value = String> {
 
 /// How a scalar is written.
 #[derive(Debug, Clone, Copy)]
-pub enum Style {
+pub(super) enum Style {
     Plain,
     Double,
     Single,
@@ -136,7 +136,7 @@ pub enum Style {
 
 /// A node of a generated document, with the layout it is written in.
 #[derive(Debug, Clone)]
-pub enum Node {
+pub(super) enum Node {
     Scalar(String, Style),
     /// Entries, and whether the mapping is written in flow on one line.
     Map(Vec<(String, Style, Node)>, bool),
@@ -165,7 +165,7 @@ fn key() -> impl Strategy<Value = String> {
     ]
 }
 
-pub fn node() -> impl Strategy<Value = Node> {
+pub(super) fn node() -> impl Strategy<Value = Node> {
     let leaf = (word(), style()).prop_map(|(w, s)| Node::Scalar(w, s));
     leaf.prop_recursive(5, 48, 5, |inner| {
         prop_oneof![
@@ -181,7 +181,7 @@ pub fn node() -> impl Strategy<Value = Node> {
 }
 
 /// A stream of one to three documents whose roots are mappings, as template output is.
-pub fn stream() -> impl Strategy<Value = String> {
+pub(super) fn stream() -> impl Strategy<Value = String> {
     (
         prop::collection::vec(
             prop::collection::vec((key(), key_style(), node()), 1..6),
@@ -301,7 +301,7 @@ fn write_flow(out: &mut String, node: &Node) {
 
 /// A JSON value as render writes it: manifests of string keys, strings from `word`, whole
 /// numbers, the odd float, nested maps and lists.
-pub fn value() -> impl Strategy<Value = Value> {
+pub(super) fn value() -> impl Strategy<Value = Value> {
     let leaf = prop_oneof![
         1 => Just(Value::Null),
         1 => any::<bool>().prop_map(Value::Bool),
@@ -323,7 +323,7 @@ pub fn value() -> impl Strategy<Value = Value> {
 /// character inserted or replaced, a character dropped, a line re-indented, duplicated or
 /// dropped. Positions are fractions of the text, so that they apply to any text.
 #[derive(Debug, Clone)]
-pub enum Edit {
+pub(super) enum Edit {
     Insert(f64, char),
     Replace(f64, char),
     Delete(f64),
@@ -357,7 +357,7 @@ fn edit() -> impl Strategy<Value = Edit> {
 }
 
 /// `stream`, most often as generated, otherwise with one to three edits.
-pub fn edited_stream() -> impl Strategy<Value = String> {
+pub(super) fn edited_stream() -> impl Strategy<Value = String> {
     (stream(), prop::collection::vec(edit(), 0..4), any::<bool>()).prop_map(
         |(text, edits, keep)| {
             if keep {
@@ -414,7 +414,7 @@ fn apply(text: &str, edit: &Edit) -> String {
 }
 
 /// A text of `corpus`, with one to three edits.
-pub fn edit_all(corpus: &'static [&'static str]) -> impl Strategy<Value = String> {
+pub(super) fn edit_all(corpus: &'static [&'static str]) -> impl Strategy<Value = String> {
     (
         prop::sample::select(corpus),
         prop::collection::vec(edit(), 1..4),
