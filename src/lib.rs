@@ -29,5 +29,6 @@ pub mod cli;
 pub mod commands;
 pub mod error;
 pub mod printer;
+pub mod report;
 
 pub use commands::{Outcome, run};

@@ -174,7 +174,7 @@ fn status(printer: &Printer, root: &Path, args: cli::StatusArgs) -> Outcome {
             } else if report
                 .regions
                 .iter()
-                .any(|r| r.drift == status::Drift::Drifted)
+                .any(|r| r.drift == crate::report::Drift::Drifted)
             {
                 Outcome::CheckFailed
             } else {

@@ -1,59 +1,15 @@
 //! What runs where: per region the deployed revision, its record and drift (`status`), and the
 //! git history of an environment's rendered tree, marked where each region is now (`history`).
 
-use std::collections::BTreeMap;
-
-use serde::Serialize;
-
-use crate::cluster::record::{Record, WORKING_TREE, read_history};
+use crate::cluster::record::{WORKING_TREE, read_history};
 use crate::cluster::{Cluster, load_kubeconfig};
 use crate::commands::select::{one_environment, runtime};
 use crate::environment::{Environment, Region};
 use crate::error::Error;
-use crate::plan::{PlanOptions, Summary, Target, plan_region};
+use crate::plan::{PlanOptions, Target, plan_region};
+use crate::report::{Drift, HistoryEntry, RegionStatus, StatusReport};
 use crate::revision::Revision;
 use crate::revision::store::Store;
-
-/// Live versus the deployed revision.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Drift {
-    /// Live is what the deployed revision says.
-    None,
-    /// Something would be created, changed, renamed, pruned or expired.
-    Drifted,
-    /// Nothing deployed, deployed from an uncommitted working tree, or not readable.
-    Unknown,
-}
-
-impl std::fmt::Display for Drift {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Drift::None => "none",
-            Drift::Drifted => "drifted",
-            Drift::Unknown => "unknown",
-        })
-    }
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct RegionStatus {
-    pub region: String,
-    pub context: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub deployed: Option<Record>,
-    pub drift: Drift,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub drift_summary: Option<Summary>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct StatusReport {
-    pub environment: String,
-    pub regions: Vec<RegionStatus>,
-}
 
 /// Reads each region's record and plans the recorded revision against what is live.
 pub fn status(environment: &str, target: &Target) -> Result<StatusReport, Error> {
@@ -113,18 +69,6 @@ async fn region_status(
     };
     s.drift_summary = Some(summary);
     Ok(())
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct HistoryEntry {
-    pub commit: String,
-    /// Seconds since the Unix epoch.
-    pub time: i64,
-    pub summary: String,
-    /// Region -> set digest at this commit.
-    pub digests: BTreeMap<String, String>,
-    /// Regions whose deployed revision is this commit.
-    pub deployed_in: Vec<String>,
 }
 
 /// The commits that changed the environment's rendered tree, newest first, each marked with

@@ -3,13 +3,11 @@
 
 use std::path::PathBuf;
 
-use serde::Serialize;
-
 use crate::commands::render::*;
 use crate::commands::select::*;
-use crate::environment::Severity;
 use crate::error::Error;
-use crate::policy::{self, Finding, Loss, Survival};
+use crate::policy::{self, Loss};
+use crate::report::ValidateReport;
 
 /// What to validate.
 #[derive(Debug, Clone)]
@@ -18,34 +16,6 @@ pub struct ValidateOptions {
     pub environments: Vec<String>,
     pub strict: bool,
     pub lose: Option<Loss>,
-}
-
-/// What validate found.
-#[derive(Debug, Clone, Serialize)]
-pub struct ValidateReport {
-    pub findings: Vec<Finding>,
-    pub strict: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub lose: Option<Loss>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub what_if: Option<Vec<Survival>>,
-}
-
-impl ValidateReport {
-    /// Whether the run fails: an unwaived error (or warning, with --strict), or a loss the
-    /// environment does not survive.
-    pub fn failed(&self) -> bool {
-        let blocking = |f: &Finding| {
-            f.waived.is_none()
-                && (f.severity == Severity::Error
-                    || (self.strict && f.severity == Severity::Warning))
-        };
-        self.findings.iter().any(blocking)
-            || self
-                .what_if
-                .as_ref()
-                .is_some_and(|w| w.iter().any(|s| !s.holds))
-    }
 }
 
 /// Runs the policy over environments and their rendered objects (rendered in memory).

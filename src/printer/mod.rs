@@ -5,12 +5,11 @@ use std::io::{self, IsTerminal, Write};
 
 use serde::Serialize;
 
-use crate::commands::render::RenderReport;
-use crate::commands::validate::ValidateReport;
 use crate::environment::Severity;
 use crate::plan::Plan as DiffReport;
 use crate::policy::{Finding, Loss, RuleId, Survival};
 use crate::render::Warning;
+use crate::report::{HistoryEntry, RenderReport, StatusReport, ValidateReport};
 use crate::revision::tree::ChangeKind;
 use crate::rollout::{Progress, RolloutReport};
 
@@ -273,7 +272,7 @@ impl Printer {
         self.raw(&out);
     }
 
-    pub fn status_report(&self, report: &crate::commands::status::StatusReport) {
+    pub fn status_report(&self, report: &StatusReport) {
         if self.format != Format::Text {
             return self.json(report);
         }
@@ -304,7 +303,7 @@ impl Printer {
         self.raw(&out);
     }
 
-    pub fn history_report(&self, entries: &[crate::commands::status::HistoryEntry]) {
+    pub fn history_report(&self, entries: &[HistoryEntry]) {
         if self.format != Format::Text {
             return self.json(&entries);
         }

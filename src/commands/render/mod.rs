@@ -12,8 +12,6 @@ mod stage;
 
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
-
 use crate::commands::select::*;
 use crate::digest::hex;
 use crate::environment::{Environment, Severity};
@@ -22,6 +20,7 @@ use crate::policy::{self, Finding};
 use crate::render::cache::{RegionEntry, Stat, Verified};
 use crate::render::templates::TemplateSet;
 use crate::render::{RenderedSet, Renderer, Warning, merge_warnings};
+use crate::report::{CommitSummary, RenderReport, SetSummary};
 use crate::revision::store::{Store, Target};
 use crate::revision::tree::{self, Change};
 
@@ -49,38 +48,6 @@ pub enum Action {
     Branch(String),
     /// Compare only.
     Check,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct SetSummary {
-    pub environment: String,
-    pub region: String,
-    pub digest: String,
-    pub objects: usize,
-    pub directory: PathBuf,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct CommitSummary {
-    /// The commit id, or `None` when nothing changed.
-    pub id: Option<String>,
-    /// `HEAD` or `refs/heads/<branch>`.
-    pub target: String,
-}
-
-/// What a render did.
-#[derive(Debug, Clone, Serialize)]
-pub struct RenderReport {
-    pub out: PathBuf,
-    pub sets: Vec<SetSummary>,
-    /// Files added, changed or removed (or, with --check, that would be).
-    pub changes: Vec<Change>,
-    pub warnings: Vec<Warning>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub commit: Option<CommitSummary>,
-    /// With --check: whether the tree is up to date.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub up_to_date: Option<bool>,
 }
 
 /// One region of the selection, from what the cache says of it to what was rendered of it.
@@ -170,15 +137,9 @@ pub fn render(opts: &RenderOptions) -> Result<RenderReport, Error> {
     Ok(report)
 }
 
-/// `--out`, else `rendered` under the root.
+/// `--out`, else `rendered` under the root (one rule for every command).
 fn output_dir(opts: &RenderOptions) -> PathBuf {
-    opts.out.clone().unwrap_or_else(|| {
-        if opts.root == Path::new(".") {
-            PathBuf::from("rendered")
-        } else {
-            opts.root.join("rendered")
-        }
-    })
+    crate::revision::out_dir(&opts.root, opts.out.clone())
 }
 
 /// What the render changes in the tree, reading only the directories of regions it rendered

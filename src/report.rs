@@ -1,0 +1,128 @@
+//! What the commands report, for people (the printer's text) and machines (JSON, SARIF):
+//! the shapes the printer reads, kept apart from the commands that fill them so that the
+//! printer depends on no command.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use crate::cluster::record::Record;
+use crate::environment::Severity;
+use crate::plan::Summary;
+use crate::policy::{Finding, Loss, Survival};
+use crate::render::Warning;
+use crate::revision::tree::Change;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SetSummary {
+    pub environment: String,
+    pub region: String,
+    pub digest: String,
+    pub objects: usize,
+    pub directory: PathBuf,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CommitSummary {
+    /// The commit id, or `None` when nothing changed.
+    pub id: Option<String>,
+    /// `HEAD` or `refs/heads/<branch>`.
+    pub target: String,
+}
+
+/// What a render did.
+#[derive(Debug, Clone, Serialize)]
+pub struct RenderReport {
+    pub out: PathBuf,
+    pub sets: Vec<SetSummary>,
+    /// Files added, changed or removed (or, with --check, that would be).
+    pub changes: Vec<Change>,
+    pub warnings: Vec<Warning>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub commit: Option<CommitSummary>,
+    /// With --check: whether the tree is up to date.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub up_to_date: Option<bool>,
+}
+
+/// What validate found.
+#[derive(Debug, Clone, Serialize)]
+pub struct ValidateReport {
+    pub findings: Vec<Finding>,
+    pub strict: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lose: Option<Loss>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub what_if: Option<Vec<Survival>>,
+}
+
+impl ValidateReport {
+    /// Whether the run fails: an unwaived error (or warning, with --strict), or a loss the
+    /// environment does not survive.
+    pub fn failed(&self) -> bool {
+        let blocking = |f: &Finding| {
+            f.waived.is_none()
+                && (f.severity == Severity::Error
+                    || (self.strict && f.severity == Severity::Warning))
+        };
+        self.findings.iter().any(blocking)
+            || self
+                .what_if
+                .as_ref()
+                .is_some_and(|w| w.iter().any(|s| !s.holds))
+    }
+}
+
+/// Live versus the deployed revision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Drift {
+    /// Live is what the deployed revision says.
+    None,
+    /// Something would be created, changed, renamed, pruned or expired.
+    Drifted,
+    /// Nothing deployed, deployed from an uncommitted working tree, or not readable.
+    Unknown,
+}
+
+impl std::fmt::Display for Drift {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Drift::None => "none",
+            Drift::Drifted => "drifted",
+            Drift::Unknown => "unknown",
+        })
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RegionStatus {
+    pub region: String,
+    pub context: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deployed: Option<Record>,
+    pub drift: Drift,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub drift_summary: Option<Summary>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StatusReport {
+    pub environment: String,
+    pub regions: Vec<RegionStatus>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct HistoryEntry {
+    pub commit: String,
+    /// Seconds since the Unix epoch.
+    pub time: i64,
+    pub summary: String,
+    /// Region -> set digest at this commit.
+    pub digests: BTreeMap<String, String>,
+    /// Regions whose deployed revision is this commit.
+    pub deployed_in: Vec<String>,
+}
