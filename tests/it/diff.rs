@@ -108,7 +108,8 @@ async fn after_apply_the_diff_is_empty_and_one_change_shows_exactly_that_change(
         })
         .collect();
     assert_eq!(changed, vec!["-  replicas: 2", "+  replicas: 3"], "{out}");
-    insta::assert_snapshot!(out.replace(&ns.name, "[ENV]"));
+    let _filters = crate::support::snapshot::filters(&ns.name).bind_to_scope();
+    insta::assert_snapshot!(crate::support::snapshot::cli(&mut diff_cmd(&ws, &[])));
     assert!(
         out.contains(&format!("{}/centralus: change  Deployment.apps", ns.name)),
         "{out}"
