@@ -2,12 +2,11 @@
 
 use crate::cluster::record::{WORKING_TREE, previous_revision, read_history};
 use crate::cluster::{Cluster, load_kubeconfig};
-use crate::commands::render::{render_in_memory, sets_of};
+use crate::commands::render::{gate, render_in_memory};
 use crate::commands::select::{one_environment, runtime};
-use crate::environment::{Environment, Region, Severity};
+use crate::environment::{Environment, Region};
 use crate::error::Error;
 use crate::plan::context_of;
-use crate::policy::{self, Finding};
 use crate::rollout::{self, Progress, RolloutOptions, RolloutReport};
 
 /// Rolls a revision out (after the policy gate, unless `allow_violations`).
@@ -25,22 +24,15 @@ pub fn rollout(
     Ok(runtime()?.block_on(rollout::rollout(&env, opts, progress))?)
 }
 
-/// No unwaived error-level finding of the policy on the environment as rendered now.
+/// No unwaived error-level finding of the policy on the environment as rendered now (the
+/// gate of `render --commit`).
 fn policy_gate(
     env: &Environment,
     region: Option<&str>,
     root: &std::path::Path,
 ) -> Result<(), Error> {
     let (sets, _) = render_in_memory(root, std::slice::from_ref(env), region, true)?;
-    let blocking: Vec<Finding> = policy::validate(env, &sets_of(&sets, env))
-        .into_iter()
-        .filter(|f| f.severity == Severity::Error && f.waived.is_none())
-        .collect();
-    if blocking.is_empty() {
-        Ok(())
-    } else {
-        Err(Error::PolicyGate(blocking))
-    }
+    gate(std::iter::once(env), &sets)
 }
 
 /// Rolls each selected region back to a git revision, or to the revision it ran before its
