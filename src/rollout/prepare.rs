@@ -63,6 +63,12 @@ async fn one(
     opts: &RolloutOptions,
     result: &mut RegionResult,
 ) -> Result<(Cluster, Held, RegionPlan, Revision), ClusterError> {
+    if namespace_missing(&cluster, env, &revision).await? {
+        // A first rollout must create the Namespace before it can take the Lease in it; plan
+        // first (a dry run changes nothing), so that a revision that cannot be planned here
+        // (a kind the cluster does not serve, say) leaves the region exactly as it was.
+        plan_region(&cluster, env, &revision, &opts.plan).await?;
+    }
     let created = ensure_namespace(&cluster, env, &revision).await?;
     if let Some(object) = &created {
         result.record(Action::Create, object.clone());
@@ -91,6 +97,28 @@ async fn one(
     Ok((cluster, lease, plan, revision))
 }
 
+/// Whether the revision has the environment's Namespace and the cluster does not.
+async fn namespace_missing(
+    cluster: &Cluster,
+    env: &Environment,
+    revision: &Revision,
+) -> Result<bool, ClusterError> {
+    match own_namespace(env, revision) {
+        Some((id, _)) => Ok(cluster.get(id).await?.is_none()),
+        None => Ok(false),
+    }
+}
+
+fn own_namespace<'r>(
+    env: &Environment,
+    revision: &'r Revision,
+) -> Option<&'r (crate::render::manifest::ObjectId, serde_json::Value)> {
+    revision
+        .objects
+        .iter()
+        .find(|(id, _)| id.kind == "Namespace" && id.name == env.namespace)
+}
+
 /// Creates the environment's Namespace when the revision has it and the cluster does not:
 /// the Lease and the deployment record live in it. Returns the object created.
 async fn ensure_namespace(
@@ -98,11 +126,7 @@ async fn ensure_namespace(
     env: &Environment,
     revision: &Revision,
 ) -> Result<Option<String>, ClusterError> {
-    let own = revision
-        .objects
-        .iter()
-        .find(|(id, _)| id.kind == "Namespace" && id.name == env.namespace);
-    let Some((id, object)) = own else {
+    let Some((id, object)) = own_namespace(env, revision) else {
         return Ok(None);
     };
     if cluster.get(id).await?.is_some() {

@@ -570,3 +570,41 @@ async fn the_dry_run_lists_exactly_the_objects_the_rollout_deletes_including_exp
     assert_eq!(reported, gone);
     diff_cmd(&ws, &["--keep", "1"]).assert().code(0);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs testenv: scripts/test runs it"]
+async fn a_revision_that_cannot_be_planned_changes_nothing_not_even_the_namespace() {
+    let ns = TestNamespace::create("rollout-unplanned", &REGIONS[..1]).await;
+    // The environment's namespace does not exist yet, and the revision holds a kind that no
+    // CRD serves: the rollout must not create the namespace and then fail.
+    let fresh = format!("{}-y", ns.name);
+    let ws = eastus2_only(&fresh);
+    ws.write(
+        "templates/widget.yaml",
+        "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w\n  namespace: {{ environment.namespace | tojson }}\n  labels: {{ labels | tojson }}\n",
+    );
+    ws.hadr(&["render"]).assert().success();
+    let out = hadr(&ws, "rollout", &["-o", "json"])
+        .assert()
+        .code(2)
+        .get_output()
+        .stdout
+        .clone();
+    let report: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    let region = &report["regions"][0];
+    assert_eq!(region["status"], "error", "{report}");
+    assert!(
+        region["message"]
+            .as_str()
+            .unwrap()
+            .contains("does not serve"),
+        "{report}"
+    );
+    assert_eq!(region["changes"], json!([]), "{report}");
+    let namespaces: kube::Api<k8s_openapi::api::core::v1::Namespace> =
+        kube::Api::all(ns.client("eastus2"));
+    assert!(
+        namespaces.get_opt(&fresh).await.unwrap().is_none(),
+        "the namespace was created by a rollout that could not be planned"
+    );
+}
