@@ -170,6 +170,17 @@ pub struct TargetArgs {
     #[arg(long, default_value_t = 5, value_name = "N")]
     pub keep: usize,
 
+    /// Delete and re-create an object whose change touches a field that cannot change after
+    /// creation (a selector, a Service's clusterIP, a Job's template), as `kubectl replace
+    /// --force` does; shown as `replace`. The object is absent in between.
+    #[arg(long)]
+    pub replace: bool,
+
+    /// Prune a CustomResourceDefinition that left the set even though custom resources
+    /// outside the set remain: the API server deletes them with it (the plan lists them).
+    #[arg(long)]
+    pub prune_crd_resources: bool,
+
     /// Requests in flight per region.
     #[arg(long, default_value_t = 16, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub concurrency: u16,

@@ -55,8 +55,32 @@ pub enum Error {
     Io { path: PathBuf, message: String },
     #[error("{}", .0.join("\n"))]
     Policy(Vec<String>),
-    #[error("refusing to commit: error-level policy violations (see `kubectl hadr validate`):\n{}\n  help: fix them, waive a rule with a reason in spec.policy.waivers, or pass --allow-violations", gate(.0))]
-    PolicyGate(Vec<crate::policy::Finding>),
+    #[error(
+        "refusing to {action}: error-level policy violations (see `kubectl hadr validate`):\n{}\n  help: fix them, waive a rule with a reason in spec.policy.waivers, or pass --allow-violations",
+        gate(findings)
+    )]
+    PolicyGate {
+        action: Gated,
+        findings: Vec<crate::policy::Finding>,
+    },
+}
+
+/// What the policy gate stands in front of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Gated {
+    /// `render --commit` / `--branch`.
+    Commit,
+    /// `rollout`.
+    Rollout,
+}
+
+impl fmt::Display for Gated {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Gated::Commit => "commit",
+            Gated::Rollout => "roll out",
+        })
+    }
 }
 
 fn join<T: fmt::Display>(items: &[T]) -> String {

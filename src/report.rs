@@ -105,14 +105,45 @@ pub struct RegionStatus {
     pub drift: Drift,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub drift_summary: Option<Summary>,
+    /// Each object that differs from the deployed revision: `action Kind ns/name` (what a
+    /// rollout of that revision would do to it).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub drifted: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+}
+
+impl RegionStatus {
+    /// Whether the region runs what its record says, healthy and unchanged since.
+    pub fn in_sync(&self) -> bool {
+        self.drift == Drift::None
+            && self
+                .deployed
+                .as_ref()
+                .is_some_and(|d| d.health == crate::cluster::record::Health::Ok)
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct StatusReport {
     pub environment: String,
     pub regions: Vec<RegionStatus>,
+}
+
+impl StatusReport {
+    /// The exit code of `status`: 0 every region runs its recorded revision, healthy, without
+    /// drift; 1 a region drifted, failed its last health check, has nothing deployed, or runs
+    /// a revision whose drift cannot be known (rolled out from an uncommitted working tree);
+    /// 2 a region could not be read.
+    pub fn outcome(&self) -> u8 {
+        if self.regions.iter().any(|r| r.error.is_some()) {
+            2
+        } else if self.regions.iter().all(RegionStatus::in_sync) {
+            0
+        } else {
+            1
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -42,7 +42,7 @@ pub async fn wait(
     loop {
         let live = live::snapshot(cluster, environment, &watched)
             .await
-            .map_err(|e| Unhealthy::Unreadable(e.to_string()))?;
+            .map_err(|e| Unhealthy::Unreadable(crate::cluster::describe(&e)))?;
         let pending: Vec<String> = watched
             .iter()
             .filter_map(|id| {

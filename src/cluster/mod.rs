@@ -6,6 +6,8 @@ pub mod health;
 pub mod lease;
 pub mod live;
 pub mod record;
+mod scan;
+mod settle;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -34,10 +36,12 @@ pub enum ClusterError {
         #[source]
         source: kube::config::KubeconfigError,
     },
-    #[error("region `{region}` (context `{context}`) cannot be reached: {source}")]
+    #[error("region `{region}` (context `{context}`) cannot be reached: {reason}")]
     Unreachable {
         region: String,
         context: String,
+        /// The failure in words (the server's message when it answered).
+        reason: String,
         #[source]
         source: Source,
     },
@@ -56,6 +60,19 @@ pub enum ClusterError {
         region: String,
         id: String,
         message: String,
+        #[source]
+        source: Source,
+    },
+    /// The server refused the object as invalid (HTTP 422): `message` names each field and
+    /// what is wrong with it, without the server's dump of the value.
+    #[error("region `{region}`: {id}: {message}")]
+    Invalid {
+        region: String,
+        id: String,
+        message: String,
+        /// Whether a field that cannot change after creation would change (selector,
+        /// clusterIP, a Job's template, an immutable ConfigMap's data).
+        immutable: bool,
         #[source]
         source: Source,
     },
@@ -87,6 +104,53 @@ pub enum ClusterError {
     },
 }
 
+/// An error in words, without Rust structures: the server's message and reason when it
+/// answered (kube's own Display of an API error appends the whole Status as a Rust struct).
+pub fn describe(e: &(dyn std::error::Error + 'static)) -> String {
+    match e.downcast_ref::<kube::Error>() {
+        Some(kube::Error::Api(s)) if s.message.is_empty() => {
+            format!("{} (HTTP {})", s.reason, s.code)
+        }
+        Some(kube::Error::Api(s)) => format!("{} ({})", s.message, s.reason),
+        _ => e.to_string(),
+    }
+}
+
+/// A 422's message as "field: what is wrong" per cause. The server quotes the rejected value
+/// in full, for a Job's template a Go struct of kilobytes: a value longer than a line is left
+/// out (the diff shows it).
+fn invalid_message(s: &kube::core::Status) -> String {
+    let causes = s
+        .details
+        .as_ref()
+        .map(|d| d.causes.as_slice())
+        .unwrap_or_default();
+    if causes.is_empty() {
+        return shorten_invalid_value(&s.message);
+    }
+    causes
+        .iter()
+        .map(|c| match c.field.as_str() {
+            "" => shorten_invalid_value(&c.message),
+            field => format!("{field}: {}", shorten_invalid_value(&c.message)),
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// `Invalid value: <value>: <reason>` without a value longer than 60 characters.
+fn shorten_invalid_value(message: &str) -> String {
+    const MARK: &str = "Invalid value: ";
+    let Some(at) = message.find(MARK) else {
+        return message.to_string();
+    };
+    let rest = &message[at + MARK.len()..];
+    match rest.rfind(": ") {
+        Some(end) if end > 60 => format!("{}{}", &message[..at], &rest[end + 2..]),
+        _ => message.to_string(),
+    }
+}
+
 /// Where to find kubeconfig: an explicit file, else `KUBECONFIG`, else `~/.kube/config`.
 pub fn load_kubeconfig(explicit: Option<&Path>) -> Result<Kubeconfig, ClusterError> {
     let result = match explicit {
@@ -116,6 +180,7 @@ impl Cluster {
         let unreachable = |source: Source| ClusterError::Unreachable {
             region: region.into(),
             context: context.into(),
+            reason: describe(source.as_ref()),
             source,
         };
         let options = KubeConfigOptions {
@@ -188,16 +253,21 @@ impl Cluster {
                     namespace: id.namespace.clone().unwrap_or_default(),
                 }
             }
+            kube::Error::Api(ref s) if s.code == 422 => ClusterError::Invalid {
+                region: self.region.clone(),
+                id: id.to_string(),
+                message: invalid_message(s),
+                immutable: s.message.contains("field is immutable")
+                    || s.message.contains("immutable: true"),
+                source: e.into(),
+            },
             other => self.request_error(id.to_string(), other),
         }
     }
 
     /// A failed request as an error: the server's message and reason when it answered.
     pub(crate) fn request_error(&self, id: String, e: kube::Error) -> ClusterError {
-        let message = match &e {
-            kube::Error::Api(s) => format!("{} ({})", s.message, s.reason),
-            other => other.to_string(),
-        };
+        let message = describe(&e);
         ClusterError::Api {
             region: self.region.clone(),
             id,

@@ -87,6 +87,8 @@ fn plan_target(
         force_conflicts: t.force_conflicts,
         concurrency: usize::from(t.concurrency),
         keep: t.keep,
+        replace: t.replace,
+        prune_crd_resources: t.prune_crd_resources,
     };
     (t.environment, target, opts)
 }
@@ -169,16 +171,10 @@ fn status(printer: &Printer, root: &Path, args: cli::StatusArgs) -> Outcome {
         status::status(&args.environment, &target),
         |report| {
             printer.status_report(&report);
-            if report.regions.iter().any(|r| r.error.is_some()) {
-                Outcome::Error
-            } else if report
-                .regions
-                .iter()
-                .any(|r| r.drift == crate::report::Drift::Drifted)
-            {
-                Outcome::CheckFailed
-            } else {
-                Outcome::Ok
+            match report.outcome() {
+                0 => Outcome::Ok,
+                1 => Outcome::CheckFailed,
+                _ => Outcome::Error,
             }
         },
     )

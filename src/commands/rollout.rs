@@ -5,7 +5,7 @@ use crate::cluster::{Cluster, load_kubeconfig};
 use crate::commands::render::{gate, render_in_memory};
 use crate::commands::select::{one_environment, runtime};
 use crate::environment::{Environment, Region};
-use crate::error::Error;
+use crate::error::{Error, Gated};
 use crate::plan::context_of;
 use crate::rollout::{self, Progress, RolloutOptions, RolloutReport};
 
@@ -32,7 +32,7 @@ fn policy_gate(
     root: &std::path::Path,
 ) -> Result<(), Error> {
     let (sets, _) = render_in_memory(root, std::slice::from_ref(env), region, true)?;
-    gate(std::iter::once(env), &sets)
+    gate(std::iter::once(env), &sets, Gated::Rollout)
 }
 
 /// Rolls each selected region back to a git revision, or to the revision it ran before its

@@ -6,7 +6,7 @@ use crate::cluster::{Cluster, load_kubeconfig};
 use crate::commands::select::{one_environment, runtime};
 use crate::environment::{Environment, Region};
 use crate::error::Error;
-use crate::plan::{PlanOptions, Target, plan_region};
+use crate::plan::{Action, PlanOptions, Target, plan_region};
 use crate::report::{Drift, HistoryEntry, RegionStatus, StatusReport};
 use crate::revision::Revision;
 use crate::revision::store::Store;
@@ -26,6 +26,7 @@ pub fn status(environment: &str, target: &Target) -> Result<StatusReport, Error>
                 deployed: None,
                 drift: Drift::Unknown,
                 drift_summary: None,
+                drifted: Vec::new(),
                 error: None,
             };
             if let Err(e) = rt.block_on(region_status(&kubeconfig, &env, r, target, &mut s)) {
@@ -60,9 +61,18 @@ async fn region_status(
         force_conflicts: true,
         concurrency: 16,
         keep: usize::MAX,
+        replace: false,
+        prune_crd_resources: false,
     };
-    let summary = plan_region(&cluster, env, &revision, &opts).await?.summary;
-    s.drift = if summary.differs() {
+    let plan = plan_region(&cluster, env, &revision, &opts).await?;
+    s.drifted = plan
+        .objects
+        .iter()
+        .filter(|o| o.action != Action::Unchanged)
+        .map(|o| format!("{} {}", o.action, o.id))
+        .collect();
+    let summary = plan.summary;
+    s.drift = if summary.differs() || summary.error > 0 {
         Drift::Drifted
     } else {
         Drift::None

@@ -101,7 +101,28 @@ pub enum Action {
     /// A content-hashed ConfigMap or Secret that left the set longer ago than the `--keep`
     /// newest of its name: deleted.
     Expire,
+    /// A change to a field that cannot change after creation, carried out (with `--replace`)
+    /// by deleting the object and creating it again, as `kubectl replace --force` does.
+    Replace,
     Unchanged,
+    /// Cannot be carried out as it stands (see the object's problem): `rollout` changes
+    /// nothing while any object of the plan has one.
+    Error,
+}
+
+impl std::fmt::Display for Action {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Action::Create => "create",
+            Action::Change => "change",
+            Action::Rename => "rename",
+            Action::Prune => "prune",
+            Action::Expire => "expire",
+            Action::Replace => "replace",
+            Action::Unchanged => "unchanged",
+            Action::Error => "error",
+        })
+    }
 }
 
 /// A unified diff of two objects as canonical YAML (`None` for an absent side).

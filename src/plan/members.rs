@@ -130,10 +130,7 @@ fn removal(id: ObjectId, value: Value, action: Action, region: &str) -> ObjectPl
             &format!("live/{region}/{id}"),
             "/dev/null",
         ),
-        id,
-        action,
-        renamed_from: None,
-        desired: None,
+        ..ObjectPlan::new(id, action)
     }
 }
 
@@ -171,11 +168,8 @@ mod tests {
     fn created(name: &str) -> ObjectPlan {
         let (id, v) = config(name, "");
         ObjectPlan {
-            id,
-            action: Action::Create,
-            renamed_from: None,
-            diff: String::new(),
             desired: Some(v),
+            ..ObjectPlan::new(id, Action::Create)
         }
     }
 

@@ -3,7 +3,9 @@
 //! `rollout --dry-run` show it, and `rollout` carries out exactly what it lists.
 
 pub mod diff;
+mod guard;
 mod members;
+pub mod problem;
 mod target;
 
 use std::collections::HashMap;
@@ -12,13 +14,15 @@ use futures::StreamExt;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::cluster::applyset::{Inventory, applyset_id};
+use crate::cluster::applyset::{Inventory, PART_OF_LABEL, applyset_id};
 use crate::cluster::live::{prepared, unchanged};
 use crate::cluster::{Cluster, ClusterError};
 use crate::environment::Environment;
 use crate::render::manifest::ObjectId;
 use crate::revision::{Revision, RevisionError};
 pub use diff::Action;
+pub use problem::{Problem, ProblemKind};
+use problem::{Refusal, refusal};
 pub use target::{Target, context_of};
 
 /// One object's fate in a region.
@@ -32,10 +36,44 @@ pub struct ObjectPlan {
     /// Unified diff, Secret values masked; empty when unchanged.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub diff: String,
-    /// What `rollout` applies (server-side apply) for a create, change or rename: the object
-    /// as the revision has it, made a member of the ApplySet.
+    /// What `rollout` applies (server-side apply) for a create, change, rename or replace:
+    /// the object as the revision has it, made a member of the ApplySet.
     #[serde(skip)]
     pub desired: Option<Value>,
+    /// A create the server cannot dry-run yet: the revision creates the CRD of its kind first.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub after_crd: bool,
+    /// Objects outside the set that the API server deletes with this one (the custom
+    /// resources of a pruned CRD, with `--prune-crd-resources`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub also_deletes: Vec<String>,
+    /// Why the object cannot be carried out (action `error`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problem: Option<Problem>,
+}
+
+impl ObjectPlan {
+    /// An object with this action and nothing else known yet.
+    pub fn new(id: ObjectId, action: Action) -> ObjectPlan {
+        ObjectPlan {
+            id,
+            action,
+            renamed_from: None,
+            diff: String::new(),
+            desired: None,
+            after_crd: false,
+            also_deletes: Vec::new(),
+            problem: None,
+        }
+    }
+
+    /// An object that cannot be carried out, and why.
+    pub fn refused(id: ObjectId, problem: Problem) -> ObjectPlan {
+        ObjectPlan {
+            problem: Some(problem),
+            ..ObjectPlan::new(id, Action::Error)
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
@@ -46,7 +84,11 @@ pub struct Summary {
     pub prune: usize,
     /// Content-hashed ConfigMaps/Secrets leaving the `--keep` window, deleted by rollout.
     pub expire: usize,
+    /// Deleted and created again (`--replace`): a field that cannot change would change.
+    pub replace: usize,
     pub unchanged: usize,
+    /// Objects that cannot be carried out; while there are any, rollout changes nothing.
+    pub error: usize,
 }
 
 impl Summary {
@@ -57,12 +99,14 @@ impl Summary {
             Action::Rename => self.rename += 1,
             Action::Prune => self.prune += 1,
             Action::Expire => self.expire += 1,
+            Action::Replace => self.replace += 1,
             Action::Unchanged => self.unchanged += 1,
+            Action::Error => self.error += 1,
         }
     }
 
     pub fn differs(&self) -> bool {
-        self.create + self.change + self.rename + self.prune + self.expire > 0
+        self.create + self.change + self.rename + self.prune + self.expire + self.replace > 0
     }
 
     fn merge(&mut self, o: &Summary) {
@@ -71,7 +115,9 @@ impl Summary {
         self.rename += o.rename;
         self.prune += o.prune;
         self.expire += o.expire;
+        self.replace += o.replace;
         self.unchanged += o.unchanged;
+        self.error += o.error;
     }
 }
 
@@ -98,6 +144,20 @@ pub struct InventoryChange {
 }
 
 impl RegionPlan {
+    /// Whether the region cannot be carried out as planned: it could not be planned, or an
+    /// object has a problem.
+    pub fn blocked(&self) -> bool {
+        self.error.is_some() || self.summary.error > 0
+    }
+
+    /// The objects that cannot be carried out, one line each: `Kind ns/name: problem`.
+    pub fn problems(&self) -> Vec<String> {
+        self.objects
+            .iter()
+            .filter_map(|o| Some(format!("{}: {}", o.id, o.problem.as_ref()?.message)))
+            .collect()
+    }
+
     /// A region that could not be planned.
     pub fn failed(region: &str, context: &str, error: String) -> RegionPlan {
         RegionPlan {
@@ -136,8 +196,9 @@ impl Plan {
         }
     }
 
+    /// Whether a region could not be planned or an object cannot be carried out.
     pub fn failed(&self) -> bool {
-        self.regions.iter().any(|r| r.error.is_some())
+        self.regions.iter().any(RegionPlan::blocked)
     }
 }
 
@@ -151,6 +212,12 @@ pub struct PlanOptions {
     /// Content-hashed ConfigMaps/Secrets kept per name after they leave the set; older ones
     /// are planned as `expire`.
     pub keep: usize,
+    /// A change to a field that cannot change after creation is planned as `replace`
+    /// (delete, then create) instead of an error.
+    pub replace: bool,
+    /// A CRD that left the set is pruned even though custom resources outside the set
+    /// remain (the API server deletes them with it); the plan lists them.
+    pub prune_crd_resources: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -206,6 +273,7 @@ pub async fn plan_region(
     let mut live = members::list(cluster, &env.namespace, &set_id, revision, &before).await?;
     let label = revision.id.as_deref().unwrap_or("rendered");
     let listed: HashMap<&ObjectId, &Value> = live.iter().map(|(id, v)| (id, v)).collect();
+    let crds = guard::crds_of(revision);
     let results: Vec<Result<ObjectPlan, ClusterError>> =
         futures::stream::iter(revision.objects.iter())
             .map(|(id, object)| {
@@ -215,7 +283,9 @@ pub async fn plan_region(
                     live: listed.get(id).copied(),
                     region: &cluster.region,
                     label,
-                    force: opts.force_conflicts,
+                    set_id: &set_id,
+                    opts,
+                    crd_in_revision: crds.contains(&guard::group_kind(id)),
                 };
                 async move { plan_object(ctx, id, desired).await }
             })
@@ -226,6 +296,7 @@ pub async fn plan_region(
     live.retain(|(id, _)| !revision.objects.iter().any(|(o, _)| o == id));
     let removals = members::leftovers(&mut plans, live, &cluster.region, label, opts.keep);
     plans.extend(removals);
+    guard::prunes(cluster, &mut plans, &set_id, opts.prune_crd_resources).await?;
     plans.sort_by_key(|a| a.id.file_name());
     let mut summary = Summary::default();
     for p in &plans {
@@ -249,43 +320,107 @@ struct ObjectContext<'a> {
     region: &'a str,
     /// The revision's name in diff headers.
     label: &'a str,
-    force: bool,
+    /// The environment's ApplySet.
+    set_id: &'a str,
+    opts: &'a PlanOptions,
+    /// Whether the revision has the CRD of the object's kind.
+    crd_in_revision: bool,
 }
 
 /// One object of the revision: unchanged when the LIST proves it, else what a dry-run apply
 /// makes of it compared with what is live (found by GET when the LIST did not return it: it is
-/// absent, or exists without being a member).
+/// absent, or exists without being a member). An object the server refuses, or a member of
+/// another ApplySet, is planned as an error with its reason; only a failure that is not about
+/// the object fails the region.
 async fn plan_object(
     ctx: ObjectContext<'_>,
     id: &ObjectId,
     desired: Value,
 ) -> Result<ObjectPlan, ClusterError> {
     if ctx.live.is_some_and(|l| unchanged(l, &desired)) {
-        return Ok(ObjectPlan {
-            id: id.clone(),
-            action: Action::Unchanged,
-            renamed_from: None,
-            diff: String::new(),
-            desired: None,
-        });
+        return Ok(ObjectPlan::new(id.clone(), Action::Unchanged));
     }
     let live = match ctx.live {
         Some(l) => Some(l.clone()),
-        None => ctx.cluster.get(id).await?,
+        None => match ctx.cluster.get(id).await {
+            Ok(found) => found,
+            Err(e) => return refused(&ctx, id, e, None, desired),
+        },
+    };
+    if let Some(problem) = live.as_ref().and_then(|l| owned_elsewhere(l, ctx.set_id)) {
+        return Ok(ObjectPlan::refused(id.clone(), problem));
     }
-    .map(diff::normalize);
-    let planned = match ctx.cluster.dry_run_apply(id, &desired, ctx.force).await {
+    let live = live.map(diff::normalize);
+    let planned = match ctx
+        .cluster
+        .dry_run_apply(id, &desired, ctx.opts.force_conflicts)
+        .await
+    {
         Ok(v) => diff::normalize(v),
         // The server cannot dry-run into a namespace the same rollout creates first: show the
         // object as the revision has it.
         Err(ClusterError::NamespaceMissing { .. }) if live.is_none() => desired.clone(),
-        Err(e) => return Err(e),
+        Err(e) => return refused(&ctx, id, e, live, desired),
     };
     let action = match &live {
         None => Action::Create,
         Some(l) if *l == planned => Action::Unchanged,
         Some(_) => Action::Change,
     };
+    Ok(with_diff(&ctx, id, action, live, planned, desired))
+}
+
+/// The plan of an object whose dry run failed (see [`problem::refusal`]).
+fn refused(
+    ctx: &ObjectContext<'_>,
+    id: &ObjectId,
+    e: ClusterError,
+    live: Option<Value>,
+    desired: Value,
+) -> Result<ObjectPlan, ClusterError> {
+    match refusal(e, ctx.opts.replace, ctx.crd_in_revision) {
+        Refusal::Problem(p) => Ok(ObjectPlan::refused(id.clone(), p)),
+        Refusal::Region(e) => Err(e),
+        Refusal::Replace => {
+            let planned = desired.clone();
+            Ok(with_diff(ctx, id, Action::Replace, live, planned, desired))
+        }
+        Refusal::AfterItsCrd => {
+            let mut plan = with_diff(ctx, id, Action::Create, None, desired.clone(), desired);
+            plan.after_crd = true;
+            Ok(plan)
+        }
+    }
+}
+
+/// A live object that is a member of another ApplySet is not ours to take over: applying
+/// would move it into this set (same field manager, no conflict), and its owner's next prune
+/// would then miss it while ours could delete it.
+fn owned_elsewhere(live: &Value, set_id: &str) -> Option<Problem> {
+    let owner = live["metadata"]["labels"][PART_OF_LABEL].as_str()?;
+    if owner == set_id {
+        return None;
+    }
+    let environment = live["metadata"]["labels"][crate::render::manifest::ENVIRONMENT_LABEL]
+        .as_str()
+        .map(|e| format!(" (environment `{e}`)"))
+        .unwrap_or_default();
+    Some(Problem::new(
+        ProblemKind::OwnedElsewhere,
+        format!("already exists as a member of another ApplySet, {owner}{environment}; kubectl-hadr does not take over another set's objects"),
+        Some("stop rendering it here and let its owner manage it (for a shared Namespace: one environment renders it), or delete it from that set first".into()),
+    ))
+}
+
+/// The plan of an object with its diff from live to planned (Secret values masked).
+fn with_diff(
+    ctx: &ObjectContext<'_>,
+    id: &ObjectId,
+    action: Action,
+    live: Option<Value>,
+    planned: Value,
+    desired: Value,
+) -> ObjectPlan {
     let (mut before, mut after) = (live, Some(planned));
     diff::mask_secrets(before.as_mut(), after.as_mut());
     let text = if action == Action::Unchanged {
@@ -298,11 +433,9 @@ async fn plan_object(
             &format!("{}/{}/{id}", ctx.label, ctx.region),
         )
     };
-    Ok(ObjectPlan {
-        id: id.clone(),
-        action,
-        renamed_from: None,
+    ObjectPlan {
         diff: text,
         desired: (action != Action::Unchanged).then_some(desired),
-    })
+        ..ObjectPlan::new(id.clone(), action)
+    }
 }

@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use crate::environment::Severity;
 use crate::plan::Plan as DiffReport;
+use crate::plan::{Action, ObjectPlan};
 use crate::policy::{Finding, Loss, RuleId, Survival};
 use crate::render::Warning;
 use crate::report::{HistoryEntry, RenderReport, StatusReport, ValidateReport};
@@ -208,18 +209,10 @@ impl Printer {
                     self.paint_out("31", "error:")
                 )),
                 None => {
-                    for o in r
-                        .objects
-                        .iter()
-                        .filter(|o| o.action != crate::plan::diff::Action::Unchanged)
-                    {
-                        let what = match &o.renamed_from {
-                            Some(from) => format!("rename  {} (from {from})", o.id),
-                            None => {
-                                format!("{:<7} {}", format!("{:?}", o.action).to_lowercase(), o.id)
-                            }
-                        };
-                        out.push_str(&format!("{}/{}: {what}\n", report.environment, r.region));
+                    let changed = r.objects.iter().filter(|o| o.action != Action::Unchanged);
+                    for o in changed {
+                        let line = self.plan_line(o);
+                        out.push_str(&format!("{}/{}: {line}\n", report.environment, r.region));
                     }
                     let s = &r.summary;
                     out.push_str(&format!(
@@ -239,6 +232,26 @@ impl Printer {
             summary_line(t)
         ));
         self.raw(&out);
+    }
+
+    /// One object of a plan: `action  Kind ns/name`, with what else it means.
+    fn plan_line(&self, o: &ObjectPlan) -> String {
+        let mut line = match (&o.renamed_from, o.action) {
+            (Some(from), _) => format!("rename  {} (from {from})", o.id),
+            (None, Action::Create) if o.after_crd => format!("create  {} (after its CRD)", o.id),
+            (None, Action::Error) => format!("{} {}", self.paint_out("31", "error  "), o.id),
+            (None, action) => format!("{:<7} {}", action.to_string(), o.id),
+        };
+        if !o.also_deletes.is_empty() {
+            line.push_str(&format!(" (also deletes {})", o.also_deletes.join(", ")));
+        }
+        if let Some(p) = &o.problem {
+            line.push_str(&format!(": {}", p.message));
+            if let Some(help) = &p.help {
+                line.push_str(&format!("\n  help: {help}"));
+            }
+        }
+        line
     }
 
     pub fn rollout_reports(&self, reports: &[RolloutReport]) {
@@ -267,6 +280,9 @@ impl Printer {
                         .map(|m| format!("\n  {m}"))
                         .unwrap_or_default()
                 ));
+                for c in &r.changes {
+                    out.push_str(&format!("  {:<8} {}\n", past(c.action), c.object));
+                }
             }
         }
         self.raw(&out);
@@ -299,6 +315,9 @@ impl Printer {
                     .as_ref()
                     .map_or(r.drift.to_string(), |e| format!("error: {e}")),
             ));
+            for object in &r.drifted {
+                out.push_str(&format!("  {object}\n"));
+            }
         }
         self.raw(&out);
     }
@@ -519,14 +538,37 @@ impl Progress for Printer {
 
 /// `N to create, N to change, N renamed, N to prune[, N to expire], N unchanged`: expiries
 /// (hashed config beyond `--keep`) are named only when there are any.
+/// What a rollout did to an object, in the report.
+fn past(action: Action) -> &'static str {
+    match action {
+        Action::Create => "created",
+        Action::Change => "changed",
+        Action::Rename => "renamed",
+        Action::Prune => "pruned",
+        Action::Expire => "expired",
+        Action::Replace => "replaced",
+        Action::Unchanged => "unchanged",
+        Action::Error => "failed",
+    }
+}
+
 fn summary_line(s: &crate::plan::Summary) -> String {
-    let expire = if s.expire > 0 {
-        format!(", {} to expire", s.expire)
-    } else {
-        String::new()
+    let optional = |n: usize, what: &str| {
+        if n > 0 {
+            format!(", {n} {what}")
+        } else {
+            String::new()
+        }
     };
     format!(
-        "{} to create, {} to change, {} renamed, {} to prune{expire}, {} unchanged",
-        s.create, s.change, s.rename, s.prune, s.unchanged
+        "{} to create, {} to change, {} renamed, {} to prune{}{}, {} unchanged{}",
+        s.create,
+        s.change,
+        s.rename,
+        s.prune,
+        optional(s.expire, "to expire"),
+        optional(s.replace, "to replace"),
+        s.unchanged,
+        optional(s.error, "with errors"),
     )
 }

@@ -101,8 +101,8 @@ impl RegionResult {
     fn record(&mut self, action: Action, object: String) {
         match action {
             Action::Prune | Action::Expire => self.pruned.push(object.clone()),
-            Action::Create | Action::Change | Action::Rename => self.applied += 1,
-            Action::Unchanged => {}
+            Action::Create | Action::Change | Action::Rename | Action::Replace => self.applied += 1,
+            Action::Unchanged | Action::Error => {}
         }
         self.changes.push(Change { action, object });
     }

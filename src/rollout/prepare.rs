@@ -26,6 +26,24 @@ pub(super) struct Prepared {
 /// A region that could not be prepared: its result says why and what was changed anyway.
 pub(super) type Unprepared = RegionResult;
 
+/// Why a region cannot be carried out.
+#[derive(Debug, thiserror::Error)]
+enum PrepareError {
+    #[error(transparent)]
+    Cluster(#[from] ClusterError),
+    /// Objects of the plan cannot be carried out (`diff` shows each with its reason).
+    #[error("{} object(s) cannot be carried out, so nothing is changed:\n    {}", .0.len(), .0.join("\n    "))]
+    Blocked(Vec<String>),
+}
+
+/// The plan, unless an object of it cannot be carried out.
+fn unblocked(plan: RegionPlan) -> Result<RegionPlan, PrepareError> {
+    match plan.problems() {
+        problems if problems.is_empty() => Ok(plan),
+        problems => Err(PrepareError::Blocked(problems)),
+    }
+}
+
 /// Prepares every region concurrently, in the order given.
 pub(super) async fn all(
     kubeconfig: &Kubeconfig,
@@ -62,19 +80,20 @@ async fn one(
     revision: Revision,
     opts: &RolloutOptions,
     result: &mut RegionResult,
-) -> Result<(Cluster, Held, RegionPlan, Revision), ClusterError> {
+) -> Result<(Cluster, Held, RegionPlan, Revision), PrepareError> {
     if namespace_missing(&cluster, env, &revision).await? {
         // A first rollout must create the Namespace before it can take the Lease in it; plan
         // first (a dry run changes nothing), so that a revision that cannot be planned here
         // (a kind the cluster does not serve, say) leaves the region exactly as it was.
-        plan_region(&cluster, env, &revision, &opts.plan).await?;
+        unblocked(plan_region(&cluster, env, &revision, &opts.plan).await?)?;
     }
     let created = ensure_namespace(&cluster, env, &revision).await?;
     if let Some(object) = &created {
         result.record(Action::Create, object.clone());
     }
     let lease = lease::acquire(&cluster, &env.name, &env.namespace).await?;
-    let mut plan = match plan_region(&cluster, env, &revision, &opts.plan).await {
+    let planned = plan_region(&cluster, env, &revision, &opts.plan).await;
+    let mut plan = match planned.map_err(PrepareError::from).and_then(unblocked) {
         Ok(p) => p,
         Err(e) => {
             lease.release().await;

@@ -4,6 +4,7 @@
 mod cluster;
 mod diff;
 mod git;
+mod ownership;
 mod policy_cluster;
 mod render;
 mod rollout;

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use crate::commands::select::*;
 use crate::digest::hex;
 use crate::environment::{Environment, Severity};
-use crate::error::Error;
+use crate::error::{Error, Gated};
 use crate::policy::{self, Finding};
 use crate::render::cache::{RegionEntry, Stat, Verified};
 use crate::render::templates::TemplateSet;
@@ -275,7 +275,7 @@ fn render_to_branch(
     let (sets, warnings) =
         render_in_memory(&opts.root, &environments, opts.region.as_deref(), gated)?;
     if gated {
-        gate(environments.iter(), &sets)?;
+        gate(environments.iter(), &sets, Gated::Commit)?;
     }
     let mut summaries: Vec<SetSummary> = sets
         .iter()
@@ -326,14 +326,16 @@ pub(crate) fn render_in_memory(
 pub(crate) fn gate<'a>(
     environments: impl Iterator<Item = &'a Environment>,
     sets: &[RenderedSet],
+    action: Gated,
 ) -> Result<(), Error> {
-    gate_by(environments, |e| sets_of(sets, e))
+    gate_by(environments, |e| sets_of(sets, e), action)
 }
 
 /// `gate`, with the sets of each environment from `sets_of`.
 fn gate_by<'a, 's>(
     environments: impl Iterator<Item = &'a Environment>,
     sets_of: impl Fn(&Environment) -> Vec<&'s RenderedSet>,
+    action: Gated,
 ) -> Result<(), Error> {
     let blocking: Vec<Finding> = environments
         .flat_map(|e| policy::validate(e, &sets_of(e)))
@@ -342,7 +344,10 @@ fn gate_by<'a, 's>(
     if blocking.is_empty() {
         Ok(())
     } else {
-        Err(Error::PolicyGate(blocking))
+        Err(Error::PolicyGate {
+            action,
+            findings: blocking,
+        })
     }
 }
 

@@ -6,7 +6,8 @@ use std::path::Path;
 use super::select::Selection;
 use super::{FileEntry, Rendered, gate_by};
 use crate::digest::sha256_hex;
-use crate::error::Error;
+use crate::environment::Environment;
+use crate::error::{Error, Gated};
 use crate::render::cache::Stat;
 use crate::render::manifest::INDEX_FILE;
 use crate::render::{Job, RenderedSet, Renderer};
@@ -104,12 +105,17 @@ pub(super) fn policy_gate(run: &Selection) -> Result<Vec<String>, Error> {
         .filter_map(|j| j.rendered.as_ref())
         .map(|r| &r.set)
         .collect();
-    gate_by(must.iter().filter_map(|k| k.env.as_ref()), |env| {
+    let sets_of = |env: &Environment| {
         sets.iter()
             .copied()
             .filter(|s| s.environment == env.name)
             .collect()
-    })?;
+    };
+    gate_by(
+        must.iter().filter_map(|k| k.env.as_ref()),
+        sets_of,
+        Gated::Commit,
+    )?;
     Ok(match run.cache {
         Some(_) => must.into_iter().map(|k| k.gate_key.clone()).collect(),
         None => Vec::new(),

@@ -1,0 +1,394 @@
+//! Ownership and honest plans on the real local control plane: kubectl-hadr deletes only what
+//! its ApplySet owns, never takes over another set's objects, never deletes a Namespace or a
+//! CRD with things of others in it, and shows every object's fate even when one is refused.
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::Namespace;
+use kube::api::{Api, DynamicObject, Patch, PatchParams};
+use kube::discovery::ApiResource;
+use predicates::str::contains;
+use serde_json::{Value, json};
+
+use crate::support::testenv::{self, TestNamespace};
+use crate::support::workspace::Workspace;
+
+const REGION: &str = "eastus2";
+
+/// An environment NAME in namespace NS, one Deployment APP, in eastus2 only. `values.namespace`
+/// says whether it renders the Namespace (the template below reads it).
+fn environment(name: &str, ns: &str, app: &str, renders_namespace: bool) -> (String, String) {
+    (
+        format!("environments/{name}.yaml"),
+        format!(
+            "apiVersion: hadr.dev/v1alpha1
+kind: Environment
+spec:
+  namespace: {ns}
+  app: {{name: {app}, image: 'registry.k8s.io/pause:3.10', replicas: 2}}
+  ha: {{disruptionBudget: {{maxUnavailable: 1}}}}
+  values: {{namespace: {renders_namespace}}}
+  regions:
+    - {{name: {REGION}, context: {REGION}}}
+"
+        ),
+    )
+}
+
+/// The built-in Namespace template, rendered only when `values.namespace` is true.
+const NAMESPACE_TEMPLATE: &str = "{% if values.namespace %}apiVersion: v1
+kind: Namespace
+metadata:
+  name: {{ environment.namespace | tojson }}
+  labels: {{ labels | tojson }}
+{% endif %}";
+
+fn write_env(ws: &Workspace, name: &str, ns: &str, app: &str, renders_namespace: bool) {
+    let (path, text) = environment(name, ns, app, renders_namespace);
+    ws.write(&path, text);
+}
+
+fn cmd(ws: &Workspace, verb: &str, env: &str, args: &[&str]) -> assert_cmd::Command {
+    let mut cmd = ws.hadr(&[verb, env]);
+    cmd.args(args)
+        .arg("--kubeconfig")
+        .arg(testenv::kubeconfig_path());
+    if verb != "diff" && verb != "status" {
+        cmd.args(["--timeout", "90s", "--yes"]);
+    }
+    cmd
+}
+
+fn render(ws: &Workspace) {
+    ws.hadr(&["render", "--allow-violations"])
+        .assert()
+        .success();
+}
+
+fn labels(object: &Value) -> Value {
+    object["metadata"]["labels"].clone()
+}
+
+async fn namespace_labels(ns: &TestNamespace) -> Value {
+    let namespaces: Api<Namespace> = Api::all(ns.client(REGION));
+    labels(&serde_json::to_value(namespaces.get(&ns.name).await.unwrap()).unwrap())
+}
+
+/// Issue 17, scenario 1: two environments in one namespace, both rendering the Namespace.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs testenv: scripts/test runs it"]
+async fn a_shared_namespace_is_never_taken_over_nor_pruned_with_another_environments_objects() {
+    let ns = TestNamespace::create("own-shared", &[REGION]).await;
+    let (t, u) = (format!("{}-t", ns.name), format!("{}-u", ns.name));
+    let ws = Workspace::empty();
+    ws.write("templates/namespace.yaml", NAMESPACE_TEMPLATE);
+    write_env(&ws, &t, &ns.name, "web", true);
+    write_env(&ws, &u, &ns.name, "api", true);
+    render(&ws);
+    cmd(&ws, "rollout", &t, &[]).assert().success();
+    let owned_by_t = namespace_labels(&ns).await;
+
+    // u renders the same Namespace: refused, naming t's set; nothing of u is applied.
+    cmd(&ws, "diff", &u, &[])
+        .assert()
+        .code(2)
+        .stdout(contains(format!("error   Namespace {}", ns.name)))
+        .stdout(contains(format!("environment `{t}`")))
+        .stdout(contains("create  Deployment"));
+    cmd(&ws, "rollout", &u, &[])
+        .assert()
+        .code(2)
+        .stdout(contains("another ApplySet"));
+    assert_eq!(
+        namespace_labels(&ns).await,
+        owned_by_t,
+        "u re-labelled t's Namespace"
+    );
+    let deployments: Api<Deployment> = ns.api(REGION);
+    assert!(deployments.get_opt("api").await.unwrap().is_none());
+
+    // u leaves the Namespace to t and rolls out beside it.
+    write_env(&ws, &u, &ns.name, "api", false);
+    render(&ws);
+    cmd(&ws, "rollout", &u, &[]).assert().success();
+    cmd(&ws, "diff", &u, &[]).assert().code(0);
+    cmd(&ws, "diff", &t, &[]).assert().code(0);
+
+    // t stops rendering the Namespace: deleting it would take u's Deployment, so it is refused.
+    write_env(&ws, &t, &ns.name, "web", false);
+    render(&ws);
+    cmd(&ws, "diff", &t, &[])
+        .assert()
+        .code(2)
+        .stdout(contains("Deployment"))
+        .stdout(contains("/api"))
+        .stdout(contains("not pruned with it"));
+    cmd(&ws, "rollout", &t, &[]).assert().code(2);
+    assert!(deployments.get_opt("api").await.unwrap().is_some());
+    assert!(deployments.get_opt("web").await.unwrap().is_some());
+    assert_eq!(namespace_labels(&ns).await, owned_by_t);
+}
+
+/// Issue 17, scenario 3: environments of the same name in other repositories (other
+/// namespaces) are other ApplySets: nothing of theirs is ever a prune candidate.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs testenv: scripts/test runs it"]
+async fn environments_of_the_same_name_in_other_repositories_are_not_prune_candidates() {
+    let a = TestNamespace::create("own-repo-a", &[REGION]).await;
+    let b = TestNamespace::create("own-repo-b", &[REGION]).await;
+    let name = format!("t{}", &a.name[a.name.len() - 6..]);
+    let repos: Vec<Workspace> = [&a, &b]
+        .iter()
+        .map(|ns| {
+            let ws = Workspace::empty();
+            write_env(&ws, &name, &ns.name, "web", true);
+            render(&ws);
+            ws
+        })
+        .collect();
+    for ws in &repos {
+        cmd(ws, "rollout", &name, &[]).assert().success();
+    }
+    for ws in &repos {
+        cmd(ws, "diff", &name, &[]).assert().code(0);
+        cmd(ws, "rollout", &name, &["--dry-run"]).assert().code(0);
+    }
+}
+
+/// A CRD served by `group` with kind Widget (plural widgets), namespaced.
+fn widget_crd(group: &str) -> String {
+    format!(
+        "apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: widgets.{group}
+  labels: {{{{ labels | tojson }}}}
+spec:
+  group: {group}
+  scope: Namespaced
+  names: {{kind: Widget, plural: widgets, singular: widget, listKind: WidgetList}}
+  versions:
+    - name: v1
+      served: true
+      storage: true
+      schema:
+        openAPIV3Schema:
+          type: object
+          x-kubernetes-preserve-unknown-fields: true
+"
+    )
+}
+
+fn widget(group: &str) -> String {
+    format!(
+        "apiVersion: {group}/v1
+kind: Widget
+metadata:
+  name: ours
+  namespace: {{{{ environment.namespace | tojson }}}}
+  labels: {{{{ labels | tojson }}}}
+spec: {{size: 1}}
+"
+    )
+}
+
+/// Issue 17, scenarios 2 and 4: a custom resource whose CRD is in the same revision is
+/// created after it; a CRD that leaves the set while another team's resource still uses it
+/// is not pruned unless asked, and then the plan names what goes with it.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs testenv: scripts/test runs it"]
+async fn a_crd_with_resources_outside_the_set_is_pruned_only_when_asked_and_names_them() {
+    let ns = TestNamespace::create("own-crd", &[REGION]).await;
+    let other = TestNamespace::create("own-crd-other", &[REGION]).await;
+    let group = format!("{}.example.com", ns.name);
+    let ws = Workspace::empty();
+    write_env(&ws, &ns.name, &ns.name, "web", true);
+    ws.write("templates/crd.yaml", widget_crd(&group));
+    ws.write("templates/widget.yaml", widget(&group));
+    render(&ws);
+    cmd(&ws, "diff", &ns.name, &[])
+        .assert()
+        .code(1)
+        .stdout(contains(format!(
+            "create  Widget.{group} {}/ours (after its CRD)",
+            ns.name
+        )));
+    cmd(&ws, "rollout", &ns.name, &[]).assert().success();
+    cmd(&ws, "diff", &ns.name, &[]).assert().code(0);
+
+    // Another team makes a Widget of its own, by hand.
+    let ar = ApiResource {
+        group: group.clone(),
+        version: "v1".into(),
+        api_version: format!("{group}/v1"),
+        kind: "Widget".into(),
+        plural: "widgets".into(),
+    };
+    let theirs: Api<DynamicObject> = Api::namespaced_with(other.client(REGION), &other.name, &ar);
+    let object = json!({"apiVersion": format!("{group}/v1"), "kind": "Widget",
+        "metadata": {"name": "theirs"}, "spec": {"size": 2}});
+    theirs
+        .patch(
+            "theirs",
+            &PatchParams::apply("someone"),
+            &Patch::Apply(&object),
+        )
+        .await
+        .unwrap();
+
+    // The revision drops both the CRD and our Widget.
+    std::fs::remove_file(ws.root().join("templates/crd.yaml")).unwrap();
+    std::fs::remove_file(ws.root().join("templates/widget.yaml")).unwrap();
+    render(&ws);
+    cmd(&ws, "diff", &ns.name, &[])
+        .assert()
+        .code(2)
+        .stdout(contains(format!("prune   Widget.{group} {}/ours", ns.name)))
+        .stdout(contains(format!("{}/theirs", other.name)))
+        .stdout(contains("--prune-crd-resources"));
+    cmd(&ws, "rollout", &ns.name, &[]).assert().code(2);
+    assert!(theirs.get_opt("theirs").await.unwrap().is_some());
+
+    cmd(&ws, "diff", &ns.name, &["--prune-crd-resources"])
+        .assert()
+        .code(1)
+        .stdout(contains(format!(
+            "also deletes Widget.{group} {}/theirs",
+            other.name
+        )));
+    cmd(&ws, "rollout", &ns.name, &["--prune-crd-resources"])
+        .assert()
+        .success()
+        .stdout(contains(format!(
+            "pruned   CustomResourceDefinition.apiextensions.k8s.io widgets.{group}"
+        )));
+    cmd(&ws, "diff", &ns.name, &[]).assert().code(0);
+}
+
+/// Issue 17, scenario 4 and 8: a Job whose template changes cannot be applied; the plan shows
+/// it as an error with the remedy next to every other change, and `--replace` carries it out.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs testenv: scripts/test runs it"]
+async fn an_immutable_change_is_one_objects_error_with_its_remedy_and_replace_carries_it_out() {
+    let ns = TestNamespace::create("own-immutable", &[REGION]).await;
+    let ws = Workspace::empty();
+    write_env(&ws, &ns.name, &ns.name, "web", true);
+    let job = |image: &str| {
+        format!(
+            "apiVersion: batch/v1
+kind: Job
+metadata:
+  name: migrate
+  namespace: {{{{ environment.namespace | tojson }}}}
+  labels: {{{{ labels | tojson }}}}
+spec:
+  template:
+    spec:
+      restartPolicy: Never
+      containers: [{{name: migrate, image: '{image}'}}]
+"
+        )
+    };
+    ws.write("templates/job.yaml", job("registry.k8s.io/pause:3.9"));
+    render(&ws);
+    cmd(&ws, "rollout", &ns.name, &[]).assert().success();
+
+    ws.write("templates/job.yaml", job("registry.k8s.io/pause:3.10"));
+    let env_file = format!("environments/{}.yaml", ns.name);
+    let text = ws.read(&env_file).replace("replicas: 2", "replicas: 3");
+    ws.write(&env_file, text);
+    render(&ws);
+    let out = cmd(&ws, "diff", &ns.name, &[]).assert().code(2);
+    let stdout = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    assert!(
+        stdout.contains(&format!(
+            "error   Job.batch {}/migrate: spec.template",
+            ns.name
+        )),
+        "{stdout}"
+    );
+    assert!(stdout.contains("field is immutable"), "{stdout}");
+    assert!(stdout.contains("--replace"), "{stdout}");
+    assert!(
+        stdout.contains(&format!("change  Deployment.apps {}/web", ns.name)),
+        "{stdout}"
+    );
+    assert!(
+        stdout.len() < 8000,
+        "the server's dump of the Job came through: {stdout}"
+    );
+    assert!(!stdout.contains("PodTemplateSpec{"), "{stdout}");
+
+    cmd(&ws, "rollout", &ns.name, &[]).assert().code(2);
+    cmd(&ws, "diff", &ns.name, &["--replace"])
+        .assert()
+        .code(1)
+        .stdout(contains(format!("replace Job.batch {}/migrate", ns.name)));
+    cmd(&ws, "rollout", &ns.name, &["--replace"])
+        .assert()
+        .success()
+        .stdout(contains(format!("replaced Job.batch {}/migrate", ns.name)));
+    cmd(&ws, "diff", &ns.name, &[]).assert().code(0);
+}
+
+/// Issue 17, scenario 5: when an autoscaler owns `spec.replicas`, the plan says so instead of
+/// advising `--force-conflicts` (which would fight it).
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs testenv: scripts/test runs it"]
+async fn replicas_owned_by_an_autoscaler_are_named_as_such_not_forced() {
+    let ns = TestNamespace::create("own-hpa", &[REGION]).await;
+    let ws = Workspace::empty();
+    write_env(&ws, &ns.name, &ns.name, "web", true);
+    render(&ws);
+    cmd(&ws, "rollout", &ns.name, &[]).assert().success();
+    // What the HorizontalPodAutoscaler controller does: write the scale subresource as
+    // kube-controller-manager.
+    let deployments: Api<Deployment> = ns.api(REGION);
+    let scale = json!({"apiVersion": "autoscaling/v1", "kind": "Scale",
+        "metadata": {"name": "web", "namespace": ns.name}, "spec": {"replicas": 4}});
+    deployments
+        .patch_scale(
+            "web",
+            &PatchParams::apply("kube-controller-manager").force(),
+            &Patch::Apply(&scale),
+        )
+        .await
+        .unwrap();
+    let env_file = format!("environments/{}.yaml", ns.name);
+    let text = ws.read(&env_file).replace("replicas: 2", "replicas: 3");
+    ws.write(&env_file, text);
+    render(&ws);
+    cmd(&ws, "diff", &ns.name, &[])
+        .assert()
+        .code(2)
+        .stdout(contains("an autoscaler owns spec.replicas"))
+        .stdout(contains("autoscaling:"));
+}
+
+/// Issue 17, scenario 7: `status` exits 1 whenever a region is not running its recorded
+/// revision healthy and unchanged (here: nothing deployed yet), and names drifted objects.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs testenv: scripts/test runs it"]
+async fn status_exits_1_for_a_missing_record_and_names_each_drifted_object() {
+    let ns = TestNamespace::create("own-status", &[REGION]).await;
+    let ws = Workspace::empty();
+    write_env(&ws, &ns.name, &ns.name, "web", true);
+    render(&ws);
+    cmd(&ws, "status", &ns.name, &[]).assert().code(1);
+    // A rollout from a working tree outside git cannot be compared later: unknown, exit 1.
+    cmd(&ws, "rollout", &ns.name, &[]).assert().success();
+    let repo = git2::Repository::init(ws.root()).unwrap();
+    let mut cfg = repo.config().unwrap();
+    cfg.set_str("user.name", "Test").unwrap();
+    cfg.set_str("user.email", "test@example.com").unwrap();
+    ws.hadr(&["render", "--commit", "--allow-violations"])
+        .assert()
+        .success();
+    cmd(&ws, "rollout", &ns.name, &[]).assert().success();
+    cmd(&ws, "status", &ns.name, &[]).assert().code(0);
+    let services: Api<k8s_openapi::api::core::v1::Service> = ns.api(REGION);
+    services.delete("web", &Default::default()).await.unwrap();
+    cmd(&ws, "status", &ns.name, &[])
+        .assert()
+        .code(1)
+        .stdout(contains(format!("create Service {}/web", ns.name)));
+}
