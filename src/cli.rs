@@ -181,6 +181,12 @@ pub struct TargetArgs {
     #[arg(long)]
     pub prune_crd_resources: bool,
 
+    /// Adopt rendered objects that already exist in no ApplySet (made by hand or by another
+    /// tool) into the environment's set, as Helm's `--take-ownership`; they are then pruned
+    /// with it. Members of another environment's set are never taken over.
+    #[arg(long)]
+    pub take_ownership: bool,
+
     /// Requests in flight per region.
     #[arg(long, default_value_t = 16, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub concurrency: u16,

@@ -89,6 +89,7 @@ fn plan_target(
         keep: t.keep,
         replace: t.replace,
         prune_crd_resources: t.prune_crd_resources,
+        take_ownership: t.take_ownership,
     };
     (t.environment, target, opts)
 }

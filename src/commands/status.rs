@@ -63,6 +63,7 @@ async fn region_status(
         keep: usize::MAX,
         replace: false,
         prune_crd_resources: false,
+        take_ownership: false,
     };
     let plan = plan_region(&cluster, env, &revision, &opts).await?;
     s.drifted = plan

@@ -18,7 +18,7 @@ use crate::cluster::applyset::{Inventory, PART_OF_LABEL, applyset_id};
 use crate::cluster::live::{prepared, unchanged};
 use crate::cluster::{Cluster, ClusterError};
 use crate::environment::Environment;
-use crate::render::manifest::ObjectId;
+use crate::render::manifest::{ENVIRONMENT_LABEL, MANAGED_BY, ObjectId};
 use crate::revision::{Revision, RevisionError};
 pub use diff::Action;
 pub use problem::{Problem, ProblemKind};
@@ -150,11 +150,18 @@ impl RegionPlan {
         self.error.is_some() || self.summary.error > 0
     }
 
-    /// The objects that cannot be carried out, one line each: `Kind ns/name: problem`.
+    /// The objects that cannot be carried out: `Kind ns/name: problem`, and its help on the
+    /// next line.
     pub fn problems(&self) -> Vec<String> {
         self.objects
             .iter()
-            .filter_map(|o| Some(format!("{}: {}", o.id, o.problem.as_ref()?.message)))
+            .filter_map(|o| {
+                let p = o.problem.as_ref()?;
+                Some(match &p.help {
+                    Some(help) => format!("{}: {}\n      help: {help}", o.id, p.message),
+                    None => format!("{}: {}", o.id, p.message),
+                })
+            })
             .collect()
     }
 
@@ -218,6 +225,9 @@ pub struct PlanOptions {
     /// A CRD that left the set is pruned even though custom resources outside the set
     /// remain (the API server deletes them with it); the plan lists them.
     pub prune_crd_resources: bool,
+    /// Adopt a live object that belongs to no ApplySet into this one (as Helm's
+    /// `--take-ownership`); without it such an object is an error.
+    pub take_ownership: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -283,6 +293,7 @@ pub async fn plan_region(
                     live: listed.get(id).copied(),
                     region: &cluster.region,
                     label,
+                    environment: &env.name,
                     set_id: &set_id,
                     opts,
                     crd_in_revision: crds.contains(&guard::group_kind(id)),
@@ -320,7 +331,8 @@ struct ObjectContext<'a> {
     region: &'a str,
     /// The revision's name in diff headers.
     label: &'a str,
-    /// The environment's ApplySet.
+    /// The environment and its ApplySet.
+    environment: &'a str,
     set_id: &'a str,
     opts: &'a PlanOptions,
     /// Whether the revision has the CRD of the object's kind.
@@ -347,7 +359,7 @@ async fn plan_object(
             Err(e) => return refused(&ctx, id, e, None, desired),
         },
     };
-    if let Some(problem) = live.as_ref().and_then(|l| owned_elsewhere(l, ctx.set_id)) {
+    if let Some(problem) = live.as_ref().and_then(|l| not_ours(l, &ctx)) {
         return Ok(ObjectPlan::refused(id.clone(), problem));
     }
     let live = live.map(diff::normalize);
@@ -393,15 +405,27 @@ fn refused(
     }
 }
 
-/// A live object that is a member of another ApplySet is not ours to take over: applying
-/// would move it into this set (same field manager, no conflict), and its owner's next prune
-/// would then miss it while ours could delete it.
-fn owned_elsewhere(live: &Value, set_id: &str) -> Option<Problem> {
-    let owner = live["metadata"]["labels"][PART_OF_LABEL].as_str()?;
-    if owner == set_id {
+/// A live object that is not a member of this ApplySet is not ours to take over. A member of
+/// another set: applying would move it into ours (same field manager, no conflict), and its
+/// owner's next prune would miss it while ours could delete it. An object of no set (made by
+/// hand or another tool) is adopted only when asked, since it is then pruned with the set.
+/// Objects this environment applied before it kept an ApplySet (its own environment label,
+/// managed by kubectl-hadr) are its own.
+fn not_ours(live: &Value, ctx: &ObjectContext<'_>) -> Option<Problem> {
+    let labels = &live["metadata"]["labels"];
+    let Some(owner) = labels[PART_OF_LABEL].as_str() else {
+        let legacy =
+            labels[MANAGED_BY.0] == MANAGED_BY.1 && labels[ENVIRONMENT_LABEL] == ctx.environment;
+        return (!legacy && !ctx.opts.take_ownership).then(|| Problem::new(
+            ProblemKind::Unowned,
+            "already exists and belongs to no ApplySet (made by hand or by another tool); kubectl-hadr does not adopt it unasked",
+            Some("stop rendering it here, or rerun with --take-ownership to adopt it into this environment's set (it is then pruned with the set)".into()),
+        ));
+    };
+    if owner == ctx.set_id {
         return None;
     }
-    let environment = live["metadata"]["labels"][crate::render::manifest::ENVIRONMENT_LABEL]
+    let environment = labels[ENVIRONMENT_LABEL]
         .as_str()
         .map(|e| format!(" (environment `{e}`)"))
         .unwrap_or_default();

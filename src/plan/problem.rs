@@ -12,6 +12,9 @@ pub enum ProblemKind {
     /// The live object is a member of another ApplySet (`applyset.kubernetes.io/part-of`):
     /// applying would take it over, pruning there would then delete it.
     OwnedElsewhere,
+    /// The live object belongs to no ApplySet (made by hand or by another tool): it is
+    /// adopted only with `--take-ownership`.
+    Unowned,
     /// A Namespace to prune still holds objects that are not pruned with it; deleting it
     /// would delete them.
     NamespaceInUse,

@@ -54,7 +54,9 @@ pub(crate) fn edit_env(ws: &Workspace, from: &str, to: &str) {
 
 pub(crate) fn diff_cmd(ws: &Workspace, args: &[&str]) -> assert_cmd::Command {
     let mut cmd = ws.hadr(&["diff", &env_name(ws)]);
+    // The test's Namespace was made by the harness, in no ApplySet: the environment adopts it.
     cmd.args(args)
+        .arg("--take-ownership")
         .arg("--kubeconfig")
         .arg(testenv::kubeconfig_path());
     cmd

@@ -13,7 +13,9 @@ use crate::support::workspace::Workspace;
 
 fn hadr(ws: &Workspace, verb: &str, args: &[&str]) -> assert_cmd::Command {
     let mut cmd = ws.hadr(&[verb, &env_name(ws)]);
+    // The test's Namespace was made by the harness, in no ApplySet: the environment adopts it.
     cmd.args(args)
+        .arg("--take-ownership")
         .arg("--kubeconfig")
         .arg(testenv::kubeconfig_path())
         .args(["--timeout", "90s", "--yes"]);
@@ -280,12 +282,12 @@ async fn a_field_owned_by_another_manager_is_a_conflict_until_forced() {
     hadr(&ws, "rollout", &["--region", "eastus2"])
         .assert()
         .success();
-    scale_as(&ns, "hpa-controller", 5).await;
+    scale_as(&ns, "ops-script", 5).await;
     hadr(&ws, "rollout", &["--region", "eastus2"])
         .assert()
         .code(2)
         .stdout(contains("field conflict"))
-        .stdout(contains("hpa-controller"))
+        .stdout(contains("ops-script"))
         .stdout(contains("--force-conflicts"));
     hadr(
         &ws,
@@ -365,6 +367,7 @@ async fn a_rollout_killed_mid_way_and_run_again_converges_with_no_leaked_objects
             "rollout",
             &ns.name,
             "--yes",
+            "--take-ownership",
             "--allow-violations",
             "--timeout",
             "300s",
@@ -414,6 +417,7 @@ async fn a_rollout_killed_mid_way_and_run_again_converges_with_no_leaked_objects
                             "rollout",
                             &env_name,
                             "--yes",
+                            "--take-ownership",
                             "--timeout",
                             "90s",
                             "--kubeconfig",
