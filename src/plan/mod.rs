@@ -4,6 +4,7 @@
 
 pub mod diff;
 mod guard;
+pub mod handover;
 mod members;
 pub mod problem;
 mod target;
@@ -50,6 +51,10 @@ pub struct ObjectPlan {
     /// Why the object cannot be carried out (action `error`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub problem: Option<Problem>,
+    /// Applied first, under the hand-over field manager, when the revision hands
+    /// `spec.replicas` to an autoscaler (see [`handover`]).
+    #[serde(skip)]
+    pub handover: Option<Value>,
 }
 
 impl ObjectPlan {
@@ -64,6 +69,7 @@ impl ObjectPlan {
             after_crd: false,
             also_deletes: Vec::new(),
             problem: None,
+            handover: None,
         }
     }
 
@@ -362,12 +368,23 @@ async fn plan_object(
     if let Some(problem) = live.as_ref().and_then(|l| not_ours(l, &ctx)) {
         return Ok(ObjectPlan::refused(id.clone(), problem));
     }
+    let handover = live
+        .as_ref()
+        .and_then(|l| handover::replicas_handover(&desired, l));
     let live = live.map(diff::normalize);
     let planned = match ctx
         .cluster
         .dry_run_apply(id, &desired, ctx.opts.force_conflicts)
         .await
     {
+        // After the hand-over the replicas stay what they are; the dry run of the revision
+        // alone would show them defaulted to 1.
+        Ok(mut v) if handover.is_some() => {
+            v["spec"]["replicas"] = live
+                .as_ref()
+                .map_or(Value::Null, |l| l["spec"]["replicas"].clone());
+            diff::normalize(v)
+        }
         Ok(v) => diff::normalize(v),
         // The server cannot dry-run into a namespace the same rollout creates first: show the
         // object as the revision has it.
@@ -376,10 +393,13 @@ async fn plan_object(
     };
     let action = match &live {
         None => Action::Create,
-        Some(l) if *l == planned => Action::Unchanged,
+        // Releasing the replicas is a change of ownership the diff cannot show.
+        Some(l) if *l == planned && handover.is_none() => Action::Unchanged,
         Some(_) => Action::Change,
     };
-    Ok(with_diff(&ctx, id, action, live, planned, desired))
+    let mut plan = with_diff(&ctx, id, action, live, planned, desired);
+    plan.handover = handover;
+    Ok(plan)
 }
 
 /// The plan of an object whose dry run failed (see [`problem::refusal`]).

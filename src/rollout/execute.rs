@@ -10,6 +10,7 @@ use futures::StreamExt;
 use super::RegionResult;
 use crate::cluster::{Cluster, ClusterError};
 use crate::environment::Environment;
+use crate::plan::handover::HANDOVER_MANAGER;
 use crate::plan::{Action, ObjectPlan, RegionPlan};
 
 /// How long a replaced object may take to be gone, and a new CRD to be established.
@@ -110,6 +111,9 @@ async fn apply_one(
     let desired = p.desired.as_ref().unwrap_or(&serde_json::Value::Null);
     if p.action == Action::Replace {
         cluster.delete_and_wait(&p.id, SETTLE).await?;
+    }
+    if let Some(handover) = &p.handover {
+        cluster.apply_as(&p.id, handover, HANDOVER_MANAGER).await?;
     }
     cluster.apply(&p.id, desired, force_conflicts).await?;
     Ok(())

@@ -359,16 +359,7 @@ async fn replicas_owned_by_an_autoscaler_are_named_as_such_not_forced() {
     // What the HorizontalPodAutoscaler controller does: write the scale subresource as
     // kube-controller-manager.
     let deployments: Api<Deployment> = ns.api(REGION);
-    let scale = json!({"apiVersion": "autoscaling/v1", "kind": "Scale",
-        "metadata": {"name": "web", "namespace": ns.name}, "spec": {"replicas": 4}});
-    deployments
-        .patch_scale(
-            "web",
-            &PatchParams::apply("kube-controller-manager").force(),
-            &Patch::Apply(&scale),
-        )
-        .await
-        .unwrap();
+    scale_subresource(&deployments, 4).await;
     let env_file = format!("environments/{}.yaml", ns.name);
     let text = ws.read(&env_file).replace("replicas: 2", "replicas: 3");
     ws.write(&env_file, text);
@@ -378,6 +369,45 @@ async fn replicas_owned_by_an_autoscaler_are_named_as_such_not_forced() {
         .code(2)
         .stdout(contains("an autoscaler owns spec.replicas"))
         .stdout(contains("autoscaling:"));
+
+    // The repository hands replicas to the autoscaler: its Deployment template leaves them out.
+    let builtin = include_str!("../../templates/deployment.yaml");
+    let without = builtin.replace("  replicas: {{ app.replicas }}\n", "");
+    assert_ne!(
+        without, builtin,
+        "the built-in template sets replicas on its own line"
+    );
+    ws.write("templates/deployment.yaml", without);
+    render(&ws);
+    // --allow-violations: the policy reads a Deployment without replicas as 1 (it does not
+    // read HorizontalPodAutoscalers yet).
+    let rollout = ["--allow-violations"];
+    cmd(&ws, "rollout", &ns.name, &rollout).assert().success();
+    let scaled = |d: Deployment| d.spec.and_then(|s| s.replicas);
+    assert_eq!(
+        scaled(deployments.get("web").await.unwrap()),
+        Some(4),
+        "the hand-over reset the replicas"
+    );
+    // The autoscaler scales again: no conflict, no drift, and no rollout fights it.
+    scale_subresource(&deployments, 6).await;
+    cmd(&ws, "diff", &ns.name, &[]).assert().code(0);
+    cmd(&ws, "rollout", &ns.name, &rollout).assert().success();
+    assert_eq!(scaled(deployments.get("web").await.unwrap()), Some(6));
+}
+
+/// Writes a Deployment's replicas through its `scale` subresource as the HorizontalPodAutoscaler
+/// controller does (an update by `kube-controller-manager`).
+async fn scale_subresource(deployments: &Api<Deployment>, replicas: i32) {
+    let scale = json!({"spec": {"replicas": replicas}});
+    let params = PatchParams {
+        field_manager: Some("kube-controller-manager".into()),
+        ..PatchParams::default()
+    };
+    deployments
+        .patch_scale("web", &params, &Patch::Merge(&scale))
+        .await
+        .unwrap();
 }
 
 /// Issue 17, scenario 7: `status` exits 1 whenever a region is not running its recorded
