@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use super::stop::Stop;
 use super::{Cluster, live};
 use crate::render::manifest::ObjectId;
 
@@ -25,6 +26,8 @@ pub enum Unhealthy {
     Timeout { seconds: u64, waiting: Vec<String> },
     #[error("health check failed: {0}")]
     Unreadable(String),
+    #[error("interrupted by a signal while waiting for health")]
+    Interrupted,
 }
 
 /// Waits until every workload and PodDisruptionBudget among `ids` is healthy, or `timeout`.
@@ -36,6 +39,7 @@ pub async fn wait(
     ids: &[&ObjectId],
     timeout: Duration,
     waiting: &(dyn Fn(String) + Sync),
+    stop: &Stop,
 ) -> Result<(), Unhealthy> {
     let deadline = Instant::now() + timeout;
     let watched: Vec<&ObjectId> = ids.iter().copied().filter(|id| watched(&id.kind)).collect();
@@ -66,7 +70,10 @@ pub async fn wait(
             (deadline - Instant::now()).as_secs(),
             summarize(&pending)
         ));
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_millis(500)) => {}
+            () = stop.wait() => return Err(Unhealthy::Interrupted),
+        }
     }
 }
 

@@ -8,6 +8,7 @@ pub mod live;
 pub mod record;
 mod scan;
 mod settle;
+pub mod stop;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -96,6 +97,9 @@ pub enum ClusterError {
         /// RFC 3339.
         until: String,
     },
+    /// Stopping was asked for (a signal); the requests in flight finished.
+    #[error("region `{region}`: interrupted by a signal; stopped after the requests in flight")]
+    Interrupted { region: String },
     #[error("region `{region}`: {id}: namespace `{namespace}` does not exist yet")]
     NamespaceMissing {
         region: String,

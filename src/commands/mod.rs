@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use clap::CommandFactory;
 
 use crate::cli::{self, Cli, Command, CompletionShell};
+use crate::cluster::stop::Stop;
 use crate::error::Error;
 use crate::plan::{Plan, PlanOptions, Target};
 use crate::printer::{Format, Printer};
@@ -107,6 +108,7 @@ fn rollout_options(
         parallel: c.parallel,
         timeout: c.timeout,
         auto_rollback,
+        stop: Stop::default(),
     };
     (env, opts)
 }

@@ -3,7 +3,7 @@
 use crate::cluster::record::{WORKING_TREE, previous_revision, read_history};
 use crate::cluster::{Cluster, load_kubeconfig};
 use crate::commands::render::{gate, render_in_memory};
-use crate::commands::select::{one_environment, runtime};
+use crate::commands::select::{one_environment, runtime, stop_on_signals};
 use crate::environment::{Environment, Region};
 use crate::error::{Error, Gated};
 use crate::plan::context_of;
@@ -21,7 +21,12 @@ pub fn rollout(
     if !allow_violations {
         policy_gate(&env, target.region.as_deref(), &target.root)?;
     }
-    Ok(runtime()?.block_on(rollout::rollout(&env, opts, progress))?)
+    let rt = runtime()?;
+    let opts = RolloutOptions {
+        stop: stop_on_signals(&rt),
+        ..opts.clone()
+    };
+    Ok(rt.block_on(rollout::rollout(&env, &opts, progress))?)
 }
 
 /// No unwaived error-level finding of the policy on the environment as rendered now (the
@@ -46,6 +51,7 @@ pub fn rollback(
     let target = &opts.target;
     let env = one_environment(&target.root, environment, target.region.as_ref())?;
     let rt = runtime()?;
+    let stop = stop_on_signals(&rt);
     let mut reports = Vec::new();
     for region in env.selected_regions(target.region.as_deref()) {
         let revision = if to == "previous" {
@@ -54,6 +60,7 @@ pub fn rollback(
             to.to_string()
         };
         let mut region_opts = opts.clone();
+        region_opts.stop = stop.clone();
         region_opts.target.region = Some(region.name.clone());
         region_opts.target.revision = Some(revision);
         reports.push(rt.block_on(rollout::rollout(&env, &region_opts, progress))?);

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
+use crate::cluster::stop::Stop;
 use crate::environment::{self, Environment, EnvironmentError};
 use crate::error::Error;
 
@@ -73,6 +74,33 @@ pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, Error> {
             path: PathBuf::from("tokio runtime"),
             message: e.to_string(),
         })
+}
+
+/// A [`Stop`] that the first SIGINT or SIGTERM requests; a second one ends the process at once
+/// (exit 130, as a shell reports an interrupted command).
+pub(crate) fn stop_on_signals(rt: &tokio::runtime::Runtime) -> Stop {
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    rt.spawn(async move {
+        if signal().await {
+            let _ = tx.send(true);
+            if signal().await {
+                std::process::exit(130);
+            }
+        }
+    });
+    Stop::on(rx)
+}
+
+/// The next SIGINT or SIGTERM; false if they cannot be listened to.
+async fn signal() -> bool {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut term) = signal(SignalKind::terminate()) else {
+        return false;
+    };
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => r.is_ok(),
+        r = term.recv() => r.is_some(),
+    }
 }
 
 pub(crate) fn one_environment(

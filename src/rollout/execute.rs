@@ -8,6 +8,7 @@ use std::time::Duration;
 use futures::StreamExt;
 
 use super::RegionResult;
+use crate::cluster::stop::Stop;
 use crate::cluster::{Cluster, ClusterError};
 use crate::environment::Environment;
 use crate::plan::handover::HANDOVER_MANAGER;
@@ -37,6 +38,7 @@ pub(super) async fn carry_out(
     plan: &RegionPlan,
     concurrency: usize,
     force_conflicts: bool,
+    stop: &Stop,
     result: &mut RegionResult,
 ) -> Result<(), ClusterError> {
     let inventory = &plan.inventory;
@@ -72,6 +74,11 @@ pub(super) async fn carry_out(
             return Err(e);
         }
         // A created CRD is established before its custom resources (a later rank) are applied.
+        if stop.requested() {
+            return Err(ClusterError::Interrupted {
+                region: cluster.region.clone(),
+            });
+        }
         let crds = rank
             .iter()
             .filter(|p| p.id.kind == "CustomResourceDefinition");

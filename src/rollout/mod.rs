@@ -15,6 +15,7 @@ use serde::Serialize;
 
 use crate::cluster::ClusterError;
 use crate::cluster::record::WORKING_TREE;
+use crate::cluster::stop::Stop;
 use crate::environment::Environment;
 use crate::plan::{Action, PlanOptions, Target};
 use crate::revision::store::Store;
@@ -137,6 +138,8 @@ pub struct RolloutOptions {
     /// How long to wait for health per region.
     pub timeout: Duration,
     pub auto_rollback: bool,
+    /// Asked to stop: finish what is in flight, release the Leases, report.
+    pub stop: Stop,
 }
 
 #[derive(Debug, thiserror::Error)]

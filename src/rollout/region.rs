@@ -39,13 +39,14 @@ pub(super) async fn waves(
     let mut results = Vec::new();
     let mut stopped = false;
     for p in ready {
-        if stopped {
+        if stopped || opts.stop.requested() {
             p.lease.release().await;
-            let r = p.result;
-            results.push(r.ended(
-                RolloutStatus::Skipped,
-                "an earlier region of the wave failed",
-            ));
+            let why = if stopped {
+                "an earlier region of the wave failed"
+            } else {
+                "interrupted by a signal before this region started"
+            };
+            results.push(p.result.ended(RolloutStatus::Skipped, why));
             continue;
         }
         let result = run_one(env, p, revision, opts, progress).await;
@@ -138,7 +139,7 @@ async fn carry_out_and_check(
     result: &mut RegionResult,
 ) -> Result<(), RolloutError> {
     let (concurrency, force) = (opts.plan.concurrency, opts.plan.force_conflicts);
-    carry_out(cluster, env, plan, concurrency, force, result).await?;
+    carry_out(cluster, env, plan, concurrency, force, &opts.stop, result).await?;
     progress.line(&format!(
         "{}/{}: applied {} objects, {} unchanged",
         env.name, cluster.region, result.applied, result.unchanged
@@ -170,7 +171,8 @@ async fn carry_out_and_check(
     result.status = RolloutStatus::Failed;
     result.message = Some(why.to_string());
     match previous {
-        Some(prev) if opts.auto_rollback => {
+        // Asked to stop: stop, not roll back.
+        Some(prev) if opts.auto_rollback && why != health::Unhealthy::Interrupted => {
             roll_back(env, cluster, prev, opts, progress, result).await
         }
         _ => Ok(()),
@@ -186,7 +188,7 @@ async fn wait_healthy(
 ) -> Result<(), health::Unhealthy> {
     let ids: Vec<_> = set.objects.iter().map(|(id, _)| id).collect();
     let waiting = |text: String| progress.status(&text);
-    health::wait(cluster, &env.name, &ids, opts.timeout, &waiting).await
+    health::wait(cluster, &env.name, &ids, opts.timeout, &waiting, &opts.stop).await
 }
 
 /// Plans the previous healthy revision in this region (still under its Lease), carries it out
@@ -207,7 +209,7 @@ async fn roll_back(
     let set = Revision::read(&target.source(), &env.name, &cluster.region)?;
     let plan = plan_region(cluster, env, &set, &opts.plan).await?;
     let (concurrency, force) = (opts.plan.concurrency, opts.plan.force_conflicts);
-    carry_out(cluster, env, &plan, concurrency, force, result).await?;
+    carry_out(cluster, env, &plan, concurrency, force, &opts.stop, result).await?;
     let healthy = wait_healthy(cluster, env, &set, opts, progress).await;
     let record = Record {
         health: if healthy.is_ok() {

@@ -612,3 +612,87 @@ async fn a_revision_that_cannot_be_planned_changes_nothing_not_even_the_namespac
         "the namespace was created by a rollout that could not be planned"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs testenv: scripts/test runs it"]
+async fn an_interrupted_rollout_releases_its_lease_and_reports_what_it_changed() {
+    let ns = TestNamespace::create("rollout-sigint", &REGIONS[..1]).await;
+    let ws = eastus2_only(&ns.name);
+    // A Deployment that never becomes ready: the run is waiting for health when interrupted.
+    ws.write(
+        "templates/deployment.yaml",
+        kubectl_hadr::render::templates::TemplateSet::builtin().templates["deployment.yaml"]
+            .source
+            .replace(
+                "      containers:\n",
+                "      nodeSelector: {no-such-label: \"true\"}\n      containers:\n",
+            ),
+    );
+    ws.hadr(&["render"]).assert().success();
+    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("kubectl-hadr"))
+        .arg("-C")
+        .arg(ws.root())
+        .args([
+            "rollout",
+            &ns.name,
+            "--yes",
+            "--take-ownership",
+            "--timeout",
+            "300s",
+        ])
+        .args(["--auto-rollback", "-o", "json", "--kubeconfig"])
+        .arg(testenv::kubeconfig_path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deployments: kube::Api<k8s_openapi::api::apps::v1::Deployment> = ns.api("eastus2");
+    testenv::poll_until(
+        "the run applied its Deployment",
+        std::time::Duration::from_secs(60),
+        || {
+            let deployments = deployments.clone();
+            async move {
+                match deployments.get_opt("web").await {
+                    Ok(Some(_)) => Ok(()),
+                    other => Err(format!("{other:?}")),
+                }
+            }
+        },
+    )
+    .await;
+    let interrupted = std::time::Instant::now();
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        interrupted.elapsed() < std::time::Duration::from_secs(10),
+        "took {:?} to stop",
+        interrupted.elapsed()
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    let region = &report["regions"][0];
+    assert_eq!(region["status"], "failed", "{report}");
+    assert!(
+        region["message"].as_str().unwrap().contains("interrupted"),
+        "{report}"
+    );
+    let changed: Vec<&str> = region["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["object"].as_str())
+        .collect();
+    assert!(changed.iter().any(|o| o.contains("Deployment")), "{report}");
+    // The Lease is free at once: the next rollout does not wait for it to expire.
+    let leases: kube::Api<k8s_openapi::api::coordination::v1::Lease> = ns.api("eastus2");
+    let lease = leases
+        .get(&format!("hadr-rollout-{}", ns.name))
+        .await
+        .unwrap();
+    assert_eq!(lease.spec.unwrap().holder_identity, None);
+}
