@@ -113,10 +113,15 @@ fn rollout_options(
     (env, opts)
 }
 
+/// Whether a command that changes clusters asks first: on a terminal, unless `--yes`.
+fn asks(yes: bool) -> bool {
+    !yes && std::io::IsTerminal::is_terminal(&std::io::stdin())
+}
+
 /// Whether to go on with a command that changes clusters: `--yes`, no terminal to ask on
 /// (CI), or the user says so.
 fn confirmed(printer: &Printer, yes: bool, question: &str) -> bool {
-    if yes || !std::io::IsTerminal::is_terminal(&std::io::stdin()) || printer.confirm(question) {
+    if !asks(yes) || printer.confirm(question) {
         return true;
     }
     printer.errors(&["aborted".into()]);
@@ -130,7 +135,19 @@ fn rollout(printer: &Printer, root: &Path, args: cli::RolloutArgs) -> Outcome {
     }
     let yes = args.cluster.yes;
     let (env, opts) = rollout_options(root, args.cluster, args.revision, args.auto_rollback);
-    if !confirmed(printer, yes, &format!("Roll out {env} to its clusters?")) {
+    if asks(yes) {
+        // On a terminal the question comes after the plan, as `terraform apply` does; the
+        // rollout plans again under its Leases and carries out only that.
+        let planned = diff::diff(&env, &opts.target, &opts.plan);
+        if show_plan(printer, planned) == Outcome::Error {
+            return Outcome::Error;
+        }
+    }
+    if !confirmed(
+        printer,
+        yes,
+        &format!("Roll out {env} to its clusters as planned?"),
+    ) {
         return Outcome::Error;
     }
     let result = rollout::rollout(&env, &opts, args.allow_violations, printer);
