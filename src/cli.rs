@@ -67,6 +67,12 @@ pub enum Command {
     Status(StatusArgs),
     /// The git history of an environment's rendered tree, marked where each region is now.
     History(HistoryArgs),
+    /// DR drill: lose a zone on purpose (cordon its nodes, evict its pods through the Eviction
+    /// API), watch the environment recover, and compare with `validate --lose` and the PDBs.
+    #[command(
+        after_help = "Examples:\n  kubectl hadr drill prod --lose zone=eastus2-1 --dry-run\n  kubectl hadr drill prod --lose zone=eastus2-1 --yes -o json\n  kubectl hadr drill prod --cleanup\n\nExit codes: 0 every objective met, 1 one missed, 2 error."
+    )]
+    Drill(DrillArgs),
     /// Check environments and their rendered objects against the HA/DR policy.
     #[command(
         after_help = "Examples:\n  kubectl hadr validate\n  kubectl hadr validate prod --strict -o sarif > hadr.sarif\n  kubectl hadr validate prod --lose zone=eastus2-1\n  kubectl hadr validate prod --lose region=centralus\n\nExit codes: 0 clean, 1 violations (or a loss the environment does not survive), 2 error."
@@ -265,6 +271,45 @@ pub struct StatusArgs {
     /// Rendered tree directory (default: <root>/rendered).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// kubeconfig file (default: $KUBECONFIG, then ~/.kube/config).
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DrillArgs {
+    #[arg(value_name = "ENV")]
+    pub environment: String,
+
+    /// What to lose: `zone=NAME` (a zone of one of the environment's regions).
+    #[arg(long, value_name = "zone=NAME", value_parser = parse_loss, required_unless_present = "cleanup")]
+    pub lose: Option<(String, String)>,
+
+    /// The region of the zone (default: the region whose zones list it).
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<String>,
+
+    /// How long recovery may take before the drill ends unrecovered (e.g. 90s, 5m).
+    #[arg(long, default_value = "5m", value_parser = parse_timeout)]
+    pub timeout: std::time::Duration,
+
+    /// Show the nodes it would cordon, the pods it would evict and the workloads it would
+    /// watch, and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Uncordon the nodes a killed drill left cordoned (marked `hadr.dev/drill`).
+    #[arg(long, conflicts_with = "lose")]
+    pub cleanup: bool,
+
+    /// Do not ask for confirmation on a terminal.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+
+    /// Rendered tree directory (default: <root>/rendered).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+
     /// kubeconfig file (default: $KUBECONFIG, then ~/.kube/config).
     #[arg(long, value_name = "FILE")]
     pub kubeconfig: Option<PathBuf>,

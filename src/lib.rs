@@ -17,6 +17,7 @@ pub mod yaml;
 
 // The stages.
 pub mod cluster;
+pub mod drill;
 pub mod environment;
 pub mod plan;
 pub mod policy;

@@ -157,3 +157,13 @@ pub struct HistoryEntry {
     /// Regions whose deployed revision is this commit.
     pub deployed_in: Vec<String>,
 }
+
+/// What a `drill` command did.
+#[derive(Debug, Clone)]
+pub enum Drilled {
+    /// `--dry-run`: what it would touch.
+    Planned(crate::drill::ZonePlan),
+    Ran(Box<crate::drill::DrillReport>),
+    /// Nodes uncordoned by `--cleanup`, with the drill that had cordoned each, per region.
+    CleanedUp(Vec<(String, Vec<(String, String)>)>),
+}

@@ -5,6 +5,7 @@
 
 pub mod complete;
 pub mod diff;
+pub mod drill;
 pub mod render;
 pub mod rollout;
 pub mod select;
@@ -52,6 +53,7 @@ pub fn run(cli: Cli) -> Outcome {
             show_plan(&printer, diff::diff(&env, &target, &opts))
         }
         Command::Validate(args) => validate(&printer, root, args),
+        Command::Drill(args) => drill_command(&printer, &root, &args),
         Command::Render(args) => render(&printer, root, args),
         Command::Schema => {
             let mut s = serde_json::to_string_pretty(&crate::environment::json_schema())
@@ -198,6 +200,35 @@ fn status(printer: &Printer, root: &Path, args: cli::StatusArgs) -> Outcome {
             }
         },
     )
+}
+
+fn drill_command(printer: &Printer, root: &Path, args: &cli::DrillArgs) -> Outcome {
+    let result = if args.cleanup {
+        drill::cleanup(root, args).map(Some)
+    } else {
+        drill::drill(root, args, |d| {
+            confirmed(
+                printer,
+                args.yes,
+                &format!(
+                    "Cordon zone {} of region {} and evict its pods (they are restored at the end)?",
+                    d.zone, d.region
+                ),
+            )
+        })
+    };
+    conclude(printer, result, |drilled| match drilled {
+        None => Outcome::Error,
+        Some(d) => {
+            printer.drill(&d);
+            match d {
+                crate::report::Drilled::Ran(r) if r.verdict == crate::drill::Verdict::Fail => {
+                    Outcome::CheckFailed
+                }
+                _ => Outcome::Ok,
+            }
+        }
+    })
 }
 
 fn history(printer: &Printer, root: &Path, args: cli::HistoryArgs) -> Outcome {

@@ -5,11 +5,13 @@ use std::io::{self, IsTerminal, Write};
 
 use serde::Serialize;
 
+use crate::drill::{DrillReport, Verdict, ZonePlan};
 use crate::environment::Severity;
 use crate::plan::Plan as DiffReport;
 use crate::plan::{Action, ObjectPlan};
 use crate::policy::{Finding, Loss, RuleId, Survival};
 use crate::render::Warning;
+use crate::report::Drilled;
 use crate::report::{HistoryEntry, RenderReport, StatusReport, ValidateReport};
 use crate::revision::tree::ChangeKind;
 use crate::rollout::{Progress, RolloutReport};
@@ -288,6 +290,91 @@ impl Printer {
         self.raw(&out);
     }
 
+    pub fn drill(&self, drilled: &Drilled) {
+        if self.format != Format::Text {
+            return match drilled {
+                Drilled::Planned(p) => self.json(p),
+                Drilled::Ran(r) => self.json(r),
+                Drilled::CleanedUp(c) => self.json(c),
+            };
+        }
+        self.raw(&match drilled {
+            Drilled::Planned(p) => drill_plan_text(p),
+            Drilled::Ran(r) => self.drill_report_text(r),
+            Drilled::CleanedUp(c) => cleanup_text(c),
+        });
+    }
+
+    fn drill_report_text(&self, r: &DrillReport) -> String {
+        let mut out = format!(
+            "{}/{}: zone {} lost at {}: {} node(s) cordoned, {} pod(s) evicted, {} eviction(s) refused at first\n",
+            r.environment,
+            r.region,
+            r.zone,
+            r.started,
+            r.nodes.iter().filter(|n| !n.was_cordoned).count(),
+            r.evicted.len(),
+            r.refused_evictions.len()
+        );
+        for e in &r.refused_evictions {
+            out.push_str(&format!(
+                "  {:>6.1}s refused  {}: {}\n",
+                e.t, e.pod, e.message
+            ));
+        }
+        for p in &r.pending {
+            out.push_str(&format!(
+                "  {:>6.1}s pending  {}: {}\n",
+                p.t, p.pod, p.message
+            ));
+        }
+        for w in &r.workloads {
+            let range = |a: Option<u32>, b: Option<u32>| match (a, b) {
+                (Some(a), Some(b)) if a == b => a.to_string(),
+                (Some(a), Some(b)) => format!("{a}-{b}"),
+                _ => "-".into(),
+            };
+            out.push_str(&format!(
+                "  {}: {} desired, fewest available {} (predicted {}, PDB minimum {}), {}\n",
+                w.workload,
+                w.desired,
+                w.observed_min,
+                range(w.predicted_min, w.predicted_max),
+                w.pdb_minimum.map_or("-".into(), |m| m.to_string()),
+                w.recovered_after
+                    .map_or("not recovered".into(), |t| format!(
+                        "fully available after {t:.1}s"
+                    ))
+            ));
+        }
+        let placement: Vec<String> = r
+            .placement
+            .iter()
+            .map(|(z, n)| format!("{z}: {n}"))
+            .collect();
+        out.push_str(&format!("  placement after: {}\n", placement.join(", ")));
+        for f in &r.findings {
+            out.push_str(&format!("  {} {f}\n", self.paint_out("33", "finding:")));
+        }
+        out.push_str(&format!(
+            "{}/{}: drill {} {} in {:.1}s; nodes {}\n",
+            r.environment,
+            r.region,
+            r.id,
+            match r.verdict {
+                Verdict::Pass => self.paint_out("32", "passed"),
+                Verdict::Fail => self.paint_out("31", "failed"),
+            },
+            r.seconds,
+            if r.restored {
+                "uncordoned"
+            } else {
+                "NOT all uncordoned: run drill --cleanup"
+            }
+        ));
+        out
+    }
+
     pub fn status_report(&self, report: &StatusReport) {
         if self.format != Format::Text {
             return self.json(report);
@@ -538,6 +625,50 @@ impl Progress for Printer {
 
 /// `N to create, N to change, N renamed, N to prune[, N to expire], N unchanged`: expiries
 /// (hashed config beyond `--keep`) are named only when there are any.
+fn drill_plan_text(p: &ZonePlan) -> String {
+    let nodes: Vec<String> = p
+        .nodes
+        .iter()
+        .map(|n| {
+            if n.was_cordoned {
+                format!("{} (already cordoned: left as it is)", n.name)
+            } else {
+                n.name.clone()
+            }
+        })
+        .collect();
+    let mut out = format!(
+        "drill (dry run): zone {} of region {}\n  1. cordon and mark hadr.dev/drill: {}\n  2. evict through the Eviction API ({} pod(s)):\n",
+        p.zone,
+        p.region,
+        nodes.join(", "),
+        p.evictions.len()
+    );
+    for e in &p.evictions {
+        out.push_str(&format!("       {e}\n"));
+    }
+    out.push_str(&format!(
+        "  3. watch until fully available: {}\n  4. uncordon the nodes it cordoned (also on error and Ctrl-C)\n",
+        p.workloads.join(", ")
+    ));
+    out
+}
+
+fn cleanup_text(regions: &[(String, Vec<(String, String)>)]) -> String {
+    let mut out = String::new();
+    for (region, nodes) in regions {
+        if nodes.is_empty() {
+            out.push_str(&format!("{region}: no node left cordoned by a drill\n"));
+        }
+        for (node, drill) in nodes {
+            out.push_str(&format!(
+                "{region}: uncordoned {node} (left by drill {drill})\n"
+            ));
+        }
+    }
+    out
+}
+
 /// What a rollout did to an object, in the report.
 fn past(action: Action) -> &'static str {
     match action {

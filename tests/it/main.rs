@@ -3,6 +3,7 @@
 
 mod cluster;
 mod diff;
+mod drill;
 mod git;
 mod ownership;
 mod policy_cluster;

@@ -1,0 +1,115 @@
+//! `kubectl hadr drill`: a zone of one region lost on purpose, measured against the
+//! prediction of `validate --lose` and the PodDisruptionBudgets.
+
+use std::path::Path;
+
+use crate::cli::DrillArgs;
+use crate::cluster::{Cluster, load_kubeconfig};
+use crate::commands::render::render_in_memory;
+use crate::commands::select::{one_environment, runtime, stop_on_signals};
+use crate::drill::{self, ZoneDrill};
+use crate::environment::{Environment, Region};
+use crate::error::Error;
+use crate::policy::{Loss, what_if};
+use crate::render::RenderedSet;
+use crate::report::Drilled;
+use crate::revision::{Revision, Source, out_dir};
+
+/// The zone, its region and the drill as the environment defines them.
+fn zone_drill(root: &Path, args: &DrillArgs) -> Result<(Environment, Region, ZoneDrill), Error> {
+    let (kind, zone) = args.lose.clone().unwrap_or_default();
+    if kind != "zone" {
+        return Err(Error::Policy(vec![format!(
+            "--lose {kind}={zone}: only zone drills are built yet; a region drill (restore from a backup and from git) needs Velero in the regions\n  help: use --lose zone=NAME"
+        )]));
+    }
+    let env = one_environment(root, &args.environment, args.region.as_ref())?;
+    let region = env
+        .regions
+        .iter()
+        .find(|r| match &args.region {
+            Some(name) => r.name == *name,
+            None => r.zones.contains(&zone),
+        })
+        .cloned()
+        .ok_or_else(|| Error::Policy(vec![unknown_zone(&env, &zone)]))?;
+    let out = out_dir(root, args.out.clone());
+    let source = Source {
+        root,
+        out: &out,
+        revision: None,
+    };
+    let revision = Revision::read(&source, &env.name, &region.name)?;
+    let workloads = revision
+        .objects
+        .iter()
+        .map(|(id, _)| id.clone())
+        .filter(drill::is_workload)
+        .collect();
+    let (sets, _) = render_in_memory(root, std::slice::from_ref(&env), Some(&region.name), true)?;
+    let refs: Vec<&RenderedSet> = sets.iter().collect();
+    let prediction = what_if(&env, &refs, &Loss::Zone(zone.clone()))
+        .into_iter()
+        .filter(|s| s.region == region.name)
+        .collect();
+    let drill = ZoneDrill {
+        region: region.name.clone(),
+        zone,
+        workloads,
+        prediction,
+        timeout: args.timeout,
+        stop: Default::default(),
+    };
+    Ok((env, region, drill))
+}
+
+fn unknown_zone(env: &Environment, zone: &str) -> String {
+    let zones: Vec<String> = env
+        .regions
+        .iter()
+        .map(|r| format!("{}: {}", r.name, r.zones.join(", ")))
+        .collect();
+    format!(
+        "environment `{}` has no zone `{zone}`\n  help: its zones are {}; or name the region with --region",
+        env.name,
+        zones.join("; ")
+    )
+}
+
+/// Plans (`--dry-run`) or runs a zone drill, after `confirm` agrees to the real one.
+pub fn drill(
+    root: &Path,
+    args: &DrillArgs,
+    confirm: impl FnOnce(&ZoneDrill) -> bool,
+) -> Result<Option<Drilled>, Error> {
+    let (env, region, mut drill) = zone_drill(root, args)?;
+    let rt = runtime()?;
+    let kubeconfig = load_kubeconfig(args.kubeconfig.as_deref())?;
+    let cluster = rt.block_on(Cluster::connect(&kubeconfig, &region.name, &region.context))?;
+    if args.dry_run {
+        let plan = rt.block_on(drill::plan_zone(&cluster, &drill))?;
+        return Ok(Some(Drilled::Planned(plan)));
+    }
+    if !confirm(&drill) {
+        return Ok(None);
+    }
+    drill.stop = stop_on_signals(&rt);
+    let report = rt.block_on(drill::zone(&cluster, &env, &drill))?;
+    Ok(Some(Drilled::Ran(Box::new(report))))
+}
+
+/// Uncordons what killed drills left cordoned, in every region of the environment (or one).
+pub fn cleanup(root: &Path, args: &DrillArgs) -> Result<Drilled, Error> {
+    let env = one_environment(root, &args.environment, args.region.as_ref())?;
+    let rt = runtime()?;
+    let kubeconfig = load_kubeconfig(args.kubeconfig.as_deref())?;
+    let mut out = Vec::new();
+    for region in env.selected_regions(args.region.as_deref()) {
+        let restored = rt.block_on(async {
+            let cluster = Cluster::connect(&kubeconfig, &region.name, &region.context).await?;
+            drill::cleanup(&cluster).await
+        })?;
+        out.push((region.name.clone(), restored));
+    }
+    Ok(Drilled::CleanedUp(out))
+}

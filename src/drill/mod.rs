@@ -1,0 +1,439 @@
+//! DR drills: lose a zone on purpose, watch the environment recover, and compare what
+//! happened with what `validate --lose` predicted and with the objectives.
+//!
+//! A zone drill cordons the zone's nodes and evicts their pods through the Eviction API, so
+//! PodDisruptionBudgets are honoured exactly as in a drain or a zone outage, then samples the
+//! environment's workloads every 200 ms (Ready pods, not the controllers' status, which lags)
+//! until every pod is evicted, none is Pending and every workload is back to full
+//! availability, or the timeout. The nodes it cordoned are always restored: at the end, on error and on a signal;
+//! a killed drill leaves them marked for `drill --cleanup`.
+
+mod evict;
+pub mod nodes;
+mod observe;
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use k8s_openapi::jiff::Timestamp;
+use serde::Serialize;
+
+use crate::cluster::lease;
+use crate::cluster::stop::Stop;
+use crate::cluster::{Cluster, ClusterError};
+use crate::environment::Environment;
+use crate::policy::Survival;
+use crate::render::manifest::ObjectId;
+use evict::{Evicted, Evictee};
+use nodes::ZoneNode;
+
+/// How often the workloads are sampled.
+const SAMPLE: Duration = Duration::from_millis(200);
+
+/// A zone drill to run in one region.
+#[derive(Debug, Clone)]
+pub struct ZoneDrill {
+    pub region: String,
+    pub zone: String,
+    /// The environment's workloads in the region (from the revision it runs).
+    pub workloads: Vec<ObjectId>,
+    /// What `validate --lose zone=<zone>` predicts for this region's workloads.
+    pub prediction: Vec<Survival>,
+    /// How long recovery may take before the drill ends unrecovered.
+    pub timeout: Duration,
+    pub stop: Stop,
+}
+
+/// Whether every objective of the drill was met.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    Pass,
+    Fail,
+}
+
+/// One change of a workload's availability, `t` seconds after the loss.
+#[derive(Debug, Clone, Serialize)]
+pub struct Sample {
+    pub t: f64,
+    pub workload: String,
+    pub available: u32,
+    pub desired: u32,
+}
+
+/// Something that happened to a pod, `t` seconds after the loss: an eviction refused (by a
+/// PodDisruptionBudget) or a pod the scheduler cannot place.
+#[derive(Debug, Clone, Serialize)]
+pub struct PodEvent {
+    pub t: f64,
+    pub pod: String,
+    pub message: String,
+}
+
+/// One workload's drill, against the prediction and its PodDisruptionBudget.
+#[derive(Debug, Clone, Serialize)]
+pub struct WorkloadResult {
+    pub workload: String,
+    pub desired: u32,
+    /// Predicted replicas left right after the loss (`validate --lose`).
+    pub predicted_min: Option<u32>,
+    pub predicted_max: Option<u32>,
+    pub pdb_minimum: Option<u32>,
+    /// The fewest available replicas seen.
+    pub observed_min: u32,
+    /// Seconds from the loss until it was fully available again, if it was.
+    pub recovered_after: Option<f64>,
+}
+
+/// The drill's evidence and verdict.
+#[derive(Debug, Clone, Serialize)]
+pub struct DrillReport {
+    pub environment: String,
+    pub region: String,
+    pub zone: String,
+    pub id: String,
+    /// When the zone was lost (RFC 3339).
+    pub started: String,
+    pub seconds: f64,
+    pub nodes: Vec<ZoneNode>,
+    pub evicted: Vec<String>,
+    pub refused_evictions: Vec<PodEvent>,
+    pub pending: Vec<PodEvent>,
+    pub timeline: Vec<Sample>,
+    pub workloads: Vec<WorkloadResult>,
+    /// Pods of the environment per zone at the end.
+    pub placement: BTreeMap<String, u32>,
+    /// Each objective missed or prediction contradicted, in words.
+    pub findings: Vec<String>,
+    /// Whether every node the drill cordoned was uncordoned.
+    pub restored: bool,
+    pub verdict: Verdict,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DrillError {
+    #[error(transparent)]
+    Cluster(#[from] ClusterError),
+    #[error(
+        "region `{region}` has no nodes labelled topology.kubernetes.io/zone={zone}\n  help: zones here: {known}"
+    )]
+    NoSuchZone {
+        region: String,
+        zone: String,
+        known: String,
+    },
+}
+
+/// What a zone drill would do, read from the cluster without changing it (`--dry-run`).
+#[derive(Debug, Clone, Serialize)]
+pub struct ZonePlan {
+    pub region: String,
+    pub zone: String,
+    pub nodes: Vec<ZoneNode>,
+    pub evictions: Vec<String>,
+    pub workloads: Vec<String>,
+}
+
+/// Whether a drill follows the availability of objects of this kind (its workloads).
+pub fn is_workload(id: &ObjectId) -> bool {
+    matches!(id.kind.as_str(), "Deployment" | "StatefulSet")
+}
+
+/// Reads the nodes and pods a zone drill would touch.
+pub async fn plan_zone(cluster: &Cluster, drill: &ZoneDrill) -> Result<ZonePlan, DrillError> {
+    let nodes = zone_nodes(cluster, &drill.zone).await?;
+    let names: Vec<String> = nodes.iter().map(|n| n.name.clone()).collect();
+    let pods = evict::pods_on(cluster, &names).await?;
+    Ok(ZonePlan {
+        region: drill.region.clone(),
+        zone: drill.zone.clone(),
+        nodes,
+        evictions: pods.iter().map(ToString::to_string).collect(),
+        workloads: drill.workloads.iter().map(ToString::to_string).collect(),
+    })
+}
+
+async fn zone_nodes(cluster: &Cluster, zone: &str) -> Result<Vec<ZoneNode>, DrillError> {
+    let found = nodes::in_zone(cluster, zone).await?;
+    if found.is_empty() {
+        let zones: std::collections::BTreeSet<String> =
+            nodes::zones(cluster).await?.into_values().collect();
+        return Err(DrillError::NoSuchZone {
+            region: cluster.region.clone(),
+            zone: zone.into(),
+            known: zones.into_iter().collect::<Vec<_>>().join(", "),
+        });
+    }
+    Ok(found)
+}
+
+/// Runs a zone drill under the environment's Lease and restores every node it cordoned,
+/// whatever happens.
+///
+/// Errors: the Lease is held (a rollout runs), the zone has no nodes, or a request fails
+/// (the nodes are restored before the error is returned).
+pub async fn zone(
+    cluster: &Cluster,
+    env: &Environment,
+    drill: &ZoneDrill,
+) -> Result<DrillReport, DrillError> {
+    let held = lease::acquire(cluster, &env.name, &env.namespace).await?;
+    let nodes = match zone_nodes(cluster, &drill.zone).await {
+        Ok(n) => n,
+        Err(e) => {
+            held.release().await;
+            return Err(e);
+        }
+    };
+    let mut report = DrillReport::new(env, drill, nodes);
+    let mut cordoned = Vec::new();
+    let outcome = lose_and_recover(cluster, env, drill, &mut report, &mut cordoned).await;
+    report.restored = restore(cluster, &cordoned).await.is_ok();
+    held.release().await;
+    outcome?;
+    if !report.restored {
+        report.findings.push(format!(
+            "not every cordoned node could be uncordoned; run `kubectl hadr drill {} --cleanup`",
+            env.name
+        ));
+    }
+    report.conclude();
+    Ok(report)
+}
+
+/// Uncordons every node in `cordoned`, trying all of them; the first error is returned.
+async fn restore(cluster: &Cluster, cordoned: &[String]) -> Result<(), ClusterError> {
+    let mut first = None;
+    for node in cordoned {
+        if let Err(e) = nodes::uncordon(cluster, node).await {
+            first = first.or(Some(e));
+        }
+    }
+    first.map_or(Ok(()), Err)
+}
+
+/// Undoes what killed drills left: every node marked with a drill id is uncordoned. Returns
+/// the nodes restored, with the drill that had cordoned each.
+pub async fn cleanup(cluster: &Cluster) -> Result<Vec<(String, String)>, ClusterError> {
+    let left = nodes::left_cordoned(cluster).await?;
+    for (node, _) in &left {
+        nodes::uncordon(cluster, node).await?;
+    }
+    Ok(left)
+}
+
+/// Cordons the zone, evicts its pods and follows the workloads until they are back or time
+/// is up. `cordoned` names each node as soon as it is cordoned, for the caller to restore.
+async fn lose_and_recover(
+    cluster: &Cluster,
+    env: &Environment,
+    drill: &ZoneDrill,
+    report: &mut DrillReport,
+    cordoned: &mut Vec<String>,
+) -> Result<(), DrillError> {
+    for node in report.nodes.iter().filter(|n| !n.was_cordoned) {
+        cordoned.push(node.name.clone());
+        nodes::cordon(cluster, &node.name, &report.id).await?;
+    }
+    let names: Vec<String> = report.nodes.iter().map(|n| n.name.clone()).collect();
+    let mut to_evict = evict::pods_on(cluster, &names).await?;
+    let start = Instant::now();
+    let mut seen = Watch::new(drill.workloads.len());
+    loop {
+        let t = start.elapsed().as_secs_f64();
+        to_evict = evict_all(cluster, to_evict, t, report).await?;
+        let now = observe::availability(cluster, &env.namespace, &drill.workloads).await?;
+        seen.record(t, &drill.workloads, &now, report);
+        let pending = observe::pending(cluster, &env.namespace).await?;
+        for (pod, why) in &pending {
+            if !report
+                .pending
+                .iter()
+                .any(|p| p.pod == *pod && p.message == *why)
+            {
+                report.pending.push(PodEvent {
+                    t,
+                    pod: pod.clone(),
+                    message: why.clone(),
+                });
+            }
+        }
+        let recovered = to_evict.is_empty()
+            && pending.is_empty()
+            && now.iter().all(|a| a.available >= a.desired);
+        if recovered || start.elapsed() > drill.timeout || drill.stop.requested() {
+            if drill.stop.requested() {
+                report
+                    .findings
+                    .push("interrupted by a signal before recovery".into());
+            } else if !recovered {
+                report.findings.push(format!(
+                    "not back to full availability within {}s",
+                    drill.timeout.as_secs()
+                ));
+            }
+            break;
+        }
+        tokio::select! {
+            () = tokio::time::sleep(SAMPLE) => {}
+            () = drill.stop.wait() => {}
+        }
+    }
+    report.seconds = start.elapsed().as_secs_f64();
+    report.workloads = seen.results(drill);
+    let zones = nodes::zones(cluster).await?;
+    report.placement = observe::placement(cluster, &env.namespace, &zones).await?;
+    Ok(())
+}
+
+/// Asks to evict every pod still to go; returns those the API server refused for now.
+async fn evict_all(
+    cluster: &Cluster,
+    pods: Vec<Evictee>,
+    t: f64,
+    report: &mut DrillReport,
+) -> Result<Vec<Evictee>, ClusterError> {
+    let mut refused = Vec::new();
+    for pod in pods {
+        match evict::evict(cluster, &pod).await? {
+            Evicted::Yes => report.evicted.push(pod.to_string()),
+            Evicted::Gone => {}
+            Evicted::Refused(message) => {
+                let name = pod.to_string();
+                if !report.refused_evictions.iter().any(|e| e.pod == name) {
+                    report.refused_evictions.push(PodEvent {
+                        t,
+                        pod: name,
+                        message,
+                    });
+                }
+                refused.push(pod);
+            }
+        }
+    }
+    Ok(refused)
+}
+
+/// What the sampling has seen of each workload so far.
+struct Watch {
+    last: Vec<Option<observe::Availability>>,
+    min: Vec<u32>,
+    desired: Vec<u32>,
+    recovered: Vec<Option<f64>>,
+}
+
+impl Watch {
+    fn new(n: usize) -> Watch {
+        Watch {
+            last: vec![None; n],
+            min: vec![u32::MAX; n],
+            desired: vec![0; n],
+            recovered: vec![None; n],
+        }
+    }
+
+    /// Notes a sample; the timeline gets a point whenever a workload's availability changes.
+    fn record(
+        &mut self,
+        t: f64,
+        ids: &[ObjectId],
+        now: &[observe::Availability],
+        report: &mut DrillReport,
+    ) {
+        for (i, a) in now.iter().enumerate() {
+            self.min[i] = self.min[i].min(a.available);
+            self.desired[i] = a.desired;
+            if a.available < a.desired {
+                self.recovered[i] = None;
+            } else if self.recovered[i].is_none() {
+                self.recovered[i] = Some(t);
+            }
+            if self.last[i] != Some(*a) {
+                self.last[i] = Some(*a);
+                report.timeline.push(Sample {
+                    t,
+                    workload: ids[i].to_string(),
+                    available: a.available,
+                    desired: a.desired,
+                });
+            }
+        }
+    }
+
+    fn results(&self, drill: &ZoneDrill) -> Vec<WorkloadResult> {
+        drill
+            .workloads
+            .iter()
+            .enumerate()
+            .map(|(i, id)| {
+                let name = id.to_string();
+                let predicted = drill.prediction.iter().find(|s| s.workload == name);
+                WorkloadResult {
+                    desired: self.desired[i],
+                    predicted_min: predicted.map(|p| p.left_min),
+                    predicted_max: predicted.map(|p| p.left_max),
+                    pdb_minimum: predicted.and_then(|p| p.pdb_minimum),
+                    observed_min: self.min[i].min(self.desired[i]),
+                    recovered_after: self.recovered[i],
+                    workload: name,
+                }
+            })
+            .collect()
+    }
+}
+
+impl DrillReport {
+    fn new(env: &Environment, drill: &ZoneDrill, nodes: Vec<ZoneNode>) -> DrillReport {
+        let started = Timestamp::now();
+        DrillReport {
+            environment: env.name.clone(),
+            region: drill.region.clone(),
+            zone: drill.zone.clone(),
+            id: format!("zone-{}-{}", drill.zone, started.as_second()),
+            started: started.to_string(),
+            seconds: 0.0,
+            nodes,
+            evicted: Vec::new(),
+            refused_evictions: Vec::new(),
+            pending: Vec::new(),
+            timeline: Vec::new(),
+            workloads: Vec::new(),
+            placement: BTreeMap::new(),
+            findings: Vec::new(),
+            restored: false,
+            verdict: Verdict::Fail,
+        }
+    }
+
+    /// Findings per workload, then the verdict: a pass when there are none.
+    fn conclude(&mut self) {
+        for w in &self.workloads {
+            let floor = w.pdb_minimum.unwrap_or(1).max(1);
+            if w.observed_min < floor {
+                self.findings.push(format!(
+                    "{}: availability fell to {} of {}, below the {} the PodDisruptionBudget (or one replica) must keep",
+                    w.workload, w.observed_min, w.desired, floor
+                ));
+            }
+            if let Some(predicted) = w.predicted_min
+                && w.observed_min < predicted
+            {
+                self.findings.push(format!(
+                    "{}: availability fell to {}, below the {} `validate --lose zone={}` predicted",
+                    w.workload, w.observed_min, predicted, self.zone
+                ));
+            }
+        }
+        if self.placement.get(&self.zone).is_some_and(|n| *n > 0) {
+            self.findings.push(format!(
+                "pods of the environment still run in the lost zone {}",
+                self.zone
+            ));
+        }
+        self.verdict = if self.findings.is_empty() {
+            Verdict::Pass
+        } else {
+            Verdict::Fail
+        };
+    }
+}
