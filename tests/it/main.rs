@@ -4,6 +4,7 @@
 mod cluster;
 mod diff;
 mod git;
+mod kubectl_yaml;
 mod policy_cluster;
 mod render;
 mod rollout;

@@ -91,7 +91,7 @@ fn render_is_byte_identical_across_runs_file_orders_directories_and_locales() {
     assert_eq!(before, a.snapshot("rendered"));
 }
 
-const TRAPS: &[&str] = &[
+pub(crate) const TRAPS: &[&str] = &[
     "on",
     "off",
     "yes",
@@ -108,46 +108,6 @@ const TRAPS: &[&str] = &[
     "1e3",
     ".inf",
 ];
-
-#[test]
-#[ignore = "needs PyYAML: scripts/test runs it"]
-fn yaml11_traps_come_back_as_the_same_strings_from_a_yaml11_reader() {
-    let ws = Workspace::empty();
-    let mut config = String::from("  config:\n");
-    for (i, t) in TRAPS.iter().enumerate() {
-        config.push_str(&format!("    K{i:02}: '{t}'\n"));
-    }
-    ws.write("environments/dev.yaml", environment("dev", &config));
-    ws.hadr(&["render"]).assert().success();
-    let files = ws.snapshot("rendered/dev/east");
-    let (name, _) = files
-        .iter()
-        .find(|(n, _)| n.starts_with("core_configmap_web_web-config-"))
-        .expect("config map rendered");
-    let path = ws.root().join("rendered/dev/east").join(name);
-    // PyYAML implements YAML 1.1, as kubectl's and the API server's readers do.
-    let out = StdCommand::new("python3")
-        .args([
-            "-c",
-            "import json, sys, yaml; print(json.dumps(yaml.safe_load(open(sys.argv[1]))['data']))",
-        ])
-        .arg(&path)
-        .output()
-        .expect("python3 with PyYAML (pip install pyyaml)");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let data: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    for (i, t) in TRAPS.iter().enumerate() {
-        assert_eq!(
-            data[format!("K{i:02}")],
-            serde_json::json!(t),
-            "value {t:?}"
-        );
-    }
-}
 
 #[test]
 fn a_template_emitting_a_plain_yaml11_boolean_gets_a_warning_with_line_and_fix() {
