@@ -60,7 +60,10 @@ fn encode(hex: &str) -> String {
         .collect()
 }
 
-/// Serializes as Go's encoding/json does: sorted keys, no spaces, HTML-safe escapes.
+/// Serializes as Go's encoding/json (Go 1.22 and later) does: sorted keys, no spaces, `\b`,
+/// `\f`, `\n`, `\r`, `\t` and `\u00XX` for the other control characters, HTML-safe escapes
+/// (`<`, `>`, `&`) and U+2028/U+2029 escaped; DEL and other characters as they are. Checked
+/// against kustomize's own hasher by the `kustomize-hash` oracle (tests/it/kustomize_parity.rs).
 fn go_json(v: &Value, out: &mut String) {
     match v {
         Value::Object(m) => {
@@ -101,6 +104,9 @@ fn go_string(s: &str, out: &mut String) {
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
+            // Since Go 1.22 (kustomize v5.7.1 is built with a newer Go).
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
             '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => {
                 let _ = write!(out, "\\u{:04x}", c as u32);
             }
@@ -262,6 +268,27 @@ mod tests {
     fn secret_with_html_and_non_ascii_values_matches_kustomize() {
         let s = json!({"apiVersion": "v1", "kind": "Secret", "type": "Opaque", "metadata": {"name": "s"}, "data": {"name": "em/Dqw==", "tok": "PCY+"}});
         assert_eq!(kustomize_suffix(&s).unwrap(), "k9hkgbd4h5");
+    }
+
+    /// Issue 13, item 10: Go 1.22+ writes `\f` and `\b` as such, not as `\u000c`/`\u0008`.
+    /// Values from kustomize v5.7.1's code (the `kustomize-hash` oracle); the first is also
+    /// what `kustomize build` v5.7.1 names `{PAGE_BREAK: "a\fb"}`.
+    #[test]
+    fn form_feed_and_backspace_values_match_kustomize() {
+        let page_break = cm(json!({"PAGE_BREAK": "a\u{c}b"}));
+        assert_eq!(kustomize_suffix(&page_break).unwrap(), "d586bdk8d5");
+        let backspace = cm(json!({"PAGE_BREAK": "a\u{8}b"}));
+        assert_eq!(kustomize_suffix(&backspace).unwrap(), "thb628ggfh");
+    }
+
+    #[test]
+    fn control_characters_del_and_line_separators_match_kustomize() {
+        let c = cm(
+            json!({"DEL": "a\u{7f}b", "LS": "x\u{2028}y\u{2029}", "NUL": "\u{0}\u{1f}", "HTML": "<>&"}),
+        );
+        assert_eq!(kustomize_suffix(&c).unwrap(), "9546hc77dc");
+        let s = json!({"apiVersion": "v1", "kind": "Secret", "type": "Opaque", "metadata": {"name": "x"}, "stringData": {"pw": "a\u{c}b<"}});
+        assert_eq!(kustomize_suffix(&s).unwrap(), "72b7g226kk");
     }
 
     #[test]

@@ -5,6 +5,7 @@ mod cluster;
 mod diff;
 mod git;
 mod kubectl_yaml;
+mod kustomize_parity;
 mod policy_cluster;
 mod render;
 mod rollout;
