@@ -2,17 +2,14 @@
 //! kustomize's own generators (an in-memory `kustomize build`) and hasher, and every suffix we
 //! compute must be the one it gives.
 
-use std::cell::RefCell;
-
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use proptest::prelude::*;
-use proptest::test_runner::{Config, TestRunner};
 use serde_json::{Value, json};
 
 use kubectl_hadr::render::hash::kustomize_suffix;
 
-use crate::support::oracle::Oracle;
+use crate::support::oracle::{Oracle, differential, text_of};
 use crate::support::workspace::{Workspace, environment};
 
 fn ask(oracle: &mut Oracle, request: &Value) -> Value {
@@ -80,12 +77,7 @@ const PIECES: &[&str] = &[
 ];
 
 fn value_text() -> impl Strategy<Value = String> {
-    let piece = prop_oneof![
-        6 => proptest::sample::select(PIECES).prop_map(str::to_string),
-        1 => any::<char>().prop_map(String::from),
-        1 => (1usize..200).prop_map(|n| "x".repeat(n)),
-    ];
-    proptest::collection::vec(piece, 0..8).prop_map(|p| p.concat())
+    text_of(PIECES, 200)
 }
 
 /// ConfigMap and Secret keys (`[-._a-zA-Z0-9]+`) that kustomize can hash: it reads the data
@@ -127,14 +119,8 @@ fn generator() -> impl Strategy<Value = Value> {
 #[test]
 #[ignore = "needs testenv: scripts/test runs it"]
 fn our_suffix_is_kustomize_builds_for_every_generated_config_map_and_secret() {
-    let oracle = RefCell::new(Oracle::start("kustomize-hash"));
-    let mut runner = TestRunner::new(Config {
-        cases: 1500,
-        failure_persistence: None,
-        ..Config::default()
-    });
-    let result = runner.run(&generator(), |request| {
-        let Some(built) = ask_unless_kustomize_fails(&mut oracle.borrow_mut(), &request) else {
+    differential("kustomize-hash", 1500, generator(), |oracle, request| {
+        let Some(built) = ask_unless_kustomize_fails(oracle, &request) else {
             return Ok(());
         };
         let object = &built["object"];
@@ -148,9 +134,6 @@ fn our_suffix_is_kustomize_builds_for_every_generated_config_map_and_secret() {
         );
         Ok(())
     });
-    if let Err(e) = result {
-        panic!("{e}");
-    }
 }
 
 fn string_map() -> impl Strategy<Value = Value> {
@@ -187,24 +170,15 @@ fn object() -> impl Strategy<Value = Value> {
 #[test]
 #[ignore = "needs testenv: scripts/test runs it"]
 fn our_suffix_is_kustomize_hashers_for_generated_objects() {
-    let oracle = RefCell::new(Oracle::start("kustomize-hash"));
-    let mut runner = TestRunner::new(Config {
-        cases: 1500,
-        failure_persistence: None,
-        ..Config::default()
-    });
-    let result = runner.run(&object(), |object| {
+    differential("kustomize-hash", 1500, object(), |oracle, object| {
         let request = json!({"hash": object});
-        let Some(theirs) = ask_unless_kustomize_fails(&mut oracle.borrow_mut(), &request) else {
+        let Some(theirs) = ask_unless_kustomize_fails(oracle, &request) else {
             return Ok(());
         };
         let ours = kustomize_suffix(&object).expect("a ConfigMap or Secret");
         prop_assert_eq!(theirs["hash"].as_str(), Some(ours.as_str()), "{}", object);
         Ok(())
     });
-    if let Err(e) = result {
-        panic!("{e}");
-    }
 }
 
 /// Issue 13, item 10: `{PAGE_BREAK: "a\fb"}` is named `d586bdk8d5` by kustomize v5.7.1, and so

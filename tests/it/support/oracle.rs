@@ -54,3 +54,38 @@ impl Drop for Oracle {
         let _ = self.child.wait();
     }
 }
+
+/// Strings of up to seven pieces, each from `pieces` (mostly), any character, or a run of `x`
+/// up to `longest` long: the adversarial text the differential tests generate.
+pub fn text_of(
+    pieces: &'static [&'static str],
+    longest: usize,
+) -> impl proptest::strategy::Strategy<Value = String> {
+    use proptest::prelude::*;
+    let piece = prop_oneof![
+        6 => proptest::sample::select(pieces).prop_map(str::to_string),
+        1 => any::<char>().prop_map(String::from),
+        1 => (1..=longest).prop_map(|n| "x".repeat(n)),
+    ];
+    proptest::collection::vec(piece, 0..8).prop_map(|p| p.concat())
+}
+
+/// Runs `test` on `cases` generated inputs, all asked of one running oracle NAME; panics
+/// with proptest's minimal failing input.
+pub fn differential<S: proptest::strategy::Strategy>(
+    name: &str,
+    cases: u32,
+    strategy: S,
+    test: impl Fn(&mut Oracle, S::Value) -> proptest::test_runner::TestCaseResult,
+) {
+    use proptest::test_runner::{Config, TestRunner};
+    let oracle = std::cell::RefCell::new(Oracle::start(name));
+    let mut runner = TestRunner::new(Config {
+        cases,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    if let Err(e) = runner.run(&strategy, |input| test(&mut oracle.borrow_mut(), input)) {
+        panic!("{e}");
+    }
+}
