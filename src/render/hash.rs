@@ -1,5 +1,5 @@
-//! Content hashes: kustomize-compatible name suffixes for ConfigMaps and Secrets, the rewriting
-//! of every reference to them in pod templates.
+//! Content hashes: kustomize-compatible name suffixes for ConfigMaps and Secrets, and the
+//! renames they make (the references are rewritten by `references.rs`).
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -130,94 +130,6 @@ impl Renames {
     pub fn is_empty(&self) -> bool {
         self.config_maps.is_empty() && self.secrets.is_empty()
     }
-}
-
-/// The path from an object to its pod spec, for every kind that carries a pod template.
-fn pod_spec_mut(object: &mut Value) -> Option<&mut Value> {
-    let kind = object.get("kind")?.as_str()?.to_string();
-    let spec = object.get_mut("spec")?;
-    match kind.as_str() {
-        "Pod" => Some(spec),
-        "Deployment"
-        | "StatefulSet"
-        | "DaemonSet"
-        | "ReplicaSet"
-        | "Job"
-        | "ReplicationController" => spec.get_mut("template")?.get_mut("spec"),
-        "CronJob" => spec
-            .get_mut("jobTemplate")?
-            .get_mut("spec")?
-            .get_mut("template")?
-            .get_mut("spec"),
-        _ => None,
-    }
-}
-
-/// Rewrites every reference to a renamed ConfigMap or Secret in the object's pod template:
-/// envFrom, env valueFrom, volumes (including projected sources) and imagePullSecrets.
-/// Returns how many references were rewritten.
-pub fn rewrite_references(object: &mut Value, renames: &Renames) -> usize {
-    if renames.is_empty() {
-        return 0;
-    }
-    let Some(pod) = pod_spec_mut(object) else {
-        return 0;
-    };
-    let mut n = 0;
-    let mut rename = |holder: Option<&mut Value>, field: &str, table: &BTreeMap<String, String>| {
-        if let Some(Value::String(name)) = holder.and_then(|h| h.get_mut(field))
-            && let Some(new) = table.get(name.as_str())
-        {
-            *name = new.clone();
-            n += 1;
-        }
-    };
-    for list in ["containers", "initContainers", "ephemeralContainers"] {
-        let Some(Value::Array(containers)) = pod.get_mut(list) else {
-            continue;
-        };
-        for c in containers {
-            if let Some(Value::Array(env_from)) = c.get_mut("envFrom") {
-                for e in env_from {
-                    rename(e.get_mut("configMapRef"), "name", &renames.config_maps);
-                    rename(e.get_mut("secretRef"), "name", &renames.secrets);
-                }
-            }
-            if let Some(Value::Array(env)) = c.get_mut("env") {
-                for e in env {
-                    let Some(from) = e.get_mut("valueFrom") else {
-                        continue;
-                    };
-                    rename(
-                        from.get_mut("configMapKeyRef"),
-                        "name",
-                        &renames.config_maps,
-                    );
-                    rename(from.get_mut("secretKeyRef"), "name", &renames.secrets);
-                }
-            }
-        }
-    }
-    if let Some(Value::Array(volumes)) = pod.get_mut("volumes") {
-        for v in volumes {
-            rename(v.get_mut("configMap"), "name", &renames.config_maps);
-            rename(v.get_mut("secret"), "secretName", &renames.secrets);
-            if let Some(Value::Array(sources)) =
-                v.get_mut("projected").and_then(|p| p.get_mut("sources"))
-            {
-                for s in sources {
-                    rename(s.get_mut("configMap"), "name", &renames.config_maps);
-                    rename(s.get_mut("secret"), "name", &renames.secrets);
-                }
-            }
-        }
-    }
-    if let Some(Value::Array(pull)) = pod.get_mut("imagePullSecrets") {
-        for p in pull {
-            rename(Some(p), "name", &renames.secrets);
-        }
-    }
-    n
 }
 
 #[cfg(test)]

@@ -246,6 +246,98 @@ fn config_maps_get_kustomize_hash_suffixes_and_every_workload_kind_is_rewritten(
     assert!(cm.contains("immutable: true"));
 }
 
+/// The Secret and references to it and to the built-in `web-config` ConfigMap outside pod
+/// templates (issue 13, item 11).
+const REFERENCES: &str = "apiVersion: v1
+kind: Secret
+metadata: {name: creds, namespace: web, annotations: {hadr.dev/plaintext-secret: allow}}
+type: Opaque
+data: {password: cDw+JnNz}
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: runner, namespace: web}
+imagePullSecrets: [{name: creds}]
+secrets: [{name: creds}]
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: web, namespace: web}
+spec:
+  tls: [{hosts: [web.example.com], secretName: creds}]
+  rules: [{host: web.example.com}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: reader, namespace: web}
+rules:
+  - {apiGroups: [\"\"], resources: [configmaps], resourceNames: [web-config], verbs: [get]}
+  - {apiGroups: [\"\"], resources: [secrets], resourceNames: [creds], verbs: [get]}
+  - {apiGroups: [\"\"], resources: [pods], resourceNames: [creds], verbs: [get]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: web-reader}
+rules:
+  - {apiGroups: [\"\"], resources: [secrets], resourceNames: [creds], verbs: [get]}
+";
+
+/// Issue 13, item 11: a ServiceAccount's `imagePullSecrets`/`secrets`, an Ingress
+/// `tls[].secretName` and Role/ClusterRole `resourceNames` follow the hashed names.
+#[test]
+fn references_outside_pod_templates_follow_the_hashed_names() {
+    let ws = Workspace::empty();
+    ws.write(
+        "environments/dev.yaml",
+        environment("dev", "  namespace: web\n"),
+    );
+    ws.write("templates/references.yaml", REFERENCES);
+    ws.hadr(&["render"])
+        .assert()
+        .success()
+        .stderr(contains("refers to").not());
+    let read = |file: &str| ws.read(&format!("rendered/dev/east/{file}"));
+    let sa = read("core_serviceaccount_web_runner.yaml");
+    assert!(
+        sa.contains("imagePullSecrets:\n- name: creds-2mb49b6m65\n")
+            && sa.contains("secrets:\n- name: creds-2mb49b6m65\n"),
+        "{sa}"
+    );
+    let ingress = read("networking.k8s.io_ingress_web_web.yaml");
+    assert!(
+        ingress.contains("secretName: creds-2mb49b6m65"),
+        "{ingress}"
+    );
+    let role = read("rbac.authorization.k8s.io_role_web_reader.yaml");
+    assert!(role.contains("- web-config-42745tchd9\n"), "{role}");
+    assert_eq!(role.matches("- creds-2mb49b6m65\n").count(), 1, "{role}");
+    assert!(
+        role.contains("- creds\n"),
+        "a rule about pods keeps its name:\n{role}"
+    );
+    let cluster_role = read("rbac.authorization.k8s.io_clusterrole___web-reader.yaml");
+    assert!(
+        cluster_role.contains("- creds-2mb49b6m65\n"),
+        "{cluster_role}"
+    );
+}
+
+/// A field that names a hashed Secret but that nothing rewrites gets a warning naming the
+/// template, its line, the object and the field.
+#[test]
+fn a_reference_to_a_hashed_name_that_nothing_rewrites_is_warned_about() {
+    let ws = Workspace::empty();
+    ws.write(
+        "environments/dev.yaml",
+        environment("dev", "  namespace: web\n"),
+    );
+    let backup = "---\napiVersion: example.com/v1\nkind: Backup\nmetadata: {name: nightly, namespace: web}\nspec:\n  credentialsSecret: creds\n";
+    ws.write("templates/references.yaml", format!("{REFERENCES}{backup}"));
+    ws.hadr(&["render"]).assert().success().stderr(contains(
+        "references.yaml:38: Backup.example.com web/nightly refers to Secret `creds` at `spec.credentialsSecret`, but that Secret is renamed `creds-2mb49b6m65`",
+    ));
+}
+
 #[test]
 #[ignore = "needs PyYAML: scripts/test runs it"]
 fn standard_labels_are_on_every_object_and_the_index_lists_every_file() {
