@@ -8,7 +8,9 @@
 //	  {"build": {"kind": "ConfigMap"|"Secret", "type": "...", "files": [{"key": K, "base64": B}]}}
 //	      a real `kustomize build` (in memory) of a kustomization with one configMapGenerator
 //	      or secretGenerator entry named "gen" whose file sources are K=<a file holding the
-//	      bytes B decodes to>; answers {"name": <generated name>, "object": <generated object>}
+//	      bytes B decodes to>, optionally with "resources" (YAML of more objects) and a
+//	      "namespace"; answers {"name": <generated name>, "object": <generated object>,
+//	      "objects": [<every object built, references to "gen" rewritten by kustomize>]}
 //	  {"hash": <object>}
 //	      kustomize's hasher (api/hasher) over the object, its node built as kustomize's
 //	      generators build theirs; answers {"hash": <suffix>}
@@ -41,6 +43,10 @@ type generator struct {
 	Kind  string `json:"kind"`
 	Type  string `json:"type"`
 	Files []file `json:"files"`
+	// Optional: YAML of more objects (kustomize rewrites their references to "gen"), and
+	// the kustomization's namespace.
+	Resources string `json:"resources"`
+	Namespace string `json:"namespace"`
 }
 
 type request struct {
@@ -120,6 +126,15 @@ func build(g *generator) ([]byte, error) {
 		}
 		fmt.Fprintf(&k, "  - %s\n", strconv.Quote(f.Key+"=f"+strconv.Itoa(i)))
 	}
+	if g.Resources != "" {
+		if err := fs.WriteFile("/app/resources.yaml", []byte(g.Resources)); err != nil {
+			return nil, err
+		}
+		k.WriteString("resources:\n- resources.yaml\n")
+	}
+	if g.Namespace != "" {
+		fmt.Fprintf(&k, "namespace: %s\n", strconv.Quote(g.Namespace))
+	}
 	if err := fs.WriteFile("/app/kustomization.yaml", []byte(k.String())); err != nil {
 		return nil, err
 	}
@@ -127,15 +142,23 @@ func build(g *generator) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if m.Size() != 1 {
-		return nil, fmt.Errorf("kustomize built %d objects, not 1", m.Size())
+	var generated interface{}
+	name := ""
+	objects := []json.RawMessage{}
+	for _, res := range m.Resources() {
+		object, err := res.MarshalJSON()
+		if err != nil {
+			return nil, err
+		}
+		objects = append(objects, object)
+		if res.GetKind() == g.Kind && strings.HasPrefix(res.GetName(), "gen-") {
+			name, generated = res.GetName(), json.RawMessage(object)
+		}
 	}
-	res := m.Resources()[0]
-	object, err := res.MarshalJSON()
-	if err != nil {
-		return nil, err
+	if generated == nil {
+		return nil, fmt.Errorf("kustomize built no %s named gen-*", g.Kind)
 	}
-	return json.Marshal(map[string]interface{}{"name": res.GetName(), "object": json.RawMessage(object)})
+	return json.Marshal(map[string]interface{}{"name": name, "object": generated, "objects": objects})
 }
 
 // hash builds the object's node as kustomize's generators build theirs (every string a
