@@ -291,13 +291,46 @@ pub(super) struct Dangling {
 /// happens to match (a container named like a ConfigMap) is not reported.
 pub(super) fn dangling(object: &Value, scope: &Scope<'_>) -> Vec<Dangling> {
     let mut found = Vec::new();
-    walk(object, &mut String::new(), false, scope, &mut found);
+    walk(object, &mut Vec::new(), false, scope, &mut found);
     found
 }
 
-fn walk(
-    value: &Value,
-    path: &mut String,
+/// One step of the path to a value: a key or a list index.
+enum Step<'a> {
+    Key(&'a str),
+    Index(usize),
+}
+
+/// `spec.tls[0].secretName`.
+fn path_text(path: &[Step<'_>]) -> String {
+    let mut out = String::new();
+    for step in path {
+        match step {
+            Step::Key(k) if out.is_empty() => out.push_str(k),
+            Step::Key(k) => {
+                out.push('.');
+                out.push_str(k);
+            }
+            Step::Index(i) => out.push_str(&format!("[{i}]")),
+        }
+    }
+    out
+}
+
+/// Whether a key mentions a secret or a config map, in any case (no allocation: this runs
+/// on every key of every object of a render).
+fn mentions_reference(key: &str) -> bool {
+    let contains = |needle: &[u8]| {
+        key.as_bytes()
+            .windows(needle.len())
+            .any(|w| w.eq_ignore_ascii_case(needle))
+    };
+    contains(b"secret") || contains(b"configmap")
+}
+
+fn walk<'a>(
+    value: &'a Value,
+    path: &mut Vec<Step<'a>>,
     mentioned: bool,
     scope: &Scope<'_>,
     found: &mut Vec<Dangling>,
@@ -305,30 +338,23 @@ fn walk(
     match value {
         Value::Object(map) => {
             for (key, v) in map {
-                let len = path.len();
-                if !path.is_empty() {
-                    path.push('.');
-                }
-                path.push_str(key);
-                let lower = key.to_ascii_lowercase();
-                let here = mentioned || lower.contains("secret") || lower.contains("configmap");
-                walk(v, path, here, scope, found);
-                path.truncate(len);
+                path.push(Step::Key(key));
+                walk(v, path, mentioned || mentions_reference(key), scope, found);
+                path.pop();
             }
         }
         Value::Array(items) => {
             for (i, v) in items.iter().enumerate() {
-                let len = path.len();
-                path.push_str(&format!("[{i}]"));
+                path.push(Step::Index(i));
                 walk(v, path, mentioned, scope, found);
-                path.truncate(len);
+                path.pop();
             }
         }
         Value::String(s) if mentioned => {
             for target in [ConfigMap, Secret] {
                 if let Some(new) = scope.new_names(target, s).into_iter().next() {
                     found.push(Dangling {
-                        path: path.clone(),
+                        path: path_text(path),
                         target,
                         old: s.clone(),
                         new: new.to_string(),
