@@ -336,6 +336,10 @@ fn a_reference_to_a_hashed_name_that_nothing_rewrites_is_warned_about() {
     ws.hadr(&["render"]).assert().success().stderr(contains(
         "references.yaml:38: Backup.example.com web/nightly refers to Secret `creds` at `spec.credentialsSecret`, but that Secret is renamed `creds-2mb49b6m65`",
     ));
+    // A render that changes nothing (its regions taken from the cache) says it again.
+    ws.hadr(&["render"]).assert().success().stderr(contains(
+        "refers to Secret `creds` at `spec.credentialsSecret`",
+    ));
 }
 
 #[test]
