@@ -8,29 +8,42 @@ use serde_json::Value;
 
 use super::hash::{self, Renames};
 use super::manifest::{self, ObjectId};
-use super::{RenderError, RenderFailure, RenderedObject, RenderedSet};
+use super::references::{self, Scope};
+use super::{RenderError, RenderFailure, RenderedObject, RenderedSet, Warning};
 use crate::yaml;
 
 /// The new names of the content-hashed objects, per namespace (`None`: cluster-scoped).
 type RenamesByNamespace = HashMap<Option<String>, Renames>;
 
 /// Labels, content hashes, reference rewriting, canonical bytes and the set digest of the
-/// objects of environment `env` in `region`, each with the template that produced it.
+/// objects of environment `env` in `region`, each with the template that produced it; and a
+/// warning for each reference to a renamed object that nothing rewrote, with the field's key
+/// and the old name it holds (its line is 0: the caller finds the template line).
 pub(super) fn finish(
     env: &str,
     region: &str,
     mut objects: Vec<(Value, String)>,
     keep_objects: bool,
-) -> Result<RenderedSet, RenderError> {
+) -> Result<(RenderedSet, Vec<Unplaced>), RenderError> {
     let set = SetName { env, region };
     let renames = label_and_hash(&set, &mut objects)?;
-    let rendered = canonical_objects(&set, objects, &renames, keep_objects)?;
-    Ok(RenderedSet {
+    let mut warnings = Vec::new();
+    let rendered = canonical_objects(&set, objects, &renames, keep_objects, &mut warnings)?;
+    let set = RenderedSet {
         environment: env.into(),
         region: region.into(),
         digest: set_digest(&rendered),
         objects: rendered,
-    })
+    };
+    Ok((set, warnings))
+}
+
+/// A warning about a field, before its line in the template is known: the field's key and
+/// the name it holds let the caller find the line.
+pub(super) struct Unplaced {
+    pub(super) warning: Warning,
+    pub(super) key: String,
+    pub(super) name: String,
 }
 
 /// The environment and region being finished, for the errors about their objects.
@@ -126,12 +139,15 @@ fn canonical_objects(
     objects: Vec<(Value, String)>,
     renames: &RenamesByNamespace,
     keep_objects: bool,
+    warnings: &mut Vec<Unplaced>,
 ) -> Result<Vec<RenderedObject>, RenderError> {
     let mut rendered: Vec<RenderedObject> = Vec::with_capacity(objects.len());
     for (mut object, template) in objects {
         let id = ObjectId::of(&object).map_err(|m| set.error(&template, m, ""))?;
-        if let Some(table) = renames.get(&id.namespace) {
-            hash::rewrite_references(&mut object, table);
+        if !renames.is_empty() {
+            let scope = scope_of(&id, renames);
+            references::rewrite(&mut object, &scope);
+            warnings.extend(dangling_warnings(&object, &id, &template, &scope));
         }
         let bytes = yaml::to_canonical(&object);
         rendered.push(RenderedObject {
@@ -152,6 +168,51 @@ fn canonical_objects(
         ));
     }
     Ok(rendered)
+}
+
+/// The renames an object's references see: its own namespace's, or every namespace's for a
+/// cluster-scoped kind.
+fn scope_of<'a>(id: &ObjectId, renames: &'a RenamesByNamespace) -> Scope<'a> {
+    let tables = if id.namespace.is_none() && references::cluster_scoped(&id.kind) {
+        renames.values().collect()
+    } else {
+        renames.get(&id.namespace).into_iter().collect()
+    };
+    Scope { tables }
+}
+
+/// A warning (and the field's key and old name) per field that still names a renamed ConfigMap or Secret by its old name.
+fn dangling_warnings(
+    object: &Value,
+    id: &ObjectId,
+    template: &str,
+    scope: &Scope<'_>,
+) -> Vec<Unplaced> {
+    references::dangling(object, scope)
+        .into_iter()
+        .map(|d| {
+            let kind = d.target.kind();
+            let warning = Warning {
+                template: template.to_string(),
+                line: 0,
+                message: format!(
+                    "{id} refers to {kind} `{}` at `{}`, but that {kind} is renamed `{}` after its content and nothing rewrites this field, so the reference will not find it",
+                    d.old, d.path, d.new
+                ),
+                fix: format!(
+                    "refer to the {kind} from a field kubectl-hadr rewrites (as kustomize's name references do), or annotate the {kind} `{}: \"false\"` to keep its name",
+                    manifest::HASH_SUFFIX_ANNOTATION
+                ),
+            };
+            let key = d.path.rsplit('.').next().unwrap_or_default();
+            let key = key.split('[').next().unwrap_or_default().to_string();
+            Unplaced {
+                warning,
+                key,
+                name: d.old,
+            }
+        })
+        .collect()
 }
 
 /// The set digest: sha256 of the multi-document stream of the objects, in file order.

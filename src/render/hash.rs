@@ -1,5 +1,5 @@
-//! Content hashes: kustomize-compatible name suffixes for ConfigMaps and Secrets, the rewriting
-//! of every reference to them in pod templates.
+//! Content hashes: kustomize-compatible name suffixes for ConfigMaps and Secrets, and the
+//! renames they make (the references are rewritten by `references.rs`).
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -60,7 +60,10 @@ fn encode(hex: &str) -> String {
         .collect()
 }
 
-/// Serializes as Go's encoding/json does: sorted keys, no spaces, HTML-safe escapes.
+/// Serializes as Go's encoding/json (Go 1.22 and later) does: sorted keys, no spaces, `\b`,
+/// `\f`, `\n`, `\r`, `\t` and `\u00XX` for the other control characters, HTML-safe escapes
+/// (`<`, `>`, `&`) and U+2028/U+2029 escaped; DEL and other characters as they are. Checked
+/// against kustomize's own hasher by the `kustomize-hash` oracle (tests/it/kustomize_parity.rs).
 fn go_json(v: &Value, out: &mut String) {
     match v {
         Value::Object(m) => {
@@ -101,6 +104,9 @@ fn go_string(s: &str, out: &mut String) {
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
+            // Since Go 1.22 (kustomize v5.7.1 is built with a newer Go).
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
             '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => {
                 let _ = write!(out, "\\u{:04x}", c as u32);
             }
@@ -124,94 +130,6 @@ impl Renames {
     pub fn is_empty(&self) -> bool {
         self.config_maps.is_empty() && self.secrets.is_empty()
     }
-}
-
-/// The path from an object to its pod spec, for every kind that carries a pod template.
-fn pod_spec_mut(object: &mut Value) -> Option<&mut Value> {
-    let kind = object.get("kind")?.as_str()?.to_string();
-    let spec = object.get_mut("spec")?;
-    match kind.as_str() {
-        "Pod" => Some(spec),
-        "Deployment"
-        | "StatefulSet"
-        | "DaemonSet"
-        | "ReplicaSet"
-        | "Job"
-        | "ReplicationController" => spec.get_mut("template")?.get_mut("spec"),
-        "CronJob" => spec
-            .get_mut("jobTemplate")?
-            .get_mut("spec")?
-            .get_mut("template")?
-            .get_mut("spec"),
-        _ => None,
-    }
-}
-
-/// Rewrites every reference to a renamed ConfigMap or Secret in the object's pod template:
-/// envFrom, env valueFrom, volumes (including projected sources) and imagePullSecrets.
-/// Returns how many references were rewritten.
-pub fn rewrite_references(object: &mut Value, renames: &Renames) -> usize {
-    if renames.is_empty() {
-        return 0;
-    }
-    let Some(pod) = pod_spec_mut(object) else {
-        return 0;
-    };
-    let mut n = 0;
-    let mut rename = |holder: Option<&mut Value>, field: &str, table: &BTreeMap<String, String>| {
-        if let Some(Value::String(name)) = holder.and_then(|h| h.get_mut(field))
-            && let Some(new) = table.get(name.as_str())
-        {
-            *name = new.clone();
-            n += 1;
-        }
-    };
-    for list in ["containers", "initContainers", "ephemeralContainers"] {
-        let Some(Value::Array(containers)) = pod.get_mut(list) else {
-            continue;
-        };
-        for c in containers {
-            if let Some(Value::Array(env_from)) = c.get_mut("envFrom") {
-                for e in env_from {
-                    rename(e.get_mut("configMapRef"), "name", &renames.config_maps);
-                    rename(e.get_mut("secretRef"), "name", &renames.secrets);
-                }
-            }
-            if let Some(Value::Array(env)) = c.get_mut("env") {
-                for e in env {
-                    let Some(from) = e.get_mut("valueFrom") else {
-                        continue;
-                    };
-                    rename(
-                        from.get_mut("configMapKeyRef"),
-                        "name",
-                        &renames.config_maps,
-                    );
-                    rename(from.get_mut("secretKeyRef"), "name", &renames.secrets);
-                }
-            }
-        }
-    }
-    if let Some(Value::Array(volumes)) = pod.get_mut("volumes") {
-        for v in volumes {
-            rename(v.get_mut("configMap"), "name", &renames.config_maps);
-            rename(v.get_mut("secret"), "secretName", &renames.secrets);
-            if let Some(Value::Array(sources)) =
-                v.get_mut("projected").and_then(|p| p.get_mut("sources"))
-            {
-                for s in sources {
-                    rename(s.get_mut("configMap"), "name", &renames.config_maps);
-                    rename(s.get_mut("secret"), "name", &renames.secrets);
-                }
-            }
-        }
-    }
-    if let Some(Value::Array(pull)) = pod.get_mut("imagePullSecrets") {
-        for p in pull {
-            rename(Some(p), "name", &renames.secrets);
-        }
-    }
-    n
 }
 
 #[cfg(test)]
@@ -262,6 +180,27 @@ mod tests {
     fn secret_with_html_and_non_ascii_values_matches_kustomize() {
         let s = json!({"apiVersion": "v1", "kind": "Secret", "type": "Opaque", "metadata": {"name": "s"}, "data": {"name": "em/Dqw==", "tok": "PCY+"}});
         assert_eq!(kustomize_suffix(&s).unwrap(), "k9hkgbd4h5");
+    }
+
+    /// Issue 13, item 10: Go 1.22+ writes `\f` and `\b` as such, not as `\u000c`/`\u0008`.
+    /// Values from kustomize v5.7.1's code (the `kustomize-hash` oracle); the first is also
+    /// what `kustomize build` v5.7.1 names `{PAGE_BREAK: "a\fb"}`.
+    #[test]
+    fn form_feed_and_backspace_values_match_kustomize() {
+        let page_break = cm(json!({"PAGE_BREAK": "a\u{c}b"}));
+        assert_eq!(kustomize_suffix(&page_break).unwrap(), "d586bdk8d5");
+        let backspace = cm(json!({"PAGE_BREAK": "a\u{8}b"}));
+        assert_eq!(kustomize_suffix(&backspace).unwrap(), "thb628ggfh");
+    }
+
+    #[test]
+    fn control_characters_del_and_line_separators_match_kustomize() {
+        let c = cm(
+            json!({"DEL": "a\u{7f}b", "LS": "x\u{2028}y\u{2029}", "NUL": "\u{0}\u{1f}", "HTML": "<>&"}),
+        );
+        assert_eq!(kustomize_suffix(&c).unwrap(), "9546hc77dc");
+        let s = json!({"apiVersion": "v1", "kind": "Secret", "type": "Opaque", "metadata": {"name": "x"}, "stringData": {"pw": "a\u{c}b<"}});
+        assert_eq!(kustomize_suffix(&s).unwrap(), "72b7g226kk");
     }
 
     #[test]

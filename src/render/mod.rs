@@ -5,9 +5,10 @@ pub mod cache;
 mod finish;
 pub mod hash;
 pub mod manifest;
+mod references;
 pub mod templates;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
 use minijinja::value::Serde;
@@ -317,6 +318,7 @@ impl Renderer {
 
         let mut objects: Vec<(Value, String)> = Vec::new();
         let mut warnings = Vec::new();
+        let mut sources: HashMap<String, &str> = HashMap::new();
         for name in self.set.renderable() {
             let template = self
                 .env
@@ -354,8 +356,14 @@ impl Renderer {
                 });
             }
             objects.extend(read.documents.into_iter().map(|d| (d, shown.clone())));
+            sources.insert(shown, source);
         }
-        let set = finish(env_name, region_name, objects, self.keep_objects)?;
+        let (set, late) = finish(env_name, region_name, objects, self.keep_objects)?;
+        for u in late {
+            let source = sources.get(&u.warning.template).copied().unwrap_or("");
+            let line = line_naming(source, &u.key, &u.name);
+            warnings.push(Warning { line, ..u.warning });
+        }
         Ok((set, warnings))
     }
 }
@@ -456,6 +464,15 @@ fn template_error(set: &TemplateSet, e: minijinja::Error, env: &str, region: &st
 
 /// Traces an output line back to the template line that produced it: the first line that is
 /// the same text, or whose literal text, with each `{{ ... }}` a wildcard, matches it.
+/// The line of a template that holds a reference: the first with both the field's `key` and
+/// the `name` it holds, else the first with the name, else line 1.
+fn line_naming(source: &str, key: &str, name: &str) -> usize {
+    let with = |f: &dyn Fn(&str) -> bool| source.lines().position(f);
+    with(&|l| l.contains(key) && l.contains(name))
+        .or_else(|| with(&|l| l.contains(name)))
+        .map_or(1, |i| i + 1)
+}
+
 fn source_line_for(source: &str, output_line: &str) -> Option<usize> {
     source.lines().enumerate().find_map(|(i, line)| {
         if !line.contains("{{") {

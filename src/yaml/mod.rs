@@ -12,6 +12,7 @@ use serde_json::Value;
 use serde_saphyr::granit_parser::{Event, Parser};
 
 mod fast;
+mod text;
 mod yaml11;
 
 pub use yaml11::{AmbiguousScalar, ambiguous_plain_scalars, yaml11_non_string};
@@ -498,13 +499,15 @@ impl Serialize for Canonical<'_> {
                 }
                 s.end()
             }
+            Value::String(s) => text::Text(s).serialize(serializer),
             other => other.serialize(serializer),
         }
     }
 }
 
 /// Writes one object as canonical YAML: stable key order, two-space indent, LF line ends,
-/// one trailing newline, literal blocks for multi-line strings and YAML-1.1-safe quoting.
+/// one trailing newline, literal blocks for multi-line strings that kubectl's YAML 1.1 reader
+/// reads back as written (double quotes for the others, `text.rs`) and YAML-1.1-safe quoting.
 pub fn to_canonical(value: &Value) -> String {
     fast::emit::canonical(value, top_level_rank).unwrap_or_else(|| canonical_via_serde(value))
 }
@@ -634,6 +637,15 @@ mod tests {
     fn multi_line_strings_are_literal_blocks() {
         let v = serde_json::json!({"a": "line1\nline2\n"});
         assert_eq!(to_canonical(&v), "a: |\n  line1\n  line2\n");
+    }
+
+    #[test]
+    fn a_multi_line_string_kubectl_cannot_read_as_a_block_is_double_quoted() {
+        let v = serde_json::json!({"a": "\tindented\nline2\n", "b": "x\r\ny\n"});
+        assert_eq!(
+            to_canonical(&v),
+            "a: \"\\tindented\\nline2\\n\"\nb: \"x\\r\\ny\\n\"\n"
+        );
     }
 
     #[test]

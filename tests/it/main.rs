@@ -5,6 +5,8 @@ mod cluster;
 mod diff;
 mod drill;
 mod git;
+mod kubectl_yaml;
+mod kustomize_parity;
 mod ownership;
 mod policy_cluster;
 mod render;

@@ -91,7 +91,7 @@ fn render_is_byte_identical_across_runs_file_orders_directories_and_locales() {
     assert_eq!(before, a.snapshot("rendered"));
 }
 
-const TRAPS: &[&str] = &[
+pub(crate) const TRAPS: &[&str] = &[
     "on",
     "off",
     "yes",
@@ -108,46 +108,6 @@ const TRAPS: &[&str] = &[
     "1e3",
     ".inf",
 ];
-
-#[test]
-#[ignore = "needs PyYAML: scripts/test runs it"]
-fn yaml11_traps_come_back_as_the_same_strings_from_a_yaml11_reader() {
-    let ws = Workspace::empty();
-    let mut config = String::from("  config:\n");
-    for (i, t) in TRAPS.iter().enumerate() {
-        config.push_str(&format!("    K{i:02}: '{t}'\n"));
-    }
-    ws.write("environments/dev.yaml", environment("dev", &config));
-    ws.hadr(&["render"]).assert().success();
-    let files = ws.snapshot("rendered/dev/east");
-    let (name, _) = files
-        .iter()
-        .find(|(n, _)| n.starts_with("core_configmap_web_web-config-"))
-        .expect("config map rendered");
-    let path = ws.root().join("rendered/dev/east").join(name);
-    // PyYAML implements YAML 1.1, as kubectl's and the API server's readers do.
-    let out = StdCommand::new("python3")
-        .args([
-            "-c",
-            "import json, sys, yaml; print(json.dumps(yaml.safe_load(open(sys.argv[1]))['data']))",
-        ])
-        .arg(&path)
-        .output()
-        .expect("python3 with PyYAML (pip install pyyaml)");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let data: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    for (i, t) in TRAPS.iter().enumerate() {
-        assert_eq!(
-            data[format!("K{i:02}")],
-            serde_json::json!(t),
-            "value {t:?}"
-        );
-    }
-}
 
 #[test]
 fn a_template_emitting_a_plain_yaml11_boolean_gets_a_warning_with_line_and_fix() {
@@ -284,6 +244,102 @@ fn config_maps_get_kustomize_hash_suffixes_and_every_workload_kind_is_rewritten(
     let cm =
         String::from_utf8(files["core_configmap_web_web-config-cd9c2m5dhf.yaml"].clone()).unwrap();
     assert!(cm.contains("immutable: true"));
+}
+
+/// The Secret and references to it and to the built-in `web-config` ConfigMap outside pod
+/// templates (issue 13, item 11).
+const REFERENCES: &str = "apiVersion: v1
+kind: Secret
+metadata: {name: creds, namespace: web, annotations: {hadr.dev/plaintext-secret: allow}}
+type: Opaque
+data: {password: cDw+JnNz}
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: runner, namespace: web}
+imagePullSecrets: [{name: creds}]
+secrets: [{name: creds}]
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: web, namespace: web}
+spec:
+  tls: [{hosts: [web.example.com], secretName: creds}]
+  rules: [{host: web.example.com}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: reader, namespace: web}
+rules:
+  - {apiGroups: [\"\"], resources: [configmaps], resourceNames: [web-config], verbs: [get]}
+  - {apiGroups: [\"\"], resources: [secrets], resourceNames: [creds], verbs: [get]}
+  - {apiGroups: [\"\"], resources: [pods], resourceNames: [creds], verbs: [get]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: web-reader}
+rules:
+  - {apiGroups: [\"\"], resources: [secrets], resourceNames: [creds], verbs: [get]}
+";
+
+/// Issue 13, item 11: a ServiceAccount's `imagePullSecrets`/`secrets`, an Ingress
+/// `tls[].secretName` and Role/ClusterRole `resourceNames` follow the hashed names.
+#[test]
+fn references_outside_pod_templates_follow_the_hashed_names() {
+    let ws = Workspace::empty();
+    ws.write(
+        "environments/dev.yaml",
+        environment("dev", "  namespace: web\n"),
+    );
+    ws.write("templates/references.yaml", REFERENCES);
+    ws.hadr(&["render"])
+        .assert()
+        .success()
+        .stderr(contains("refers to").not());
+    let read = |file: &str| ws.read(&format!("rendered/dev/east/{file}"));
+    let sa = read("core_serviceaccount_web_runner.yaml");
+    assert!(
+        sa.contains("imagePullSecrets:\n- name: creds-2mb49b6m65\n")
+            && sa.contains("secrets:\n- name: creds-2mb49b6m65\n"),
+        "{sa}"
+    );
+    let ingress = read("networking.k8s.io_ingress_web_web.yaml");
+    assert!(
+        ingress.contains("secretName: creds-2mb49b6m65"),
+        "{ingress}"
+    );
+    let role = read("rbac.authorization.k8s.io_role_web_reader.yaml");
+    assert!(role.contains("- web-config-42745tchd9\n"), "{role}");
+    assert_eq!(role.matches("- creds-2mb49b6m65\n").count(), 1, "{role}");
+    assert!(
+        role.contains("- creds\n"),
+        "a rule about pods keeps its name:\n{role}"
+    );
+    let cluster_role = read("rbac.authorization.k8s.io_clusterrole___web-reader.yaml");
+    assert!(
+        cluster_role.contains("- creds-2mb49b6m65\n"),
+        "{cluster_role}"
+    );
+}
+
+/// A field that names a hashed Secret but that nothing rewrites gets a warning naming the
+/// template, its line, the object and the field.
+#[test]
+fn a_reference_to_a_hashed_name_that_nothing_rewrites_is_warned_about() {
+    let ws = Workspace::empty();
+    ws.write(
+        "environments/dev.yaml",
+        environment("dev", "  namespace: web\n"),
+    );
+    let backup = "---\napiVersion: example.com/v1\nkind: Backup\nmetadata: {name: nightly, namespace: web}\nspec:\n  credentialsSecret: creds\n";
+    ws.write("templates/references.yaml", format!("{REFERENCES}{backup}"));
+    ws.hadr(&["render"]).assert().success().stderr(contains(
+        "references.yaml:38: Backup.example.com web/nightly refers to Secret `creds` at `spec.credentialsSecret`, but that Secret is renamed `creds-2mb49b6m65`",
+    ));
+    // A render that changes nothing (its regions taken from the cache) says it again.
+    ws.hadr(&["render"]).assert().success().stderr(contains(
+        "refers to Secret `creds` at `spec.credentialsSecret`",
+    ));
 }
 
 #[test]

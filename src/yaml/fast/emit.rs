@@ -200,13 +200,17 @@ fn certainly_plain(s: &str) -> bool {
 /// serde-saphyr's text for one string in a position, when it is one line.
 fn alone(s: &str, position: Position) -> Option<String> {
     let text = match position {
-        Position::Value => crate::yaml::emit_with_options(&s)?,
+        Position::Value => crate::yaml::emit_with_options(&crate::yaml::text::Text(s))?,
         Position::Key => {
             let mut one = serde_json::Map::new();
             one.insert(s.to_string(), Value::Null);
-            crate::yaml::emit_with_options(&Value::Object(one))?
-                .strip_suffix(": null\n")?
-                .to_string()
+            let text = crate::yaml::emit_with_options(&Value::Object(one))?;
+            // A key over 1024 characters takes the explicit form (`? key` then `: value` on
+            // the next line): YAML readers look no further for the `:` of an implicit key.
+            if text.starts_with("? ") {
+                return None;
+            }
+            text.strip_suffix(": null\n")?.to_string()
         }
     };
     let line = text.strip_suffix('\n').unwrap_or(&text);
