@@ -6,6 +6,7 @@ mod finish;
 pub mod hash;
 pub mod manifest;
 pub mod templates;
+pub mod validate;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -131,6 +132,19 @@ pub enum RenderFailure {
         text: String,
         environment: String,
         region: String,
+        message: String,
+        hint: String,
+    },
+    /// An object the API server would refuse (`validate`): which one, the field, why, the fix.
+    #[error(
+        "{template}: {object}: {field}: {message}\n  while rendering environment `{environment}`, region `{region}`\n  help: {hint}"
+    )]
+    Invalid {
+        template: String,
+        environment: String,
+        region: String,
+        object: String,
+        field: String,
         message: String,
         hint: String,
     },
@@ -355,9 +369,27 @@ impl Renderer {
             }
             objects.extend(read.documents.into_iter().map(|d| (d, shown.clone())));
         }
+        check_objects(&objects, env_name, region_name)?;
         let set = finish(env_name, region_name, objects, self.keep_objects)?;
         Ok((set, warnings))
     }
+}
+
+/// Refuses the first object the API server would refuse (`validate`), before anything is
+/// hashed or written.
+fn check_objects(objects: &[(Value, String)], env: &str, region: &str) -> Result<(), RenderError> {
+    for (object, template) in objects {
+        validate::check_object(object).map_err(|v| RenderFailure::Invalid {
+            template: template.clone(),
+            environment: env.into(),
+            region: region.into(),
+            object: v.object,
+            field: v.field,
+            message: v.message,
+            hint: v.hint,
+        })?;
+    }
+    Ok(())
 }
 
 /// What the templates see for one region.
