@@ -18,8 +18,15 @@ pub struct Quantity {
     /// request and limit differ by).
     mantissa: u128,
     exp10: i64,
+    /// Non-zero only for binary suffixes (`Ki`..`Ei`).
     exp2: u32,
+    /// Whether non-zero digits past the 36th were dropped (they still round the value up).
+    inexact: bool,
 }
+
+/// The largest binary-suffixed value the server keeps (`maxAllowed`, 2^63-1): `ParseQuantity`
+/// caps larger ones to it.
+const MAX_ALLOWED: i128 = i64::MAX as i128;
 
 /// Why a text is not a quantity, in the API server's terms.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,6 +35,8 @@ pub enum QuantityError {
     Format,
     /// `ErrSuffix`: a suffix the server does not know (`GB`, `mi`, `mm`).
     Suffix,
+    /// `ErrNumeric`: no digits where the server needs them (`Pi`, `.e-10`).
+    Numeric,
 }
 
 impl std::fmt::Display for QuantityError {
@@ -35,6 +44,7 @@ impl std::fmt::Display for QuantityError {
         f.write_str(match self {
             QuantityError::Format => "it is not a number followed by an optional unit",
             QuantityError::Suffix => "its unit is not one Kubernetes knows",
+            QuantityError::Numeric => "it has no digits",
         })
     }
 }
@@ -94,7 +104,25 @@ pub fn parse_quantity(s: &str) -> Result<Quantity, QuantityError> {
     }
     let suffix = suffix_text(s, pos)?;
     let (exp10, exp2) = interpret_suffix(suffix)?;
+    if int.is_empty() && frac.is_empty() && !fast_path(int, frac, exp10, exp2) {
+        // The slow path reads the number with `inf.Dec.SetString`, which needs a digit; the
+        // fast path takes "no digits" as zero (so `Ki` and `.` are 0, but `Pi` is an error).
+        return Err(QuantityError::Numeric);
+    }
     Ok(Quantity::from_digits(negative, int, frac, exp10, exp2))
+}
+
+/// Whether `ParseQuantity` takes its int64 fast path: its precision estimate leaves room and
+/// the scale is at least nano.
+fn fast_path(int: &str, frac: &str, exp10: i64, exp2: u32) -> bool {
+    // The numerator without leading zeros, "0" when none is left.
+    let num = int.trim_start_matches('0').len().max(1) as i64;
+    let den = frac.len() as i64;
+    if exp2 > 0 {
+        // BinarySI: 15 - len(num) - exponent*3/10 - 1, and no fraction.
+        return den == 0 && 15 - num - i64::from(exp2) * 3 / 10 > 0;
+    }
+    18 - (num + den) >= 0 && exp10 - den >= -9
 }
 
 /// Reads the suffix the way `parseQuantityString` does: any run of `eEinumkKMGTP`, an optional
@@ -161,27 +189,23 @@ fn go_parse_int(s: &str) -> Option<i64> {
 }
 
 /// Reads a quantity from its JSON form, as `Quantity.UnmarshalJSON` does: a string or a
-/// number, spaces around it trimmed (`null` is no quantity here: the field is left unset).
+/// number (`null` is no quantity here: the field is left unset). The server trims
+/// `strings.TrimSpace` of the *raw* JSON text between the quotes, where a tab or newline is an
+/// escape (`\t`) that is not trimmed; only spaces are trimmed here, which refuses at most a
+/// few exotic Unicode spaces the server would trim.
 pub fn parse_quantity_json(value: &serde_json::Value) -> Option<Result<Quantity, QuantityError>> {
     match value {
-        serde_json::Value::String(s) => Some(parse_quantity(s.trim_matches(is_go_space))),
+        serde_json::Value::String(s) => Some(parse_quantity(s.trim_matches(' '))),
         serde_json::Value::Number(n) => Some(parse_quantity(&n.to_string())),
         _ => None,
     }
-}
-
-/// `unicode.IsSpace`, which `strings.TrimSpace` trims.
-fn is_go_space(c: char) -> bool {
-    matches!(
-        c,
-        '\t' | '\n' | '\u{0b}' | '\u{0c}' | '\r' | ' ' | '\u{85}' | '\u{a0}'
-    ) || (c > '\u{ff}' && c.is_whitespace())
 }
 
 impl Quantity {
     fn from_digits(negative: bool, int: &str, frac: &str, exp10: i64, exp2: u32) -> Quantity {
         let mut mantissa: u128 = 0;
         let mut exp10 = exp10 - frac.len() as i64;
+        let mut inexact = false;
         for c in int.bytes().chain(frac.bytes()) {
             let d = u128::from(c - b'0');
             if mantissa < 10u128.pow(36) {
@@ -189,13 +213,15 @@ impl Quantity {
             } else {
                 // A digit past the 36th is dropped: the value keeps its magnitude.
                 exp10 += 1;
+                inexact |= d != 0;
             }
         }
         Quantity {
-            negative: negative && mantissa != 0,
+            negative: negative && (mantissa != 0 || inexact),
             mantissa,
             exp10,
             exp2,
+            inexact,
         }
     }
 
@@ -204,26 +230,63 @@ impl Quantity {
         self.negative
     }
 
-    /// The value as a float, for comparisons of numbers too long to compare digit by digit.
+    /// The value as a float, for comparisons of numbers too long to compare digit by digit
+    /// (binary values capped as the server caps them).
     fn approx(&self) -> f64 {
-        let v = self.mantissa as f64
+        let mut v = self.mantissa as f64
             * 10f64.powi(self.exp10.clamp(-400, 400) as i32)
             * 2f64.powi(self.exp2 as i32);
+        if self.exp2 > 0 {
+            v = v.min(MAX_ALLOWED as f64);
+        }
         if self.negative { -v } else { v }
     }
 
-    /// The value as an exact integer times a power of ten, when it fits in 128 bits.
-    fn exact(&self) -> Option<(i128, i64)> {
-        let m = self.mantissa.checked_mul(1u128.checked_shl(self.exp2)?)?;
-        let m = i128::try_from(m).ok()?;
-        Some((if self.negative { -m } else { m }, self.exp10))
+    /// The value as the server keeps it, `units * 10^exp10` with `exp10 >= -9`: rounded away
+    /// from zero to whole nano units (`inf.RoundUp` to `Nano`), and a binary-suffixed one capped
+    /// at 2^63-1. `None` when it does not fit 128 bits.
+    fn normalized(&self) -> Option<(i128, i64)> {
+        let scaled = self.mantissa.checked_mul(1u128.checked_shl(self.exp2)?);
+        let (mut m, mut e) = match scaled.and_then(|m| i128::try_from(m).ok()) {
+            Some(m) => (m, self.exp10),
+            None if self.exp2 > 0 => (MAX_ALLOWED, 0),
+            None => return None,
+        };
+        if m == 0 && !self.inexact {
+            // Zero with any exponent (`E400`) is zero.
+            return Some((0, 0));
+        }
+        if e < -9 {
+            let divisor = u32::try_from(-9 - e)
+                .ok()
+                .and_then(|s| 10i128.checked_pow(s));
+            let rest = self.inexact || divisor.is_none_or(|d| m % d != 0);
+            m = divisor.map_or(0, |d| m / d) + i128::from(rest && (m != 0 || self.inexact));
+            e = -9;
+        }
+        if self.exp2 > 0 && exceeds(m, e, MAX_ALLOWED) {
+            (m, e) = (MAX_ALLOWED, 0);
+        }
+        Some((if self.negative { -m } else { m }, e))
+    }
+}
+
+/// Whether `m * 10^e` (`e >= -9`) is above `cap`.
+fn exceeds(m: i128, e: i64, cap: i128) -> bool {
+    let Ok(shift) = u32::try_from(e.unsigned_abs()) else {
+        return true;
+    };
+    match 10i128.checked_pow(shift) {
+        None => e > 0,
+        Some(p) if e >= 0 => m.checked_mul(p).is_none_or(|v| v > cap),
+        Some(p) => cap.checked_mul(p).is_some_and(|c| m > c),
     }
 }
 
 impl PartialOrd for Quantity {
     /// Compares values, as `Quantity.Cmp` does (units do not matter: `1Gi` == `1073741824`).
     fn partial_cmp(&self, other: &Quantity) -> Option<Ordering> {
-        if let (Some((a, ea)), Some((b, eb))) = (self.exact(), other.exact()) {
+        if let (Some((a, ea)), Some((b, eb))) = (self.normalized(), other.normalized()) {
             // Bring both to the smaller exponent, when that does not overflow.
             let e = ea.min(eb);
             let scale = |m: i128, from: i64| -> Option<i128> {
@@ -263,6 +326,9 @@ mod tests {
         assert_eq!(parse_quantity(""), Err(QuantityError::Format));
         assert_eq!(parse_quantity("1e"), Err(QuantityError::Suffix));
         assert_eq!(parse_quantity(" 1"), Err(QuantityError::Format));
+        assert!(parse_quantity("Ki").is_ok() && parse_quantity("n").is_ok());
+        assert_eq!(parse_quantity("Pi"), Err(QuantityError::Numeric));
+        assert_eq!(parse_quantity(".e-10"), Err(QuantityError::Numeric));
     }
 
     #[test]
@@ -276,7 +342,18 @@ mod tests {
         assert!(q("1G") < q("1Gi"));
         assert!(q("100m") < q("1"));
         assert!(q("-1") < q("0"));
-        assert!(q("1e3") == q("1k") || q("1e3").partial_cmp(&q("1k")) == Some(Ordering::Equal));
+        assert_eq!(q("1e3").partial_cmp(&q("1k")), Some(Ordering::Equal));
+        // The server caps binary values at 2^63-1 and rounds up to nano units.
+        assert_eq!(
+            q("-6000000Pi").partial_cmp(&q("-10000000000000000000Ki")),
+            Some(Ordering::Equal)
+        );
+        assert_eq!(q("0.1n").partial_cmp(&q("1n")), Some(Ordering::Equal));
+        assert_eq!(q("0").partial_cmp(&q("E400")), Some(Ordering::Equal));
+        assert_eq!(
+            q("1.0000000000000000000000000000000000000001").partial_cmp(&q("1000000001n")),
+            Some(Ordering::Equal)
+        );
     }
 
     #[test]
