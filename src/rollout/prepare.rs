@@ -2,7 +2,7 @@
 //! Lease and build the plan under it. A first rollout creates the environment's Namespace
 //! first, since the Lease lives in it.
 
-use kube::config::Kubeconfig;
+use crate::cluster::LoadedKubeconfig;
 
 use super::{RegionResult, RolloutOptions, RolloutStatus};
 use crate::cluster::applyset::applyset_id;
@@ -28,7 +28,7 @@ pub(super) type Unprepared = RegionResult;
 
 /// Prepares every region concurrently, in the order given.
 pub(super) async fn all(
-    kubeconfig: &Kubeconfig,
+    kubeconfig: &LoadedKubeconfig,
     env: &Environment,
     revisions: Vec<(&Region, Revision)>,
     opts: &RolloutOptions,
