@@ -5,6 +5,7 @@ mod apimachinery;
 mod cluster;
 mod diff;
 mod git;
+mod messages;
 mod policy_cluster;
 mod render;
 mod rollout;
