@@ -262,7 +262,10 @@ fn plain_message(err: &serde_saphyr::Error, src: &str, at: Position) -> (String,
             "the YAML is too large to read: its anchors and aliases, or its size, expand past the reader's limits",
             "write the values out instead of repeating aliases, and keep large content out of the file",
         ),
-        E::InvalidScalar { ty, .. } if integer_range(ty).is_some() => {
+        // Out of range only when it is a whole number at all (`70000` for a port, not `three`).
+        E::InvalidScalar { ty, .. }
+            if integer_range(ty).is_some() && found_value(src, at).parse::<i128>().is_ok() =>
+        {
             let (lo, hi) = integer_range(ty).unwrap_or_default();
             let found = found_value(src, at);
             (
