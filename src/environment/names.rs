@@ -31,20 +31,9 @@ pub fn dns1123_label(s: &str) -> Result<(), &'static str> {
 /// Checks a DNS-1035 label (RFC 1035): what Kubernetes requires of Service names, which
 /// become DNS names. Like a DNS-1123 label, but it starts with a letter. `IsDNS1035Label`.
 pub fn dns1035_label(s: &str) -> Result<(), &'static str> {
-    if s.is_empty() {
-        return Err("it is empty");
-    }
-    if s.len() > LABEL_MAX {
-        return Err("it is longer than 63 characters");
-    }
-    if !s.bytes().all(is_lower_alnum_or_dash) {
-        return Err("only lowercase letters, digits and '-' are allowed");
-    }
+    dns1123_label(s)?;
     if !s.as_bytes()[0].is_ascii_lowercase() {
         return Err("it must start with a lowercase letter");
-    }
-    if s.ends_with('-') {
-        return Err("it must end with a letter or digit");
     }
     Ok(())
 }
