@@ -11,7 +11,7 @@ mod settle;
 pub mod stop;
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams};
@@ -36,6 +36,19 @@ pub enum ClusterError {
     Kubeconfig {
         #[source]
         source: kube::config::KubeconfigError,
+    },
+    #[error(
+        "region `{region}`: context `{context}` is not in the kubeconfig ({})\n  {}\n  help: set the region's `context:` in the environment file to one of them, pass --context with --region, or point KUBECONFIG (or --kubeconfig) at the kubeconfig that has `{context}`",
+        read_files(.files),
+        listed_contexts(.available)
+    )]
+    UnknownContext {
+        region: String,
+        context: String,
+        /// The kubeconfig files read, in order.
+        files: Vec<PathBuf>,
+        /// The contexts they define, closest to `context` first.
+        available: Vec<String>,
     },
     #[error("region `{region}` (context `{context}`) cannot be reached: {reason}")]
     Unreachable {
@@ -155,13 +168,70 @@ fn shorten_invalid_value(message: &str) -> String {
     }
 }
 
+/// A kubeconfig and the files it was read from (for errors that say where to look).
+#[derive(Debug, Clone)]
+pub struct LoadedKubeconfig {
+    pub config: Kubeconfig,
+    /// An explicit file, else every file of `KUBECONFIG` (merged, as kubectl merges them),
+    /// else `~/.kube/config`.
+    pub files: Vec<PathBuf>,
+}
+
 /// Where to find kubeconfig: an explicit file, else `KUBECONFIG`, else `~/.kube/config`.
-pub fn load_kubeconfig(explicit: Option<&Path>) -> Result<Kubeconfig, ClusterError> {
+pub fn load_kubeconfig(explicit: Option<&Path>) -> Result<LoadedKubeconfig, ClusterError> {
     let result = match explicit {
         Some(p) => Kubeconfig::read_from(p),
         None => Kubeconfig::read(),
     };
-    result.map_err(|source| ClusterError::Kubeconfig { source })
+    let config = result.map_err(|source| ClusterError::Kubeconfig { source })?;
+    Ok(LoadedKubeconfig {
+        config,
+        files: kubeconfig_files(explicit),
+    })
+}
+
+/// The files `load_kubeconfig` reads, in the order kube reads them.
+fn kubeconfig_files(explicit: Option<&Path>) -> Vec<PathBuf> {
+    if let Some(p) = explicit {
+        return vec![p.to_path_buf()];
+    }
+    match std::env::var_os("KUBECONFIG") {
+        Some(paths) if !paths.is_empty() => std::env::split_paths(&paths)
+            .filter(|p| !p.as_os_str().is_empty())
+            .collect(),
+        _ => std::env::home_dir()
+            .map(|h| vec![h.join(".kube").join("config")])
+            .unwrap_or_default(),
+    }
+}
+
+/// "read a, b" (the files of an `UnknownContext` error).
+fn read_files(files: &[PathBuf]) -> String {
+    let shown: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+    match shown.as_slice() {
+        [] => "no kubeconfig file was found".into(),
+        [one] => format!("read {one}"),
+        many => format!("read and merged {}", many.join(", ")),
+    }
+}
+
+fn listed_contexts(available: &[String]) -> String {
+    if available.is_empty() {
+        return "it defines no contexts".into();
+    }
+    let names: Vec<String> = available.iter().map(|c| format!("`{c}`")).collect();
+    format!("its contexts, closest first: {}", names.join(", "))
+}
+
+/// The contexts of a kubeconfig, closest to `wanted` first (Levenshtein distance, then name).
+fn closest_contexts(config: &Kubeconfig, wanted: &str) -> Vec<String> {
+    let mut names: Vec<(usize, String)> = config
+        .contexts
+        .iter()
+        .map(|c| (strsim::levenshtein(wanted, &c.name), c.name.clone()))
+        .collect();
+    names.sort();
+    names.into_iter().map(|(_, n)| n).collect()
 }
 
 /// A discovered kind: how to address it and whether it is namespaced.
@@ -172,15 +242,27 @@ pub struct Cluster {
     pub region: String,
     pub context: String,
     client: Client,
+    /// The same, without kube's retries of 429/503/504.
+    no_retry: Client,
     kinds: Mutex<HashMap<(String, String), Discovered>>,
 }
 
 impl Cluster {
+    /// Errors: `UnknownContext` when the kubeconfig has no `context` (with the files read and
+    /// the contexts they have), `Unreachable` when its cluster does not answer.
     pub async fn connect(
-        kubeconfig: &Kubeconfig,
+        kubeconfig: &LoadedKubeconfig,
         region: &str,
         context: &str,
     ) -> Result<Cluster, ClusterError> {
+        if !kubeconfig.config.contexts.iter().any(|c| c.name == context) {
+            return Err(ClusterError::UnknownContext {
+                region: region.into(),
+                context: context.into(),
+                files: kubeconfig.files.clone(),
+                available: closest_contexts(&kubeconfig.config, context),
+            });
+        }
         let unreachable = |source: Source| ClusterError::Unreachable {
             region: region.into(),
             context: context.into(),
@@ -191,9 +273,15 @@ impl Cluster {
             context: Some(context.to_string()),
             ..Default::default()
         };
-        let config = Config::from_custom_kubeconfig(kubeconfig.clone(), &options)
+        let config = Config::from_custom_kubeconfig(kubeconfig.config.clone(), &options)
             .await
             .map_err(|e| unreachable(e.into()))?;
+        // kube retries a 429 for up to 15 times with backoff up to 1000 s; an eviction a
+        // PodDisruptionBudget refuses (429) must come back at once, so the drill's own loop
+        // can retry it while it follows the recovery.
+        let mut once = config.clone();
+        once.default_retry = false;
+        let no_retry = Client::try_from(once).map_err(|e| unreachable(e.into()))?;
         let client = Client::try_from(config).map_err(|e| unreachable(e.into()))?;
         // One cheap request, so an unreachable region is reported as such up front.
         client
@@ -204,6 +292,7 @@ impl Cluster {
             region: region.into(),
             context: context.into(),
             client,
+            no_retry,
             kinds: Mutex::new(HashMap::new()),
         })
     }
@@ -465,5 +554,11 @@ impl Cluster {
 
     pub fn client(&self) -> Client {
         self.client.clone()
+    }
+
+    /// A client whose requests are sent once: a 429 (an eviction a PodDisruptionBudget
+    /// refuses) is returned, not retried for minutes.
+    pub fn client_once(&self) -> Client {
+        self.no_retry.clone()
     }
 }

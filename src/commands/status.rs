@@ -42,7 +42,7 @@ pub fn status(environment: &str, target: &Target) -> Result<StatusReport, Error>
 }
 
 async fn region_status(
-    kubeconfig: &kube::config::Kubeconfig,
+    kubeconfig: &crate::cluster::LoadedKubeconfig,
     env: &Environment,
     r: &Region,
     target: &Target,

@@ -77,7 +77,7 @@ fn drained(p: &Pod) -> bool {
 
 /// Asks the API server to evict one pod.
 pub(super) async fn evict(cluster: &Cluster, pod: &Evictee) -> Result<Evicted, ClusterError> {
-    let pods: Api<Pod> = Api::namespaced(cluster.client(), &pod.namespace);
+    let pods: Api<Pod> = Api::namespaced(cluster.client_once(), &pod.namespace);
     match pods.evict(&pod.name, &EvictParams::default()).await {
         Ok(_) => Ok(Evicted::Yes),
         Err(kube::Error::Api(s)) if s.code == 404 => Ok(Evicted::Gone),

@@ -8,7 +8,8 @@ pub mod cron;
 mod duration;
 mod extends;
 mod merge;
-mod names;
+pub mod names;
+mod quantity;
 mod resolve;
 mod schema;
 
@@ -24,6 +25,7 @@ use crate::yaml::{Path as YamlPath, Position};
 pub use duration::{parse_duration, parse_percent};
 pub use merge::merge_values;
 pub use names::dns1123_label;
+pub use quantity::{Quantity, QuantityError, parse_quantity, parse_quantity_json, quantity_hint};
 pub use schema::{
     AntiAffinity, AppSpec, BackupSpec, DisruptionBudget, DrSpec, EnvironmentFile, EnvironmentSpec,
     HaSpec, IntOrPercent, Kind, Metadata, PolicySpec, Probe, RegionSpec, Resources, Severity,

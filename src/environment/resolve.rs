@@ -9,7 +9,8 @@ use serde_json::Value;
 use super::duration::{parse_duration, parse_percent};
 use super::extends::{Loaded, owner};
 use super::merge::merge_values;
-use super::names::{config_key, dns1123_label};
+use super::names::{config_map_key, dns1035_label, dns1123_label};
+use super::quantity::{parse_quantity, quantity_hint};
 use super::schema::{
     AntiAffinity, AppSpec, DisruptionBudget, DrSpec, EnvironmentSpec, HaSpec, IntOrPercent, Probe,
     RegionSpec, Resources, SpreadKey, Survive,
@@ -115,19 +116,90 @@ impl Chain<'_> {
         })
     }
 
+    /// The app name names the built-in Service, and the API server requires a Service name to
+    /// be a DNS-1035 label (`ValidateServiceName`): a DNS-1123 label that starts with a letter.
+    fn check_app_name(&self, path: YamlPath, name: &str) -> Result<(), EnvironmentError> {
+        dns1035_label(name).map_err(|problem| {
+            let fix = match name.trim_start_matches(|c: char| c.is_ascii_digit() || c == '-') {
+                rest if !rest.is_empty() && rest != name && dns1035_label(rest).is_ok() => {
+                    let digits = &name[..name.len() - rest.len()];
+                    format!(
+                        "rename it so it starts with a letter, such as `{rest}-{}`",
+                        digits.trim_end_matches('-')
+                    )
+                }
+                _ => "use lowercase letters, digits and '-', starting with a letter and ending with a letter or digit, at most 63 characters".into(),
+            };
+            self.invalid(
+                path,
+                format!(
+                    "app name `{name}` is not a valid name: it names the Service `{name}`, and a Service name must be a DNS-1035 label: {problem}"
+                ),
+                Some(fix),
+            )
+        })
+    }
+
+    /// CPU and memory are Kubernetes quantities, and the API server refuses a pod whose memory
+    /// limit is below its request (`ValidateResourceRequirements`).
+    fn check_resources(&self, app_path: &YamlPath, r: &Resources) -> Result<(), EnvironmentError> {
+        let at = app_path.key("resources");
+        let mut parsed = Vec::new();
+        for (field, value) in [
+            ("cpu", &r.cpu),
+            ("memory", &r.memory),
+            ("memoryLimit", &r.memory_limit),
+        ] {
+            let Some(text) = value else {
+                parsed.push(None);
+                continue;
+            };
+            let q = parse_quantity(text).map_err(|problem| {
+                self.invalid(
+                    at.key(field),
+                    format!("`{text}` is not a Kubernetes quantity: {problem}"),
+                    Some(quantity_hint(text)),
+                )
+            })?;
+            if q.is_negative() {
+                return Err(self.invalid(at.key(field), format!("`{text}` is negative"), None));
+            }
+            parsed.push(Some(q));
+        }
+        if let (Some(Some(request)), Some(Some(limit))) = (parsed.get(1), parsed.get(2))
+            && limit < request
+        {
+            let (memory, limit_text) = (
+                r.memory.as_deref().unwrap_or_default(),
+                r.memory_limit.as_deref().unwrap_or_default(),
+            );
+            return Err(self.invalid(
+                at.key("memoryLimit"),
+                format!("the memory limit `{limit_text}` is below the memory request `{memory}`; the API server refuses such a pod"),
+                Some(format!("raise `memoryLimit` to at least `{memory}`, or lower `memory`")),
+            ));
+        }
+        Ok(())
+    }
+
     fn check_config_keys(
         &self,
         at: &YamlPath,
         config: &BTreeMap<String, String>,
     ) -> Result<(), EnvironmentError> {
-        match config.keys().find(|key| !config_key(key)) {
-            Some(key) => Err(self.invalid(
-                at.key(key),
-                format!("config key `{key}` is not a valid ConfigMap key"),
-                Some("use letters, digits, '-', '_' and '.'".into()),
-            )),
-            None => Ok(()),
+        for key in config.keys() {
+            config_map_key(key).map_err(|problem| {
+                self.invalid(
+                    at.key(key),
+                    format!("config key `{key}` is not a valid ConfigMap key: {problem}"),
+                    Some(
+                        "use at most 253 letters, digits, '-', '_' and '.', not starting with `..`"
+                            .into(),
+                    ),
+                )
+            })?;
         }
+        Ok(())
     }
 
     fn check_duration(&self, path: YamlPath, value: Option<&str>) -> Result<(), EnvironmentError> {
@@ -146,7 +218,7 @@ impl Chain<'_> {
         let name = app_spec
             .name
             .ok_or_else(|| self.required(app_path.key("name"), "the application name"))?;
-        self.check_name(app_path.key("name"), &name, "app name")?;
+        self.check_app_name(app_path.key("name"), &name)?;
         let image = app_spec
             .image
             .ok_or_else(|| self.required(app_path.key("image"), "the container image"))?;
@@ -175,6 +247,7 @@ impl Chain<'_> {
             }
             .merge_over(app_spec.readiness_probe),
         };
+        self.check_resources(app_path, &app.resources)?;
         if app.port == 0 {
             return Err(self.invalid(
                 app_path.key("port"),

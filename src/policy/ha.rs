@@ -1,4 +1,4 @@
-//! HA rules (HA001..HA010): what keeps a workload serving within one region, through node
+//! HA rules (HA001..HA011): what keeps a workload serving within one region, through node
 //! drains, node and zone failures, bad rollouts and config changes.
 
 use serde_json::Value;
@@ -14,6 +14,7 @@ pub(super) fn check(cx: &mut Reporter<'_>, set: &RenderedSet, workloads: &[Workl
     for w in workloads {
         min_replicas(cx, set, w);
         disruption_budget(cx, set, w);
+        single_pdb(cx, set, w);
         spread(cx, set, w);
         for c in &w.containers {
             container(cx, set, w, c);
@@ -61,6 +62,29 @@ fn disruption_budget(cx: &mut Reporter<'_>, set: &RenderedSet, w: &Workload<'_>)
             ),
         ),
         Some(_) => {}
+    }
+}
+
+/// HA011: the Eviction API refuses to evict a pod that more than one PodDisruptionBudget
+/// selects ("This pod has more than one PodDisruptionBudget, which the eviction subresource
+/// does not support", HTTP 500), so a drain of its node never finishes (Kubernetes API,
+/// "API-initiated Eviction").
+fn single_pdb(cx: &mut Reporter<'_>, set: &RenderedSet, w: &Workload<'_>) {
+    if let [first, rest @ ..] = w.pdbs.as_slice()
+        && !rest.is_empty()
+    {
+        let others: Vec<String> = rest.iter().map(|n| format!("`{n}`")).collect();
+        cx.report(
+            RuleId::SinglePdb,
+            Some(&set.region),
+            Some(w.object),
+            spec().key("ha").key("disruptionBudget"),
+            format!(
+                "the PodDisruptionBudgets `{first}` and {} all select the pods of {}: the Eviction API refuses to evict them, so node drains block",
+                others.join(", "),
+                w.object.id
+            ),
+        );
     }
 }
 
@@ -206,6 +230,82 @@ mod tests {
         assert!(ids(&f).contains(&RuleId::PdbAllowsDisruption));
         let f = check(&GOOD.replace("minAvailable: 2", "minAvailable: '100%'"));
         assert!(ids(&f).contains(&RuleId::PdbAllowsDisruption));
+    }
+
+    /// A second PodDisruptionBudget, as a repository template might add: `selector` is its
+    /// `spec.selector`.
+    fn with_pdb(set: &mut crate::render::RenderedSet, name: &str, selector: Value) {
+        let mut extra = set
+            .objects
+            .iter()
+            .find(|o| o.id.kind == "PodDisruptionBudget")
+            .expect("the built-in PDB")
+            .clone();
+        extra.id.name = name.to_string();
+        extra.object["metadata"]["name"] = name.into();
+        extra.object["spec"]["selector"] = selector;
+        set.objects.push(extra);
+    }
+
+    fn check_with_pdb(
+        spec: &str,
+        selector: Value,
+        replace_builtin: bool,
+    ) -> Vec<super::super::Finding> {
+        let (env, mut sets) = super::super::fixture::load(spec);
+        for set in &mut sets {
+            if replace_builtin {
+                set.objects
+                    .retain(|o| o.id.kind != "PodDisruptionBudget" || o.id.name != "web");
+                let template = super::super::fixture::load(GOOD).1.remove(0);
+                let pdb = template
+                    .objects
+                    .into_iter()
+                    .find(|o| o.id.kind == "PodDisruptionBudget")
+                    .unwrap();
+                set.objects.push(pdb);
+                set.objects.last_mut().unwrap().id.name = "templated".into();
+                set.objects.last_mut().unwrap().object["metadata"]["name"] = "templated".into();
+                set.objects.last_mut().unwrap().object["spec"]["selector"] = selector.clone();
+            } else {
+                with_pdb(set, "every-managed-pod", selector.clone());
+            }
+        }
+        let refs: Vec<&crate::render::RenderedSet> = sets.iter().collect();
+        super::super::validate(&env, &refs)
+    }
+
+    #[test]
+    fn issue_13_item_12_a_pdb_selecting_by_match_expressions_or_empty_selector_selects_the_pods() {
+        let in_expr = serde_json::json!({"matchExpressions": [
+            {"key": "app.kubernetes.io/name", "operator": "In", "values": ["web"]}]});
+        for selector in [in_expr, serde_json::json!({})] {
+            let f = check_with_pdb(GOOD, selector.clone(), true);
+            assert_eq!(ids(&f), vec![], "{selector}: {f:?}");
+        }
+        let f = check_with_pdb(
+            GOOD,
+            serde_json::json!({"matchExpressions": [
+            {"key": "app.kubernetes.io/name", "operator": "NotIn", "values": ["web"]}]}),
+            true,
+        );
+        assert_eq!(ids(&f), vec![RuleId::PdbSelectsWorkload]);
+    }
+
+    #[test]
+    fn issue_13_item_13_two_pdbs_over_the_same_pods_are_flagged_single_pdb() {
+        let every_managed_pod =
+            serde_json::json!({"matchLabels": {"app.kubernetes.io/managed-by": "kubectl-hadr"}});
+        let f = check_with_pdb(GOOD, every_managed_pod, false);
+        assert_eq!(ids(&f), vec![RuleId::SinglePdb], "{f:?}");
+        let finding = f.iter().find(|f| f.rule == RuleId::SinglePdb).unwrap();
+        assert!(
+            finding
+                .message
+                .contains("`web` and `every-managed-pod` all select the pods of Deployment.apps"),
+            "{}",
+            finding.message
+        );
     }
 
     #[test]

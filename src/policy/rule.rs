@@ -109,6 +109,10 @@ rules! {
         "A ConfigMap is mutable or its name carries no content hash: a config change does not roll the pods and cannot be rolled back."
         "leave content hashing on (remove `hadr.dev/hash-suffix: \"false\"`)"
         "https://kubernetes.io/docs/concepts/configuration/configmap/#configmap-immutable";
+    SinglePdb "HA011" "single-pdb" Error
+        "More than one PodDisruptionBudget selects the same pods: the Eviction API refuses to evict them, so every node drain blocks."
+        "keep one PodDisruptionBudget per workload: drop `spec.ha.disruptionBudget`, or narrow the other budget's selector so it no longer selects these pods"
+        "https://kubernetes.io/docs/concepts/scheduling-eviction/api-eviction/#how-api-initiated-eviction-works";
     RegionsForRegionSurvival "MR001" "regions-for-region-survival" Error
         "The environment must survive a region loss but runs in fewer than two regions."
         "add a region, or lower `spec.ha.survive`"
@@ -202,9 +206,9 @@ mod tests {
     }
 
     #[test]
-    fn the_catalogue_lists_nineteen_rules_in_family_order_with_their_index() {
+    fn the_catalogue_lists_twenty_rules_in_family_order_with_their_index() {
         let ids: Vec<&str> = RuleId::ALL.iter().map(|r| r.id()).collect();
-        let expected: Vec<String> = (1..=10)
+        let expected: Vec<String> = (1..=11)
             .map(|n| format!("HA{n:03}"))
             .chain((1..=4).map(|n| format!("MR{n:03}")))
             .chain((1..=5).map(|n| format!("DR{n:03}")))

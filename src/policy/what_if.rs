@@ -34,25 +34,49 @@ pub struct Survival {
 /// environment's own default is three, `<region>-1` to `<region>-3`).
 const DEFAULT_ZONES: usize = 3;
 
-/// What losing one of `zones` zones leaves of a workload: at least `.0`, at most `.1` replicas.
+/// What losing one of `zones` zones leaves of a workload: at least `.0`, at most `.1` replicas,
+/// over every placement the scheduler allows.
 ///
-/// Only a hard topology spread over `topology.kubernetes.io/zone` bounds it: with maxSkew 1
-/// every zone holds the floor or the ceiling of replicas / zones (Kubernetes API, "Pod
-/// Topology Spread Constraints"). Without one, the scheduler may have put every pod in the
-/// lost zone.
+/// Only hard (`DoNotSchedule`) topology spreads over `topology.kubernetes.io/zone` that count
+/// the workload's own pods bound it; with several, every one holds. A soft spread
+/// (`ScheduleAnyway`) or none lets the scheduler put every pod in the lost zone (Kubernetes
+/// API, "Pod Topology Spread Constraints").
 pub(super) fn zone_loss(w: &Workload<'_>, zones: usize) -> (u32, u32) {
     let zones = zones.max(1) as u32;
     if zones == 1 {
         return (0, 0);
     }
-    if w.hard_spread_over(ZONE_KEY) {
-        (
-            w.replicas - w.replicas.div_ceil(zones),
-            w.replicas - w.replicas / zones,
-        )
-    } else {
-        (0, w.replicas)
+    w.hard_spreads_over(ZONE_KEY)
+        .map(|s| skew_bounds(w.replicas, zones, s.max_skew, s.min_domains))
+        .fold((0, w.replicas), |(lo, hi), (l, h)| (lo.max(l), hi.min(h)))
+}
+
+/// The replicas left after losing one of `zones` zones under one hard spread: the scheduler
+/// places a pod in a zone only while that zone's count + 1 minus the emptiest zone's count is
+/// at most `max_skew` (the emptiest counts 0 while there are fewer zones than `min_domains`).
+/// So every placement with `max - min <= max_skew` is reachable, and the lost zone may hold
+/// the most: 3 replicas, 3 zones, maxSkew 2 can be 2/1/0, and a loss leaves 1.
+fn skew_bounds(replicas: u32, zones: u32, max_skew: u32, min_domains: u32) -> (u32, u32) {
+    let others = zones - 1;
+    if zones < min_domains {
+        // Each zone holds at most max_skew pods; the rest stay pending.
+        let placed = replicas.min(zones.saturating_mul(max_skew));
+        let most = placed.min(max_skew);
+        let least = placed.saturating_sub(others.saturating_mul(max_skew));
+        return (placed - most, placed - least);
     }
+    // The lost zone holds x, every other at least x - max_skew: x + others * (x - skew) <= n.
+    let most = if replicas <= max_skew {
+        replicas
+    } else {
+        ((u64::from(replicas) + u64::from(others) * u64::from(max_skew)) / u64::from(zones)) as u32
+    };
+    // The lost zone holds y, every other at most y + max_skew: n - y <= others * (y + skew).
+    let spare = u64::from(others) * u64::from(max_skew);
+    let least = u64::from(replicas)
+        .saturating_sub(spare)
+        .div_ceil(u64::from(zones)) as u32;
+    (replicas - most, replicas - least)
 }
 
 /// The number of zones of the region a set is rendered for.
@@ -141,6 +165,73 @@ mod tests {
         let refs: Vec<&RenderedSet> = sets.iter().collect();
         let region = what_if(&env, &refs, &Loss::Region("east".into()));
         assert!(region.iter().all(|s| !s.holds));
+    }
+
+    #[test]
+    fn skew_bounds_follow_max_skew_and_min_domains() {
+        // maxSkew 1 is the floor or the ceiling of replicas / zones.
+        assert_eq!(skew_bounds(3, 3, 1, 1), (2, 2));
+        assert_eq!(skew_bounds(4, 3, 1, 1), (2, 3));
+        // Issue 13 item 14: 2/1/0 is allowed.
+        assert_eq!(skew_bounds(3, 3, 2, 1), (1, 3));
+        assert_eq!(skew_bounds(6, 3, 2, 1), (3, 5));
+        // Fewer zones than minDomains: at most maxSkew per zone, the rest pending.
+        assert_eq!(skew_bounds(6, 3, 1, 5), (2, 2));
+        assert_eq!(skew_bounds(2, 3, 5, 1), (0, 2));
+    }
+
+    /// Renders GOOD with `replicas`, `minAvailable: 2`, `survive: zone`, and the zone spread of
+    /// the Deployment edited by `edit`.
+    fn zone_what_if(
+        edit: impl Fn(&mut serde_json::Value),
+    ) -> (Survival, Vec<crate::policy::Finding>) {
+        let spec = GOOD.replace("survive: region", "survive: zone");
+        let (env, mut sets) = load(&spec);
+        for o in sets.iter_mut().flat_map(|s| s.objects.iter_mut()) {
+            if o.id.kind == "Deployment" {
+                let spreads = o.object["spec"]["template"]["spec"]["topologySpreadConstraints"]
+                    .as_array_mut()
+                    .unwrap();
+                let zone = spreads
+                    .iter_mut()
+                    .find(|c| c["topologyKey"] == ZONE_KEY)
+                    .unwrap();
+                edit(zone);
+            }
+        }
+        let refs: Vec<&RenderedSet> = sets.iter().collect();
+        let zone = what_if(&env, &refs, &Loss::Zone("east-1".into()));
+        let east = zone.into_iter().find(|s| s.region == "east").unwrap();
+        (east, crate::policy::validate(&env, &refs))
+    }
+
+    #[test]
+    fn issue_13_item_14_a_zone_loss_under_max_skew_2_can_leave_one_of_three() {
+        let (east, findings) = zone_what_if(|c| c["maxSkew"] = 2.into());
+        assert_eq!(
+            (east.left_min, east.left_max, east.pdb_minimum, east.holds),
+            (1, 3, Some(2), false)
+        );
+        assert!(
+            findings
+                .iter()
+                .any(|f| f.rule == crate::policy::RuleId::ZoneLossBudget),
+            "{findings:?}"
+        );
+        let (east, _) = zone_what_if(|_| {});
+        assert_eq!((east.left_min, east.holds), (2, true));
+    }
+
+    #[test]
+    fn a_soft_zone_spread_or_one_counting_other_pods_bounds_nothing() {
+        let (east, _) = zone_what_if(|c| c["whenUnsatisfiable"] = "ScheduleAnyway".into());
+        assert_eq!((east.left_min, east.left_max), (0, 3));
+        let (east, _) = zone_what_if(|c| {
+            c["labelSelector"] = serde_json::json!({"matchLabels": {"app": "other"}});
+        });
+        assert_eq!((east.left_min, east.left_max), (0, 3));
+        let (east, _) = zone_what_if(|c| c["minDomains"] = 4.into());
+        assert_eq!((east.left_min, east.left_max), (2, 2));
     }
 
     #[test]

@@ -18,6 +18,15 @@ pub(super) const HOST_KEY: &str = "kubernetes.io/hostname";
 pub(super) struct Spread {
     pub topology_key: String,
     pub when_unsatisfiable: WhenUnsatisfiable,
+    /// `maxSkew`: how many more pods one domain may hold than the emptiest (the API requires
+    /// at least 1).
+    pub max_skew: u32,
+    /// `minDomains`: below this many domains the scheduler counts the emptiest as 0 (1 when
+    /// unset).
+    pub min_domains: u32,
+    /// Whether its `labelSelector` selects the workload's own pods; one that selects other pods
+    /// bounds nothing about these.
+    pub selects_own_pods: bool,
 }
 
 /// What the scheduler does with a pod that would break the spread's maxSkew.
@@ -42,6 +51,9 @@ pub(super) struct Workload<'a> {
     /// The first PodDisruptionBudget of the namespace whose selector matches the pod template's
     /// labels.
     pub pdb: Option<&'a Value>,
+    /// Every PodDisruptionBudget that selects the pods, by name: the Eviction API refuses to
+    /// evict a pod more than one selects.
+    pub pdbs: Vec<&'a str>,
 }
 
 impl Workload<'_> {
@@ -50,10 +62,16 @@ impl Workload<'_> {
         self.spread.iter().any(|s| s.topology_key == key)
     }
 
-    /// Whether a hard (`DoNotSchedule`) topology spread constraint is over `key`.
-    pub(super) fn hard_spread_over(&self, key: &str) -> bool {
-        self.spread.iter().any(|s| {
-            s.topology_key == key && s.when_unsatisfiable == WhenUnsatisfiable::DoNotSchedule
+    /// The hard (`DoNotSchedule`) topology spread constraints over `key` that count the
+    /// workload's own pods: the only ones that bound where its pods can be.
+    pub(super) fn hard_spreads_over<'s>(
+        &'s self,
+        key: &'s str,
+    ) -> impl Iterator<Item = &'s Spread> {
+        self.spread.iter().filter(move |s| {
+            s.topology_key == key
+                && s.when_unsatisfiable == WhenUnsatisfiable::DoNotSchedule
+                && s.selects_own_pods
         })
     }
 
@@ -77,23 +95,28 @@ pub(super) fn workloads(set: &RenderedSet) -> Vec<Workload<'_>> {
             let spec = &o.object["spec"];
             let pod = &spec["template"]["spec"];
             let labels = string_map(&spec["template"]["metadata"]["labels"]);
-            let pdb = pdb_for(set, o, &labels);
+            let pdbs = pdbs_for(set, o, &labels);
             Workload {
                 object: o,
                 replicas: spec["replicas"].as_u64().unwrap_or(1) as u32,
-                spread: spread(pod),
+                spread: spread(pod, &labels),
                 hostname_anti_affinity: hostname_anti_affinity(pod),
                 containers: pod["containers"]
                     .as_array()
                     .map(|a| a.iter().collect())
                     .unwrap_or_default(),
-                pdb,
+                pdb: pdbs.first().map(|p| &p.object),
+                pdbs: pdbs.iter().map(|p| p.id.name.as_str()).collect(),
             }
         })
         .collect()
 }
 
-fn spread(pod: &Value) -> Vec<Spread> {
+fn spread(pod: &Value, labels: &BTreeMap<String, String>) -> Vec<Spread> {
+    let count = |v: &Value, default: u32| {
+        v.as_u64()
+            .map_or(default, |n| n.clamp(1, u64::from(u32::MAX)) as u32)
+    };
     pod["topologySpreadConstraints"]
         .as_array()
         .map(|a| {
@@ -105,6 +128,13 @@ fn spread(pod: &Value) -> Vec<Spread> {
                         None | Some("DoNotSchedule") => WhenUnsatisfiable::DoNotSchedule,
                         Some(_) => WhenUnsatisfiable::ScheduleAnyway,
                     },
+                    max_skew: count(&c["maxSkew"], 1),
+                    min_domains: count(&c["minDomains"], 1),
+                    // A constraint without a labelSelector counts no pods (the scheduler's
+                    // nil selector), so it bounds nothing.
+                    selects_own_pods: c
+                        .get("labelSelector")
+                        .is_some_and(|sel| !sel.is_null() && selector_matches(sel, labels)),
                 })
                 .collect()
         })
@@ -163,21 +193,60 @@ pub(super) fn pdb_minimum(pdb: &Value, replicas: u32) -> u32 {
     0
 }
 
-/// The PodDisruptionBudget of the workload's namespace that selects its pods (`matchLabels`
-/// only: the builtin templates write no `matchExpressions`).
-fn pdb_for<'a>(
+/// The PodDisruptionBudgets of the workload's namespace that select its pods, in the set's
+/// order.
+fn pdbs_for<'a>(
     set: &'a RenderedSet,
     workload: &RenderedObject,
     labels: &BTreeMap<String, String>,
-) -> Option<&'a Value> {
+) -> Vec<&'a RenderedObject> {
     set.objects
         .iter()
         .filter(|o| o.id.kind == "PodDisruptionBudget" && o.id.namespace == workload.id.namespace)
-        .map(|o| &o.object)
-        .find(|pdb| {
-            let sel = string_map(&pdb["spec"]["selector"]["matchLabels"]);
-            !sel.is_empty() && sel.iter().all(|(k, v)| labels.get(k) == Some(v))
+        .filter(|pdb| {
+            // policy/v1: a missing (null) selector selects no pods, an empty one every pod of
+            // the namespace (`LabelSelectorAsSelector`: nil -> Nothing, {} -> Everything).
+            let sel = &pdb.object["spec"]["selector"];
+            !sel.is_null() && selector_matches(sel, labels)
         })
+        .collect()
+}
+
+/// Whether a `metav1.LabelSelector` selects a pod with `labels`, as `LabelSelectorAsSelector`
+/// and `labels.Selector.Matches` decide: every `matchLabels` pair equal, and every
+/// `matchExpressions` requirement met (`In`: the label has one of the values; `NotIn`: it is
+/// absent or has none of them; `Exists`; `DoesNotExist`). A selector the API would reject
+/// (unknown operator, `In` without values) selects nothing.
+pub(super) fn selector_matches(selector: &Value, labels: &BTreeMap<String, String>) -> bool {
+    let Some(sel) = selector.as_object() else {
+        return false;
+    };
+    let match_labels = string_map(sel.get("matchLabels").unwrap_or(&Value::Null));
+    if !match_labels.iter().all(|(k, v)| labels.get(k) == Some(v)) {
+        return false;
+    }
+    let empty = Vec::new();
+    let expressions = sel
+        .get("matchExpressions")
+        .and_then(Value::as_array)
+        .unwrap_or(&empty);
+    expressions.iter().all(|e| {
+        let Some(key) = e["key"].as_str() else {
+            return false;
+        };
+        let values: Vec<&str> = e["values"]
+            .as_array()
+            .map(|a| a.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        let value = labels.get(key).map(String::as_str);
+        match e["operator"].as_str() {
+            Some("In") if !values.is_empty() => value.is_some_and(|v| values.contains(&v)),
+            Some("NotIn") if !values.is_empty() => value.is_none_or(|v| !values.contains(&v)),
+            Some("Exists") if values.is_empty() => value.is_some(),
+            Some("DoesNotExist") if values.is_empty() => value.is_none(),
+            _ => false,
+        }
+    })
 }
 
 #[cfg(test)]
@@ -210,9 +279,36 @@ mod tests {
     }
 
     #[test]
+    fn selectors_follow_the_apis_match_expressions_and_empty_selector() {
+        let labels: BTreeMap<String, String> =
+            [("app.kubernetes.io/name".to_string(), "my-app".to_string())].into();
+        let yes = |sel: Value| assert!(selector_matches(&sel, &labels), "{sel}");
+        let no = |sel: Value| assert!(!selector_matches(&sel, &labels), "{sel}");
+        // Issue 13 item 12: both select the pods.
+        yes(
+            json!({"matchExpressions": [{"key": "app.kubernetes.io/name", "operator": "In", "values": ["my-app"]}]}),
+        );
+        yes(json!({}));
+        yes(json!({"matchExpressions": [{"key": "tier", "operator": "NotIn", "values": ["db"]}]}));
+        yes(json!({"matchExpressions": [{"key": "app.kubernetes.io/name", "operator": "Exists"}]}));
+        yes(json!({"matchExpressions": [{"key": "tier", "operator": "DoesNotExist"}]}));
+        no(
+            json!({"matchExpressions": [{"key": "app.kubernetes.io/name", "operator": "NotIn", "values": ["my-app"]}]}),
+        );
+        no(
+            json!({"matchExpressions": [{"key": "app.kubernetes.io/name", "operator": "In", "values": []}]}),
+        );
+        no(
+            json!({"matchExpressions": [{"key": "app.kubernetes.io/name", "operator": "Equals", "values": ["my-app"]}]}),
+        );
+        no(json!({"matchLabels": {"app.kubernetes.io/name": "other"}}));
+        no(Value::Null);
+    }
+
+    #[test]
     fn a_spread_without_when_unsatisfiable_is_hard() {
         let pod = json!({"topologySpreadConstraints": [{"topologyKey": ZONE_KEY}]});
-        let spread = spread(&pod);
+        let spread = spread(&pod, &BTreeMap::new());
         assert_eq!(
             spread[0].when_unsatisfiable,
             WhenUnsatisfiable::DoNotSchedule

@@ -7,6 +7,7 @@ pub mod hash;
 pub mod manifest;
 mod references;
 pub mod templates;
+pub mod validate;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -132,6 +133,19 @@ pub enum RenderFailure {
         text: String,
         environment: String,
         region: String,
+        message: String,
+        hint: String,
+    },
+    /// An object the API server would refuse (`validate`): which one, the field, why, the fix.
+    #[error(
+        "{template}: {object}: {field}: {message}\n  while rendering environment `{environment}`, region `{region}`\n  help: {hint}"
+    )]
+    Invalid {
+        template: String,
+        environment: String,
+        region: String,
+        object: String,
+        field: String,
         message: String,
         hint: String,
     },
@@ -328,29 +342,39 @@ impl Renderer {
                 .render(&ctx)
                 .map_err(|e| template_error(&self.set, e, env_name, region_name))?;
             let shown = display_name(&self.set, name);
+            let secret = mentions_secret(&output);
             let read = yaml::template_output(&output).map_err(|e| RenderFailure::Output {
                 template: shown.clone(),
                 line: e.position.line,
-                text: output
-                    .lines()
-                    .nth(e.position.line.saturating_sub(1))
-                    .unwrap_or_default()
-                    .to_string(),
+                text: if secret {
+                    SECRET_LINE.into()
+                } else {
+                    output
+                        .lines()
+                        .nth(e.position.line.saturating_sub(1))
+                        .unwrap_or_default()
+                        .to_string()
+                },
                 environment: env_name.into(),
                 region: region_name.into(),
-                message: e.message,
+                message: if secret { redact_quoted(&e.message) } else { e.message },
                 hint: "quote values with `| tojson`, and check the indentation of the lines the template emits".into(),
             })?;
             let source = &self.set.templates[name].source;
             for a in read.ambiguous {
                 let out_line = output.lines().nth(a.position.line - 1).unwrap_or_default();
                 let line = source_line_for(source, out_line).unwrap_or(a.position.line);
+                let value = if secret {
+                    "(a Secret's value, not shown)"
+                } else {
+                    a.value.as_str()
+                };
                 warnings.push(Warning {
                     template: shown.clone(),
                     line,
                     message: format!(
-                        "emits the plain scalar `{}`, which kubectl and the API server (YAML 1.1) read as a {}, not the string it is here",
-                        a.value, a.yaml11_type
+                        "emits the plain scalar `{value}`, which kubectl and the API server (YAML 1.1) read as a {}, not the string it is here",
+                        a.yaml11_type
                     ),
                     fix: "write the expression as `{{ value | tojson }}` so it is always quoted".into(),
                 });
@@ -358,6 +382,7 @@ impl Renderer {
             objects.extend(read.documents.into_iter().map(|d| (d, shown.clone())));
             sources.insert(shown, source);
         }
+        check_objects(&objects, env_name, region_name)?;
         let (set, late) = finish(env_name, region_name, objects, self.keep_objects)?;
         for u in late {
             let source = sources.get(&u.warning.template).copied().unwrap_or("");
@@ -366,6 +391,66 @@ impl Renderer {
         }
         Ok((set, warnings))
     }
+}
+
+/// Refuses the first object the API server would refuse (`validate`), before anything is
+/// hashed or written.
+fn check_objects(objects: &[(Value, String)], env: &str, region: &str) -> Result<(), RenderError> {
+    for (object, template) in objects {
+        validate::check_object(object).map_err(|v| RenderFailure::Invalid {
+            template: template.clone(),
+            environment: env.into(),
+            region: region.into(),
+            object: v.object,
+            field: v.field,
+            message: v.message,
+            hint: v.hint,
+        })?;
+    }
+    Ok(())
+}
+
+/// What an error shows instead of a line of a template's output that holds a Secret.
+const SECRET_LINE: &str = "(a line of a Secret: not shown, it may hold a secret value)";
+
+/// Whether a template's output holds (or may hold) a Secret, in any document and any style
+/// (`kind: Secret`, quoted, flow mappings, JSON): then no line, value or quoted fragment of it
+/// goes into a message. Errs towards hiding: a mention of the word as a kind is enough.
+fn mentions_secret(output: &str) -> bool {
+    output.match_indices("Secret").any(|(at, _)| {
+        let before = output[..at].trim_end_matches(['"', '\'', ' ', '\t']);
+        before.ends_with(':')
+            && before[..before.len() - 1]
+                .trim_end_matches(['"', '\''])
+                .ends_with("kind")
+    })
+}
+
+/// A parser message with every quoted or backticked fragment replaced: parsers quote the text
+/// they choke on, which in a Secret may be its value.
+fn redact_quoted(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut open: Option<char> = None;
+    for c in message.chars() {
+        match open {
+            Some(q) if c == q => {
+                out.push('…');
+                out.push(c);
+                open = None;
+            }
+            Some(_) => {}
+            None => {
+                out.push(c);
+                if matches!(c, '`' | '"' | '\'') {
+                    open = Some(c);
+                }
+            }
+        }
+    }
+    if open.is_some() {
+        out.push('…');
+    }
+    out
 }
 
 /// What the templates see for one region.
@@ -502,6 +587,26 @@ fn source_line_for(source: &str, output_line: &str) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secrets_are_recognised_in_every_style_and_their_fragments_hidden() {
+        for secret in [
+            "kind: Secret\n",
+            "kind: \"Secret\"\n",
+            "{apiVersion: v1, kind: 'Secret'}",
+            "{\"kind\": \"Secret\"}",
+            "---\nkind: ConfigMap\n---\nkind:   Secret\n",
+        ] {
+            assert!(mentions_secret(secret), "{secret}");
+        }
+        assert!(!mentions_secret(
+            "kind: ConfigMap\ndata: {name: SecretName}\n"
+        ));
+        assert_eq!(
+            redact_quoted("invalid value `hunter2` near \"x: y\""),
+            "invalid value `…` near \"…\""
+        );
+    }
 
     #[test]
     fn output_lines_trace_back_to_their_template_line() {

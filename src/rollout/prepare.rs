@@ -2,7 +2,7 @@
 //! Lease and build the plan under it. A first rollout creates the environment's Namespace
 //! first, since the Lease lives in it.
 
-use kube::config::Kubeconfig;
+use crate::cluster::LoadedKubeconfig;
 
 use super::{RegionResult, RolloutOptions, RolloutStatus};
 use crate::cluster::applyset::applyset_id;
@@ -46,7 +46,7 @@ fn unblocked(plan: RegionPlan) -> Result<RegionPlan, PrepareError> {
 
 /// Prepares every region concurrently, in the order given.
 pub(super) async fn all(
-    kubeconfig: &Kubeconfig,
+    kubeconfig: &LoadedKubeconfig,
     env: &Environment,
     revisions: Vec<(&Region, Revision)>,
     opts: &RolloutOptions,

@@ -185,17 +185,22 @@ fn located_error(src: &str, path: Path, err: &serde_saphyr::Error) -> YamlError 
     // For an unknown field the interesting node is the key itself, one level below the path
     // (serde_path_to_error has not entered it yet, except where the field is flattened).
     let located_path = match err {
-        E::SerdeUnknownField { field, .. }
-            if path.0.last() != Some(&Segment::Key(field.clone())) =>
+        E::SerdeUnknownField { field: key, .. } | E::DuplicateMappingKey { key: Some(key), .. }
+            if path.0.last() != Some(&Segment::Key(key.clone())) =>
         {
-            path.key(field)
+            path.key(key)
         }
         _ => path,
     };
-    let position = locate(src, &located_path)
-        .filter(|_| !located_path.0.is_empty())
-        .or(fallback)
-        .unwrap_or(Position { line: 1, column: 1 });
+    let position = match err {
+        // The path names the first occurrence; the parser's location is the second, the one to
+        // remove.
+        E::DuplicateMappingKey { .. } => fallback,
+        _ => None,
+    }
+    .or_else(|| locate(src, &located_path).filter(|_| !located_path.0.is_empty()))
+    .or(fallback)
+    .unwrap_or(Position { line: 1, column: 1 });
     let (message, hint) = match err {
         E::SerdeUnknownField {
             field, expected, ..
@@ -209,19 +214,7 @@ fn located_error(src: &str, path: Path, err: &serde_saphyr::Error) -> YamlError 
             format!("unknown variant `{variant}`, expected {}", one_of(expected)),
             did_you_mean(variant, &owned(expected)),
         ),
-        // serde-saphyr's own text adds advice for the caller's code (`DuplicateKeyPolicy`).
-        E::DuplicateMappingKey { key: Some(key), .. } => {
-            (format!("duplicate mapping key: {key}"), None)
-        }
-        E::DuplicateMappingKey { key: None, .. } => ("duplicate mapping key".to_string(), None),
-        other => {
-            let message = serde_saphyr::MessageFormatter::format_message(
-                &serde_saphyr::DefaultMessageFormatter,
-                other,
-            );
-            let wanted = expected_type(other).map(|w| found_text(w, src, position));
-            (message.into_owned(), wanted)
-        }
+        other => plain_message(other, src, position),
     };
     YamlError {
         position,
@@ -229,6 +222,124 @@ fn located_error(src: &str, path: Path, err: &serde_saphyr::Error) -> YamlError 
         message,
         hint,
     }
+}
+
+/// The message and fix of an error, in the words of the file's author: serde-saphyr's own
+/// texts name Rust types and its API (`use Option<String>`, `use from_str_multiple`, `Depth {
+/// depth: 65 }`, `invalid u16`), which mean nothing to them.
+fn plain_message(err: &serde_saphyr::Error, src: &str, at: Position) -> (String, Option<String>) {
+    use serde_saphyr::Error as E;
+    use serde_saphyr::budget::BudgetBreach as B;
+    let text = |m: &str, h: &str| (m.to_string(), Some(h.to_string()));
+    match err {
+        E::DuplicateMappingKey { key: Some(key), .. } => (
+            format!("duplicate key `{key}`: it is already set above in the same mapping"),
+            Some("remove one of the two entries (YAML keeps neither silently)".into()),
+        ),
+        E::DuplicateMappingKey { key: None, .. } => text(
+            "duplicate key: it is already set above in the same mapping",
+            "remove one of the two entries",
+        ),
+        E::NullIntoString { .. } => text(
+            "this value is empty (null), and a text is expected here",
+            "write the text, quoted if it could be read as something else (`\"null\"`, `\"\"`), or remove the entry",
+        ),
+        E::MultipleDocuments { .. } => text(
+            "the file holds more than one YAML document (a `---` line starts another)",
+            "keep one document per file: remove the `---` line and what follows, or move it to its own file",
+        ),
+        E::Budget {
+            breach: B::Depth { .. },
+            ..
+        } => (
+            format!("the YAML nests deeper than {MAX_DEPTH} levels"),
+            Some("no environment file or manifest nests this deep: flatten the value".into()),
+        ),
+        E::Budget { .. }
+        | E::AliasReplayCounterOverflow { .. }
+        | E::AliasReplayLimitExceeded { .. }
+        | E::AliasExpansionLimitExceeded { .. }
+        | E::AliasReplayStackDepthExceeded { .. } => text(
+            "the YAML is too large to read: its anchors and aliases, or its size, expand past the reader's limits",
+            "write the values out instead of repeating aliases, and keep large content out of the file",
+        ),
+        // Out of range only when it is a whole number at all (`70000` for a port, not `three`).
+        E::InvalidScalar { ty, .. }
+            if integer_range(ty).is_some() && found_value(src, at).parse::<i128>().is_ok() =>
+        {
+            let (lo, hi) = integer_range(ty).unwrap_or_default();
+            let found = found_value(src, at);
+            (
+                format!("`{found}` is not a whole number from {lo} to {hi}"),
+                Some(format!("write a whole number from {lo} to {hi}")),
+            )
+        }
+        other => {
+            let message = serde_saphyr::MessageFormatter::format_message(
+                &serde_saphyr::DefaultMessageFormatter,
+                other,
+            );
+            let wanted = expected_type(other).map(|w| found_text(w, src, at));
+            if looks_internal(&message) {
+                let hint =
+                    wanted.or_else(|| Some("check the value against `kubectl hadr schema`".into()));
+                ("this value cannot be read here".into(), hint)
+            } else {
+                (message.into_owned(), wanted)
+            }
+        }
+    }
+}
+
+/// The range of an integer type serde names (`u16`), for range errors.
+fn integer_range(ty: &str) -> Option<(i128, i128)> {
+    Some(match ty {
+        "u8" => (0, u8::MAX.into()),
+        "u16" => (0, u16::MAX.into()),
+        "u32" => (0, u32::MAX.into()),
+        "u64" | "usize" => (0, u64::MAX.into()),
+        "i8" => (i8::MIN.into(), i8::MAX.into()),
+        "i16" => (i16::MIN.into(), i16::MAX.into()),
+        "i32" => (i32::MIN.into(), i32::MAX.into()),
+        "i64" | "isize" => (i64::MIN.into(), i64::MAX.into()),
+        _ => return None,
+    })
+}
+
+/// Whether a message speaks of Rust rather than of YAML: type names, paths, debug output.
+fn looks_internal(message: &str) -> bool {
+    const MARKERS: [&str; 9] = [
+        "Option<",
+        "::",
+        "from_str",
+        "{ ",
+        "serde",
+        "Deserialize",
+        "struct ",
+        "variant index",
+        "Vec<",
+    ];
+    MARKERS.iter().any(|m| message.contains(m))
+        || message
+            .split(|c: char| !c.is_ascii_alphanumeric())
+            .any(|w| {
+                matches!(
+                    w,
+                    "u8" | "u16"
+                        | "u32"
+                        | "u64"
+                        | "u128"
+                        | "usize"
+                        | "i8"
+                        | "i16"
+                        | "i32"
+                        | "i64"
+                        | "i128"
+                        | "isize"
+                        | "f32"
+                        | "f64"
+                )
+            })
 }
 
 /// The error itself, out of the wrappers that add a snippet or the alias it came through.
@@ -290,15 +401,19 @@ fn expected_type(err: &serde_saphyr::Error) -> Option<&'static str> {
 
 /// "expected <wanted> here, found `<the text at the position>`".
 fn found_text(wanted: &str, src: &str, at: Position) -> String {
-    let found = src
-        .lines()
+    format!("expected {wanted} here, found `{}`", found_value(src, at))
+}
+
+/// The value written at a position (the value of the entry, when it points at the key).
+fn found_value(src: &str, at: Position) -> String {
+    src.lines()
         .nth(at.line.saturating_sub(1))
         .and_then(|l| l.get(at.column.saturating_sub(1)..))
         .map(|s| s.split(" #").next().unwrap_or(s).trim())
         // The position may be the key of the entry: show only its value.
         .map(|s| s.split_once(": ").map_or(s, |(_, v)| v.trim()))
-        .unwrap_or_default();
-    format!("expected {wanted} here, found `{found}`")
+        .unwrap_or_default()
+        .to_string()
 }
 
 /// Finds the position of the node at `path`: for a mapping entry, its key. When the path
@@ -683,8 +798,16 @@ mod tests {
     #[test]
     fn a_duplicate_key_is_reported_at_its_position_without_advice_for_the_programmer() {
         let err = from_str::<Value>("a: 1\nb: 2\na: 3\n").unwrap_err();
-        assert_eq!(err.message, "duplicate mapping key: a");
-        assert_eq!(err.position.line, 3);
+        assert_eq!(
+            err.message,
+            "duplicate key `a`: it is already set above in the same mapping"
+        );
+        assert_eq!((err.position.line, err.position.column), (3, 1));
+        // Issue 13 item 15: nested, the second occurrence, not the parent mapping.
+        let err = from_str::<Value>("spec:\n  app:\n    name: a\n    port: 1\n    name: b\n")
+            .unwrap_err();
+        assert_eq!(err.path.to_string(), "spec.app.name");
+        assert_eq!((err.position.line, err.position.column), (5, 5));
     }
 
     #[test]

@@ -1,12 +1,14 @@
 //! The one integration-test binary: render, git and cluster behaviour through the real binary,
 //! real git repositories and the real local control plane.
 
+mod apimachinery;
 mod cluster;
 mod diff;
 mod drill;
 mod git;
 mod kubectl_yaml;
 mod kustomize_parity;
+mod messages;
 mod ownership;
 mod policy_cluster;
 mod render;

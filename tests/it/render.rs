@@ -586,7 +586,10 @@ fn an_object_name_that_escapes_the_output_directory_is_rejected() {
                 "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ../../../etc/passwd, namespace: x}\n",
             );
         },
-        &["evil.yaml", "ConfigMap name `../../../etc/passwd` must not"],
+        &[
+            "evil.yaml",
+            "`../../../etc/passwd` is not a valid ConfigMap name",
+        ],
     );
 }
 

@@ -1,0 +1,215 @@
+//! Issue 13 as the user sees it: each bad input of items 4, 7, 8 and 15-17 through the binary,
+//! its exit code and whole message pinned by a snapshot (what, where, how to fix; nothing
+//! internal; nothing secret).
+
+use crate::support::snapshot::{cli, filters};
+use crate::support::workspace::Workspace;
+
+/// The examples with `from` replaced by `to` in environments/prod.yaml.
+fn prod_with(from: &str, to: &str) -> Workspace {
+    let ws = Workspace::examples();
+    let text = ws.read("environments/prod.yaml");
+    assert!(text.contains(from), "fixture lacks {from:?}");
+    ws.write("environments/prod.yaml", text.replacen(from, to, 1));
+    ws
+}
+
+/// `kubectl hadr ARGS` in WS, as a snapshot text (bind `scope(ws)` for its filters).
+fn run(ws: &Workspace, args: &[&str]) -> String {
+    let out = cli(&mut ws.hadr(args));
+    assert!(!out.contains("panicked"), "{out}");
+    out
+}
+
+/// The shared snapshot filters for WS, for as long as the guard lives.
+fn scope(ws: &Workspace) -> insta::internals::SettingsBindDropGuard {
+    filters(&ws.root().display().to_string()).bind_to_scope()
+}
+
+#[test]
+fn issue_13_item_4_a_service_name_starting_with_a_digit_is_refused() {
+    let ws = prod_with(
+        "    replicas: 3\n",
+        "    replicas: 3\n    name: 7days-api\n",
+    );
+    let out = run(&ws, &["render", "prod"]);
+    assert!(out.starts_with("exit: 2\n"), "{out}");
+    let _s = scope(&ws);
+    insta::assert_snapshot!(out);
+}
+
+#[test]
+fn issue_13_item_4_a_template_service_named_7days_is_refused_naming_template_object_and_field() {
+    let ws = Workspace::examples();
+    ws.write(
+        "templates/legacy-service.yaml",
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: 7days\n  namespace: {{ environment.namespace | tojson }}\nspec:\n  ports: [{port: 80}]\n",
+    );
+    let out = run(&ws, &["render", "prod", "--region", "eastus2"]);
+    assert!(out.starts_with("exit: 2\n"), "{out}");
+    let _s = scope(&ws);
+    insta::assert_snapshot!(out);
+}
+
+#[test]
+fn issue_13_item_7_invalid_quantities_are_refused_with_the_unit_meant() {
+    for (quantity, meant) in [("1GB", "1G"), ("512mi", "512Mi"), ("250mm", "250m")] {
+        let field = if quantity == "250mm" { "cpu" } else { "memory" };
+        let ws = prod_with(
+            "    replicas: 3\n",
+            &format!("    replicas: 3\n    resources: {{{field}: {quantity}}}\n"),
+        );
+        let out = run(&ws, &["render", "prod"]);
+        assert!(out.starts_with("exit: 2\n"), "{out}");
+        assert!(
+            out.contains(&format!(
+                "spec.app.resources.{field}: `{quantity}` is not a Kubernetes quantity"
+            )),
+            "{out}"
+        );
+        assert!(out.contains(&format!("help: write `{meant}`")), "{out}");
+    }
+}
+
+#[test]
+fn issue_13_item_7_a_memory_limit_below_the_request_is_refused() {
+    let ws = prod_with(
+        "    replicas: 3\n",
+        "    replicas: 3\n    resources: {memory: 1Gi, memoryLimit: 512Mi}\n",
+    );
+    let out = run(&ws, &["render", "prod"]);
+    let _s = scope(&ws);
+    insta::assert_snapshot!(out);
+}
+
+#[test]
+fn issue_13_item_8_a_config_map_over_one_mebibyte_is_refused() {
+    let big = "x".repeat(1_100_000);
+    let ws = prod_with(
+        "    FEATURE_CHECKOUT_V2: \"on\"\n",
+        &format!("    FEATURE_CHECKOUT_V2: \"on\"\n    BIG: {big}\n"),
+    );
+    let out = run(&ws, &["render", "prod", "--region", "eastus2"]);
+    let _s = scope(&ws);
+    insta::assert_snapshot!(out);
+}
+
+#[test]
+fn issue_13_item_15_a_null_config_value_says_so_in_plain_words() {
+    let ws = prod_with(
+        "    FEATURE_CHECKOUT_V2: \"on\"\n",
+        "    LOG_FORMAT: null\n",
+    );
+    let out = run(&ws, &["render", "prod"]);
+    assert!(!out.contains("Option<"), "{out}");
+    let _s = scope(&ws);
+    insta::assert_snapshot!(out);
+}
+
+#[test]
+fn issue_13_item_15_a_port_out_of_range_names_the_range() {
+    let ws = prod_with("    replicas: 3\n", "    replicas: 3\n    port: 70000\n");
+    let out = run(&ws, &["render", "prod"]);
+    assert!(!out.contains("u16"), "{out}");
+    let _s = scope(&ws);
+    insta::assert_snapshot!(out);
+}
+
+#[test]
+fn issue_13_item_15_two_documents_and_deep_nesting_say_what_to_do() {
+    let ws = Workspace::examples();
+    let text = ws.read("environments/prod.yaml");
+    ws.write(
+        "environments/prod.yaml",
+        format!("{text}---\nkind: Other\n"),
+    );
+    let two = run(&ws, &["render", "prod"]);
+    assert!(!two.contains("from_str"), "{two}");
+    let deep = format!("{}{}", "[".repeat(70), "]".repeat(70));
+    ws.write(
+        "environments/prod.yaml",
+        text.replace(
+            "    ingressHost: my-app.example.com\n",
+            &format!("    deep: {deep}\n"),
+        ),
+    );
+    let nested = run(&ws, &["render", "prod"]);
+    assert!(!nested.contains("Depth"), "{nested}");
+    let _s = scope(&ws);
+    insta::assert_snapshot!(format!("{two}\n{nested}"));
+}
+
+#[test]
+fn issue_13_item_15_a_duplicate_key_points_at_its_second_occurrence() {
+    let ws = prod_with("    replicas: 3\n", "    replicas: 3\n    replicas: 4\n");
+    let out = run(&ws, &["render", "prod"]);
+    let _s = scope(&ws);
+    insta::assert_snapshot!(out);
+}
+
+#[test]
+fn issue_13_item_15_a_253_character_config_map_name_has_a_real_help_line() {
+    let ws = Workspace::examples();
+    ws.write(
+        "templates/long.yaml",
+        format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {}\n  namespace: my-app\ndata: {{A: b}}\n",
+            "a".repeat(253)
+        ),
+    );
+    let out = run(&ws, &["render", "prod", "--region", "eastus2"]);
+    assert!(!out.contains("help: \n"), "{out}");
+    let _s = scope(&ws);
+    insta::assert_snapshot!(out);
+}
+
+#[test]
+fn issue_13_item_16_a_yaml_error_in_a_secret_template_never_shows_the_value() {
+    let ws = Workspace::examples();
+    ws.write(
+        "templates/db-secret.yaml",
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\n  namespace: my-app\n  annotations: {hadr.dev/plaintext-secret: allow}\nstringData:\n  password: {{ values.ingressHost }}: x\n",
+    );
+    let out = run(&ws, &["render", "prod", "--region", "eastus2"]);
+    assert!(out.starts_with("exit: 2\n"), "{out}");
+    assert!(!out.contains("my-app.example.com"), "{out}");
+    let _s = scope(&ws);
+    insta::assert_snapshot!(out);
+}
+
+#[test]
+fn issue_13_item_16_a_yaml11_warning_in_a_secret_never_shows_the_value() {
+    let ws = Workspace::examples();
+    ws.write(
+        "templates/flag-secret.yaml",
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: flag\n  namespace: my-app\n  annotations: {hadr.dev/plaintext-secret: allow}\nstringData:\n  token: yes\n",
+    );
+    let out = run(&ws, &["render", "prod", "--region", "eastus2"]);
+    assert!(out.contains("a Secret's value, not shown"), "{out}");
+    assert!(!out.contains("`yes`"), "{out}");
+}
+
+#[test]
+fn issue_13_item_17_a_missing_context_lists_the_kubeconfig_and_its_closest_contexts() {
+    let ws = Workspace::examples();
+    ws.hadr(&["render"]).assert().success();
+    ws.write(
+        "kubeconfig",
+        "apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: 'https://127.0.0.1:1'}}]\nusers: [{name: u, user: {}}]\ncontexts:\n  - {name: staging-centralus, context: {cluster: c, user: u}}\n  - {name: prod-eastus-2, context: {cluster: c, user: u}}\n  - {name: dev, context: {cluster: c, user: u}}\ncurrent-context: dev\n",
+    );
+    let kubeconfig = ws.root().join("kubeconfig");
+    let out = run(
+        &ws,
+        &[
+            "diff",
+            "prod",
+            "--region",
+            "eastus2",
+            "--kubeconfig",
+            &kubeconfig.display().to_string(),
+        ],
+    );
+    assert!(out.contains("`prod-eastus-2`, "), "{out}");
+    let _s = scope(&ws);
+    insta::assert_snapshot!(out);
+}
