@@ -2,6 +2,7 @@
 //! real git repositories and the real local control plane.
 
 mod cluster;
+mod cron_oracles;
 mod diff;
 mod git;
 mod policy_cluster;
@@ -9,3 +10,4 @@ mod render;
 mod rollout;
 mod support;
 mod validate;
+mod velero;

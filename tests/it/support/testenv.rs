@@ -97,7 +97,6 @@ fn bin_dir() -> &'static Path {
 
 /// The test oracle NAME (a Go program in `testenv/tools/oracles/NAME`, built and cached by
 /// `hadr-testenv build`): the real library a judge uses, for differential tests.
-#[allow(dead_code, reason = "the differential tests land with their oracles")]
 pub fn oracle(name: &str) -> PathBuf {
     let out = hadr_testenv(&["oracle", name]);
     PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
