@@ -147,9 +147,12 @@ fn agree(judge: &mut Judge, spec: &str, start: i64, window: i64) -> Result<(), T
     // `@every` has no calendar cycle: its gap is its delay, compared over the window above.
     // The oracle walks the cycle firing by firing: only for schedules that fire rarely.
     let rare = window_count * (CYCLE_DAYS / (window / DAY).max(1)) <= 30_000;
+    // A gap of more than four years can outrun the libraries' five-year search: their chain
+    // stops there (Velero then finds the zero time due at every resync).
+    let searchable = |g: &i64| *g < 4 * 365 * DAY;
     if let Some(gap) = schedule
         .longest_gap()
-        .filter(|g| *g >= DAY && rare && !spec.contains("@every"))
+        .filter(|g| *g >= DAY && rare && searchable(g) && !spec.contains("@every"))
     {
         let (from, to) = cycle(&schedule);
         let w = judge.window(spec, from, to);
@@ -429,7 +432,7 @@ fn time_zones_agree_with_both_libraries_around_dst_changes() {
     for dialect in [Dialect::Robfig, Dialect::GoCron] {
         let mut judge = Judge::new(dialect);
         let case = (tz_prefix(), dst_fields(), any::<u64>());
-        check(300, case, |(prefix, fields, pick)| {
+        check(40, case, |(prefix, fields, pick)| {
             let zone = ZONES
                 .iter()
                 .find(|z| prefix.contains(*z))
