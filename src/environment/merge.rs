@@ -123,7 +123,8 @@ merge_fields!(HaSpec {
 merge_fields!(BackupSpec {
     schedule,
     ttl,
-    storage_location
+    storage_location,
+    velero
 });
 merge_fields!(DrSpec { rpo, rto, backup });
 merge_fields!(PolicySpec {

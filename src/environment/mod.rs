@@ -7,6 +7,7 @@
 pub mod cron;
 mod duration;
 mod extends;
+mod go_duration;
 mod merge;
 pub mod names;
 mod quantity;
@@ -23,6 +24,7 @@ use serde_json::Value;
 use crate::yaml::{Path as YamlPath, Position};
 
 pub use duration::{parse_duration, parse_percent};
+pub use go_duration::{GoDurationError, parse_go_duration, suggest_go_duration};
 pub use merge::merge_values;
 pub use names::dns1123_label;
 pub use quantity::{Quantity, QuantityError, parse_quantity, parse_quantity_json, quantity_hint};
@@ -90,7 +92,10 @@ pub struct Ha {
 #[serde(rename_all = "camelCase")]
 pub struct Backup {
     pub schedule: String,
+    /// A Go duration (checked): what Velero's `metav1.Duration` reads.
     pub ttl: String,
+    /// The environment's Velero version (regions may run another: `Region::velero`).
+    pub velero: cron::VeleroVersion,
     pub storage_location: String,
 }
 
@@ -114,6 +119,8 @@ pub struct Region {
     pub config: BTreeMap<String, String>,
     pub values: Value,
     pub zones: Vec<String>,
+    /// The Velero version the region runs: `velero` of the region, else of `dr.backup`.
+    pub velero: cron::VeleroVersion,
 }
 
 /// A loaded, merged and validated environment.

@@ -6,8 +6,10 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
+use super::cron::{Schedule, VeleroVersion};
 use super::duration::{parse_duration, parse_percent};
 use super::extends::{Loaded, owner};
+use super::go_duration::{parse_go_duration, suggest_go_duration};
 use super::merge::merge_values;
 use super::names::{config_map_key, dns1035_label, dns1123_label};
 use super::quantity::{parse_quantity, quantity_hint};
@@ -41,7 +43,8 @@ pub(super) fn resolve(
     let namespace = spec.namespace.unwrap_or_else(|| app.name.clone());
     chain.check_name(spec_path.key("namespace"), &namespace, "namespace")?;
     let ha = chain.ha(&spec_path.key("ha"), spec.ha.unwrap_or_default(), &app)?;
-    let dr = chain.dr(&spec_path.key("dr"), spec.dr.unwrap_or_default())?;
+    let dr_path = spec_path.key("dr");
+    let dr = chain.dr(&dr_path, spec.dr.unwrap_or_default())?;
     let config = spec.config.unwrap_or_default();
     chain.check_config_keys(&spec_path.key("config"), &config)?;
     let values = spec.values.unwrap_or(Value::Object(Default::default()));
@@ -50,7 +53,13 @@ pub(super) fn resolve(
         spec.regions.unwrap_or_default(),
         &app,
         &values,
+        dr.backup
+            .as_ref()
+            .map_or(VeleroVersion::DEFAULT, |b| b.velero),
     )?;
+    if let Some(backup) = &dr.backup {
+        chain.check_schedule(&dr_path.key("backup"), backup, &regions)?;
+    }
     let top = chain.top();
     Ok(Environment {
         name: name.to_string(),
@@ -328,20 +337,94 @@ impl Chain<'_> {
             e.path = Some(bp.key("schedule"));
             e
         })?;
-        if let Err(problem) = super::cron::Schedule::parse(&schedule) {
-            return Err(self.invalid(
-                bp.key("schedule"),
-                format!("`{schedule}` is not a cron schedule: {problem}"),
-                Some("use five fields: minute hour day-of-month month day-of-week".into()),
-            ));
-        }
         let ttl = b.ttl.unwrap_or_else(|| "720h".into());
-        self.check_duration(bp.key("ttl"), Some(&ttl))?;
+        self.check_ttl(bp.key("ttl"), &ttl)?;
+        let velero = self.velero(bp.key("velero"), b.velero.as_deref())?;
         Ok(Backup {
             schedule,
             ttl,
+            velero,
             storage_location: b.storage_location.unwrap_or_else(|| "default".into()),
         })
+    }
+
+    /// A Velero version (`1.18.3` or `v1.18.3`) at `path`; absent: the default.
+    fn velero(&self, path: YamlPath, v: Option<&str>) -> Result<VeleroVersion, EnvironmentError> {
+        let Some(v) = v else {
+            return Ok(VeleroVersion::DEFAULT);
+        };
+        VeleroVersion::parse(v).ok_or_else(|| {
+            let known: Vec<&str> = VeleroVersion::ALL.iter().map(|v| v.as_str()).collect();
+            self.invalid(
+                path,
+                format!("Velero `{v}` is not a version whose schedule parser kubectl-hadr knows"),
+                Some(format!(
+                    "write the version the cluster runs, one of {} (the cron library changed in 1.18.3)",
+                    known.join(", ")
+                )),
+            )
+        })
+    }
+
+    /// `ttl` is rendered into the Velero Schedule, whose `metav1.Duration` Velero reads with
+    /// Go's `time.ParseDuration`: one it cannot read stops Velero from listing every Schedule
+    /// of its namespace. A negative one expires each backup at once; `0` means the server's
+    /// default (`--default-backup-ttl`).
+    fn check_ttl(&self, path: YamlPath, ttl: &str) -> Result<(), EnvironmentError> {
+        let fix = match suggest_go_duration(ttl) {
+            Some(s) => {
+                format!("write `{s}`: Velero reads a Go duration, whose largest unit is `h`")
+            }
+            None => {
+                "write a Go duration such as `720h`, `1h30m` or `1.5h` (units: ns, us, ms, s, m, h)"
+                    .to_string()
+            }
+        };
+        match parse_go_duration(ttl) {
+            Err(e) => Err(self.invalid(
+                path,
+                format!("ttl {e}: Velero reads it with Go's time.ParseDuration"),
+                Some(fix),
+            )),
+            Ok(ns) if ns < 0 => Err(self.invalid(
+                path,
+                format!("ttl `{ttl}` is negative: Velero would delete every backup as soon as it is taken"),
+                Some("write a positive duration such as `720h`".into()),
+            )),
+            Ok(_) => Ok(()),
+        }
+    }
+
+    /// The schedule as every Velero version the regions run reads it: accepted, and firing.
+    fn check_schedule(
+        &self,
+        bp: &YamlPath,
+        backup: &Backup,
+        regions: &[Region],
+    ) -> Result<(), EnvironmentError> {
+        let schedule = &backup.schedule;
+        for version in VeleroVersion::ALL {
+            let Some(region) = regions.iter().find(|r| r.velero == version) else {
+                continue;
+            };
+            let problem = match Schedule::parse(schedule, version.dialect()) {
+                Err(e) => e.to_string(),
+                // Never firing within five years: Velero's Next gives the zero time.
+                Ok(s) if s.next(super::cron::REFERENCE_TIME).is_none() => {
+                    "it never fires".to_string()
+                }
+                Ok(_) => continue,
+            };
+            return Err(self.invalid(
+                bp.key("schedule"),
+                format!(
+                    "`{schedule}` is not a schedule Velero {version} accepts (region `{}` runs it): {problem}",
+                    region.name
+                ),
+                Some(schedule_hint(version)),
+            ));
+        }
+        Ok(())
     }
 
     /// The regions, in order, each with its overrides over the environment's `app` and
@@ -352,6 +435,7 @@ impl Chain<'_> {
         specs: Vec<RegionSpec>,
         app: &App,
         values: &Value,
+        velero: VeleroVersion,
     ) -> Result<Vec<Region>, EnvironmentError> {
         if specs.is_empty() {
             return Err(self.required(regions_path.clone(), "at least one region"));
@@ -372,7 +456,12 @@ impl Chain<'_> {
                     Some("remove one entry or give it another name".into()),
                 ));
             }
-            regions.push(self.region(&here, name, r, app, values)?);
+            let mut region = self.region(&here, name, r.clone(), app, values)?;
+            region.velero = match r.velero.as_deref() {
+                Some(v) => self.velero(here.key("velero"), Some(v))?,
+                None => velero,
+            };
+            regions.push(region);
         }
         Ok(regions)
     }
@@ -411,6 +500,7 @@ impl Chain<'_> {
         };
         Ok(Region {
             zones,
+            velero: VeleroVersion::DEFAULT,
             name,
             context,
             app: region_app,
@@ -421,4 +511,15 @@ impl Chain<'_> {
             },
         })
     }
+}
+
+/// How to write a schedule the version accepts.
+fn schedule_hint(version: VeleroVersion) -> String {
+    let dow = match version.dialect() {
+        super::cron::Dialect::Robfig => "0-6 or sun-sat (Sunday is 0; 7 is refused)",
+        super::cron::Dialect::GoCron => "0-7 or sun-sat (0 and 7 are Sunday)",
+    };
+    format!(
+        "use five fields, minute hour day-of-month month day-of-week (day-of-week {dow}), or @hourly, @daily, @weekly, @monthly, @yearly or @every DURATION such as `@every 6h`; prefix `CRON_TZ=Europe/Berlin ` for a time zone other than UTC"
+    )
 }

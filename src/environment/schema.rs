@@ -104,10 +104,16 @@ pub struct HaSpec {
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct BackupSpec {
-    /// Five-field cron schedule, UTC.
+    /// Cron schedule as Velero reads it: five fields (minute hour day-of-month month
+    /// day-of-week, UTC), a descriptor (`@daily`, `@every 6h`), optionally after a
+    /// `CRON_TZ=Europe/Berlin ` prefix. Checked with the parser of the declared Velero version.
     pub schedule: Option<String>,
-    /// How long backups are kept, as a duration (`720h`).
+    /// How long backups are kept, as a Go duration (`720h`, `1h30m`; no `d`): Velero reads it
+    /// with Go's time.ParseDuration. Default `720h`.
     pub ttl: Option<String>,
+    /// The Velero version the regions run (`1.18.1` or `1.18.3`, default `1.18.3`): its cron
+    /// library decides which schedules are valid and when they fire. A region may override it.
+    pub velero: Option<String>,
     /// Velero BackupStorageLocation name (default: `default`).
     pub storage_location: Option<String>,
 }
@@ -137,6 +143,8 @@ pub struct RegionSpec {
     pub config: Option<BTreeMap<String, String>>,
     /// Merged over the environment's values, deeply.
     pub values: Option<Value>,
+    /// The Velero version this region's cluster runs, overriding `dr.backup.velero`.
+    pub velero: Option<String>,
     /// The region's zones, as in `topology.kubernetes.io/zone` (default: `<region>-1`,
     /// `<region>-2`, `<region>-3`). Used to predict what a zone loss leaves.
     pub zones: Option<Vec<String>>,

@@ -3,8 +3,8 @@
 
 use super::finding::{Reporter, spec};
 use super::rule::RuleId;
-use crate::environment::cron::{Schedule, format_minutes};
-use crate::environment::{Backup, parse_duration};
+use crate::environment::cron::{Schedule, VeleroVersion, format_seconds};
+use crate::environment::{Backup, parse_duration, parse_go_duration};
 use crate::render::{RenderedObject, RenderedSet};
 
 /// Checks `spec.dr` against the RPO: DR001, DR002 and DR003. An RPO that does not parse is the
@@ -35,34 +35,55 @@ fn backup_for_rpo(cx: &mut Reporter<'_>) {
     );
 }
 
-/// DR002: the longest gap between two backups is walked over the calendar, so weekday-only
-/// schedules show their weekend gap (Velero Schedules take standard five-field cron).
+/// DR002: the longest gap between two backups, walked over the calendar (so weekday-only
+/// schedules show their weekend gap and time zones their DST nights) with the cron library of
+/// each Velero version the regions run: the same schedule can fire every other day under
+/// v1.18.1 and every other week under v1.18.3. One finding per version that misses the RPO.
 fn backup_gap_within_rpo(cx: &mut Reporter<'_>, backup: &Backup, rpo: u64) {
-    if let Ok(schedule) = Schedule::parse(&backup.schedule)
-        && let Some(gap) = schedule.longest_gap_minutes()
-        && gap * 60 > rpo
-    {
+    let versions: Vec<VeleroVersion> = VeleroVersion::ALL
+        .into_iter()
+        .filter(|v| cx.env.regions.iter().any(|r| r.velero == *v))
+        .collect();
+    for version in versions {
+        let Ok(schedule) = Schedule::parse(&backup.schedule, version.dialect()) else {
+            continue;
+        };
+        let gap = schedule.longest_gap();
+        if gap.is_some_and(|g| u64::try_from(g).unwrap_or(0) <= rpo) {
+            continue;
+        }
+        let leaves = match gap {
+            Some(g) => format!("leaves up to {} between backups", format_seconds(g)),
+            None => "never fires".to_string(),
+        };
         cx.report(
             RuleId::BackupGapWithinRpo,
             None,
             None,
             spec().key("dr").key("backup").key("schedule"),
             format!(
-                "`{}` leaves up to {} between backups, beyond the RPO of {}",
+                "`{}` {leaves} under Velero {version}, beyond the RPO of {}",
                 backup.schedule,
-                format_minutes(gap),
-                format_minutes(rpo / 60)
+                format_seconds(rpo as i64)
             ),
         );
     }
 }
 
+/// Velero's `--default-backup-ttl` when nobody changed it: what a `ttl` of 0 means.
+const VELERO_DEFAULT_TTL_SECS: u64 = 720 * 3600;
+
 /// DR003: Velero deletes a backup once its ttl passes, so a shorter ttl than the RPO can leave
 /// no restore point.
 fn ttl_covers_rpo(cx: &mut Reporter<'_>, backup: &Backup, rpo: u64) {
-    if let Some(ttl) = parse_duration(&backup.ttl)
-        && ttl < rpo
-    {
+    let Ok(ns) = parse_go_duration(&backup.ttl) else {
+        return;
+    };
+    let ttl = match u64::try_from(ns / 1_000_000_000).unwrap_or(0) {
+        0 if ns == 0 => VELERO_DEFAULT_TTL_SECS,
+        s => s,
+    };
+    if ttl < rpo {
         cx.report(
             RuleId::TtlCoversRpo,
             None,
@@ -71,7 +92,7 @@ fn ttl_covers_rpo(cx: &mut Reporter<'_>, backup: &Backup, rpo: u64) {
             format!(
                 "ttl {} is shorter than the RPO of {}",
                 backup.ttl,
-                format_minutes(rpo / 60)
+                format_seconds(rpo as i64)
             ),
         );
     }

@@ -3,6 +3,7 @@
 
 mod apimachinery;
 mod cluster;
+mod cron_oracles;
 mod diff;
 mod drill;
 mod git;
@@ -15,3 +16,4 @@ mod render;
 mod rollout;
 mod support;
 mod validate;
+mod velero;

@@ -1,5 +1,6 @@
 //! Talking to the test oracles (`testenv/tools/oracles/NAME`): one long-lived process per
-//! oracle and test, asked one question at a time over its stdin/stdout.
+//! oracle and test, asked one question at a time over its stdin/stdout, either framed
+//! (`ask`: `<n>\n` then n bytes, one JSON line back) or one line each way (`ask_line`).
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
@@ -45,6 +46,24 @@ impl Oracle {
         self.stdout.read_line(&mut line).expect("oracle stdout");
         serde_json::from_str(&line)
             .unwrap_or_else(|e| panic!("oracle {} answered {line:?}, not JSON: {e}", self.name))
+    }
+}
+
+impl Oracle {
+    /// For the line-protocol oracles (the cron and duration ones): sends one query line
+    /// (without its newline) and returns the answer line.
+    pub fn ask_line(&mut self, query: &str) -> String {
+        assert!(!query.contains('\n'), "one query per line: {query:?}");
+        writeln!(self.stdin, "{query}")
+            .and_then(|()| self.stdin.flush())
+            .unwrap_or_else(|e| panic!("oracle {} stopped reading: {e}", self.name));
+        let mut line = String::new();
+        let n = self
+            .stdout
+            .read_line(&mut line)
+            .unwrap_or_else(|e| panic!("oracle {} did not answer: {e}", self.name));
+        assert!(n > 0, "oracle {} exited on {query:?}", self.name);
+        line.trim_end_matches('\n').to_string()
     }
 }
 
