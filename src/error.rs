@@ -29,6 +29,8 @@ pub enum Error {
     Plan(#[from] crate::plan::PlanError),
     #[error(transparent)]
     Rollout(#[from] crate::rollout::RolloutError),
+    #[error(transparent)]
+    Backup(#[from] crate::backup::BackupError),
     #[error(
         "{environment}/{region}: no earlier healthy revision is recorded in the cluster\n  help: roll back with --to <commit>"
     )]

@@ -128,6 +128,35 @@ pub fn ensure_regions(regions: &[&str]) {
     started.extend(missing.iter().map(|r| r.to_string()));
 }
 
+/// Makes sure REGIONS run Velero, with the shared object store (`hadr-testenv up
+/// --with-velero`): at most once per region and test process, like [`ensure_regions`] (which
+/// it covers). Only the tests that back up or restore need it.
+pub fn ensure_velero(regions: &[&str]) {
+    static STARTED: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
+    let mut started = STARTED
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let missing: Vec<&str> = regions
+        .iter()
+        .copied()
+        .filter(|r| !started.contains(*r))
+        .collect();
+    if missing.is_empty() {
+        return;
+    }
+    hadr_testenv(&["up", "--with-velero", "--regions", &missing.join(",")]);
+    started.extend(missing.iter().map(|r| r.to_string()));
+}
+
+/// The directory of the shared bucket Velero writes backups to (versitygw's POSIX backend:
+/// object keys are paths below it).
+pub fn bucket_dir() -> PathBuf {
+    state_dir()
+        .join("object-store")
+        .join("s3")
+        .join("hadr-backups")
+}
+
 /// Restarts whatever is not running in REGION (e.g. after a test stopped a component) and
 /// waits until it is ready again.
 pub fn restart_region(region: &str) {
