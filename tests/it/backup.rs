@@ -15,6 +15,11 @@ use crate::diff::{diff_cmd, edit_env, env_name, workspace};
 use crate::support::testenv::{self, TestNamespace, poll_until};
 use crate::support::workspace::Workspace;
 
+/// The object store is shared: the test that stops it holds this for writing, the others for
+/// reading, so none of them sees it stopped by another.
+/// (Tokio's lock: each test has a runtime of its own, and the guard is held across awaits.)
+static STORE: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
+
 const DR: &str = "  dr: {rpo: 24h, backup: {schedule: '0 3 * * *', ttl: 720h}}\n";
 
 /// A workspace whose environment (named like the test's namespace) backs up daily, in
@@ -94,6 +99,7 @@ fn tar_entries(path: &std::path::Path) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs testenv: scripts/test runs it"]
 async fn rollout_then_backup_completes_and_its_tarball_is_in_the_shared_bucket() {
+    let _store = STORE.read().await;
     testenv::ensure_velero(&["eastus2"]);
     let ns = TestNamespace::create("backup-basic", &["eastus2"]).await;
     let ws = backed_up(&ns.name);
@@ -158,6 +164,7 @@ async fn rollout_then_backup_completes_and_its_tarball_is_in_the_shared_bucket()
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs testenv: scripts/test runs it"]
 async fn backups_and_restores_carrying_our_labels_are_never_members_of_the_rendered_set() {
+    let _store = STORE.read().await;
     testenv::ensure_velero(&["eastus2"]);
     let ns = TestNamespace::create("backup-not-member", &["eastus2"]).await;
     let ws = backed_up(&ns.name);
@@ -217,6 +224,7 @@ fn subset(want: &Value, got: &Value) -> bool {
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs testenv: scripts/test runs it"]
 async fn a_backup_of_one_region_restored_into_another_recreates_the_environment() {
+    let _store = STORE.read().await;
     testenv::ensure_velero(&["eastus2", "centralus"]);
     let ns = TestNamespace::create("backup-restore", &["eastus2"]).await;
     let ws = backed_up(&ns.name);
@@ -293,4 +301,34 @@ impl Drop for DeleteNamespaceOnDrop {
             .args(["--wait=false", "--ignore-not-found"])
             .output();
     }
+}
+
+/// Starts the object store again (and waits for the locations to be Available) when the test
+/// that stopped it ends, also when it fails.
+struct RestartStore;
+
+impl Drop for RestartStore {
+    fn drop(&mut self) {
+        testenv::hadr_testenv(&["up", "--with-velero", "--regions", "eastus2"]);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs testenv: scripts/test runs it"]
+async fn with_the_object_store_stopped_the_backup_ends_unfinished_and_exits_1_without_hanging() {
+    let _store = STORE.write().await;
+    testenv::ensure_velero(&["eastus2"]);
+    let ns = TestNamespace::create("backup-no-store", &["eastus2"]).await;
+    let ws = backed_up(&ns.name);
+    rollout(&ws);
+    let _restart = RestartStore;
+    testenv::hadr_testenv(&["down", "--component", "object-store"]);
+    let started = std::time::Instant::now();
+    let r = backup(&ws, 1);
+    assert!(started.elapsed() < Duration::from_secs(110), "{r}");
+    assert_ne!(r["phase"], "Completed", "{r}");
+    assert!(
+        ["failed", "timed-out"].contains(&r["status"].as_str().unwrap()),
+        "{r}"
+    );
 }
