@@ -58,6 +58,11 @@ pub enum Command {
         after_help = "Examples:\n  kubectl hadr rollout prod\n  kubectl hadr rollout prod --revision v1.4.2 --yes\n  kubectl hadr rollout prod --dry-run\n  kubectl hadr rollout prod --auto-rollback --timeout 10m\n\nExit codes: 0 ok, 1 a region failed its health check (the wave stopped), 2 error."
     )]
     Rollout(RolloutArgs),
+    /// Take a Velero backup now, from the environment's Schedule, in each region.
+    #[command(
+        after_help = "Examples:\n  kubectl hadr backup prod --wait\n  kubectl hadr backup prod --region eastus2 --wait --timeout 10m --yes\n  kubectl hadr backup prod --dry-run -o json\n\nThe Backup is what `velero backup create --from-schedule` makes of the live Schedule\n(its spec.template, its labels plus velero.io/schedule-name), named\n<schedule>-<region>-<UTC yyyymmddhhmmss>.\n\nExit codes: 0 created (with --wait: Completed), 1 with --wait: a backup ended in another\nphase or not within --timeout, 2 error (a region unreachable, its lease held, no Schedule)."
+    )]
+    Backup(BackupArgs),
     /// Put an earlier git revision of the rendered tree back (`previous`: from the in-cluster record).
     #[command(
         after_help = "Examples:\n  kubectl hadr rollback prod --to previous\n  kubectl hadr rollback prod --to HEAD~3 --region eastus2"
@@ -146,7 +151,7 @@ pub struct RenderArgs {
 
 /// Which environment and regions, and how to reach their clusters.
 #[derive(Debug, clap::Args)]
-pub struct TargetArgs {
+pub struct ScopeArgs {
     /// The environment.
     #[arg(value_name = "ENV")]
     pub environment: String,
@@ -166,6 +171,13 @@ pub struct TargetArgs {
     /// Context to use instead of the region's (needs --region).
     #[arg(long, value_name = "CONTEXT", requires = "region")]
     pub context: Option<String>,
+}
+
+/// The scope of a command that plans and applies, and how it plans.
+#[derive(Debug, clap::Args)]
+pub struct TargetArgs {
+    #[command(flatten)]
+    pub scope: ScopeArgs,
 
     /// Take over (or, for diff, show taking over) fields owned by other field managers.
     #[arg(long)]
@@ -252,6 +264,28 @@ pub struct RolloutArgs {
     /// Roll out even when `validate` finds error-level violations.
     #[arg(long)]
     pub allow_violations: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct BackupArgs {
+    #[command(flatten)]
+    pub scope: ScopeArgs,
+
+    /// Wait until Velero ends each backup, showing its progress.
+    #[arg(long)]
+    pub wait: bool,
+
+    /// How long to wait for each region's backup (e.g. 90s, 10m).
+    #[arg(long, default_value = "10m", value_parser = parse_timeout, requires = "wait")]
+    pub timeout: std::time::Duration,
+
+    /// Show the Backup each region would get (validated by its API server) and create none.
+    #[arg(long, conflicts_with = "wait")]
+    pub dry_run: bool,
+
+    /// Do not ask for confirmation on a terminal.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
 }
 
 #[derive(Debug, clap::Args)]

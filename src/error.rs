@@ -31,6 +31,8 @@ pub enum Error {
     Rollout(#[from] crate::rollout::RolloutError),
     #[error(transparent)]
     Drill(#[from] crate::drill::DrillError),
+    #[error(transparent)]
+    Backup(#[from] crate::backup::BackupError),
     #[error(
         "{environment}/{region}: no earlier healthy revision is recorded in the cluster\n  help: roll back with --to <commit>"
     )]

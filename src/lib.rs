@@ -4,7 +4,7 @@
 //! earlier stages and the shared leaves (`yaml`, `digest`), never back.
 //!
 //! `Environment` -> `RenderedSet` (render) -> `Revision` (revision) -> `LiveState` (cluster)
-//! -> `Plan` (plan) -> carried out (rollout) -> `Report` (report, printer).
+//! -> `Plan` (plan) -> carried out (rollout) -> backed up (backup) -> `Report` (report, printer).
 
 // Only the printer writes to stdout and stderr (DESIGN.md §6); items of private modules say
 // how far they reach (`pub(crate)`, `pub(super)`), so `pub` means the library's API.
@@ -16,6 +16,7 @@ pub mod digest;
 pub mod yaml;
 
 // The stages.
+pub mod backup;
 pub mod cluster;
 pub mod drill;
 pub mod environment;

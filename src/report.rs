@@ -167,3 +167,28 @@ pub enum Drilled {
     /// Nodes uncordoned by `--cleanup`, with the drill that had cordoned each, per region.
     CleanedUp(Vec<(String, Vec<(String, String)>)>),
 }
+
+/// What `backup` did: one Velero Backup per selected region.
+#[derive(Debug, Clone, Serialize)]
+pub struct BackupReport {
+    pub environment: String,
+    /// Nothing was created: each Backup was only validated by the API server.
+    pub dry_run: bool,
+    /// Whether the command waited for Velero to end each backup.
+    pub waited: bool,
+    pub regions: Vec<crate::backup::RegionBackup>,
+}
+
+impl BackupReport {
+    /// 0 every Backup created (and, when waited for, `Completed`); 1 one ended in another
+    /// phase or was not ended in time; 2 one could not be created.
+    pub fn outcome(&self) -> u8 {
+        use crate::backup::BackupStatus;
+        match self.regions.iter().map(|r| r.status).max() {
+            None
+            | Some(BackupStatus::Completed | BackupStatus::Created | BackupStatus::Planned) => 0,
+            Some(BackupStatus::Failed | BackupStatus::TimedOut) => 1,
+            Some(BackupStatus::Error) => 2,
+        }
+    }
+}

@@ -3,6 +3,7 @@
 //! `run` is the whole program: it turns parsed arguments into calls of the stages and hands
 //! their results to the printer. Nothing below it sees clap or prints.
 
+pub mod backup;
 pub mod complete;
 pub mod diff;
 pub mod drill;
@@ -48,6 +49,7 @@ pub fn run(cli: Cli) -> Outcome {
         Command::History(args) => history(&printer, &root, args),
         Command::Rollout(args) => rollout(&printer, &root, args),
         Command::Rollback(args) => rollback(&printer, &root, args),
+        Command::Backup(args) => backup::run(&printer, &root, args),
         Command::Diff(args) => {
             let (env, target, opts) = plan_target(&root, args.target, args.revision);
             show_plan(&printer, diff::diff(&env, &target, &opts))
@@ -78,14 +80,7 @@ fn plan_target(
     t: cli::TargetArgs,
     revision: Option<String>,
 ) -> (String, Target, PlanOptions) {
-    let target = Target {
-        root: root.to_path_buf(),
-        out: crate::revision::out_dir(root, t.out),
-        revision,
-        region: t.region,
-        kubeconfig: t.kubeconfig,
-        context: t.context,
-    };
+    let (environment, target) = scope_target(root, t.scope, revision);
     let opts = PlanOptions {
         force_conflicts: t.force_conflicts,
         concurrency: usize::from(t.concurrency),
@@ -94,7 +89,24 @@ fn plan_target(
         prune_crd_resources: t.prune_crd_resources,
         take_ownership: t.take_ownership,
     };
-    (t.environment, target, opts)
+    (environment, target, opts)
+}
+
+/// The environment named and where its regions are.
+pub(crate) fn scope_target(
+    root: &Path,
+    s: cli::ScopeArgs,
+    revision: Option<String>,
+) -> (String, Target) {
+    let target = Target {
+        root: root.to_path_buf(),
+        out: crate::revision::out_dir(root, s.out),
+        revision,
+        region: s.region,
+        kubeconfig: s.kubeconfig,
+        context: s.context,
+    };
+    (s.environment, target)
 }
 
 fn rollout_options(
@@ -122,7 +134,7 @@ fn asks(yes: bool) -> bool {
 
 /// Whether to go on with a command that changes clusters: `--yes`, no terminal to ask on
 /// (CI), or the user says so.
-fn confirmed(printer: &Printer, yes: bool, question: &str) -> bool {
+pub(crate) fn confirmed(printer: &Printer, yes: bool, question: &str) -> bool {
     if !asks(yes) || printer.confirm(question) {
         return true;
     }
@@ -338,7 +350,7 @@ fn outcome_of(reports: &[RolloutReport]) -> Outcome {
 }
 
 /// Shows a command's result, or its errors (exit 2).
-fn conclude<T>(
+pub(crate) fn conclude<T>(
     printer: &Printer,
     result: Result<T, Error>,
     show: impl FnOnce(T) -> Outcome,

@@ -1,5 +1,7 @@
 //! The one place that writes to stdout and stderr: reports for people (text) and machines (JSON).
 
+mod backup;
+
 use std::fmt::Write as _;
 use std::io::{self, IsTerminal, Write};
 

@@ -2,6 +2,7 @@
 //! real git repositories and the real local control plane.
 
 mod apimachinery;
+mod backup;
 mod cluster;
 mod cron_oracles;
 mod diff;

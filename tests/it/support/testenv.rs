@@ -112,7 +112,13 @@ pub fn kubectl() -> PathBuf {
 /// process wait for each other here instead of starting regions twice.
 pub fn ensure_regions(regions: &[&str]) {
     static STARTED: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
-    let mut started = STARTED
+    up_once(&STARTED, regions, &[]);
+}
+
+/// Runs `hadr-testenv up [FLAGS] --regions ...` for the REGIONS not yet in STARTED, and
+/// records them there.
+fn up_once(started: &Mutex<BTreeSet<String>>, regions: &[&str], flags: &[&str]) {
+    let mut started = started
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
     let missing: Vec<&str> = regions
@@ -123,8 +129,29 @@ pub fn ensure_regions(regions: &[&str]) {
     if missing.is_empty() {
         return;
     }
-    hadr_testenv(&["up", "--regions", &missing.join(",")]);
+    let list = missing.join(",");
+    let mut args = vec!["up"];
+    args.extend_from_slice(flags);
+    args.extend_from_slice(&["--regions", &list]);
+    hadr_testenv(&args);
     started.extend(missing.iter().map(|r| r.to_string()));
+}
+
+/// Makes sure REGIONS run Velero, with the shared object store (`hadr-testenv up
+/// --with-velero`): at most once per region and test process, like [`ensure_regions`] (which
+/// it covers). Only the tests that back up or restore need it.
+pub fn ensure_velero(regions: &[&str]) {
+    static STARTED: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
+    up_once(&STARTED, regions, &["--with-velero"]);
+}
+
+/// The directory of the shared bucket Velero writes backups to (versitygw's POSIX backend:
+/// object keys are paths below it).
+pub fn bucket_dir() -> PathBuf {
+    state_dir()
+        .join("object-store")
+        .join("s3")
+        .join("hadr-backups")
 }
 
 /// Restarts whatever is not running in REGION (e.g. after a test stopped a component) and

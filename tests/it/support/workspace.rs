@@ -38,6 +38,22 @@ impl Workspace {
         ws
     }
 
+    /// Makes the workspace a git repository (with a committer) and commits what `render`
+    /// writes: a committed revision, so that `status` can tell drift.
+    pub fn commit_rendered(&self) -> git2::Repository {
+        let repo = git2::Repository::init(self.root()).expect("git init");
+        let mut cfg = repo.config().expect("git config");
+        cfg.set_str("user.name", "Test").expect("user.name");
+        cfg.set_str("user.email", "test@example.com")
+            .expect("user.email");
+        let out = self
+            .hadr(&["render", "--commit", "--allow-violations"])
+            .output()
+            .expect("render --commit");
+        assert!(out.status.success(), "render --commit: {out:?}");
+        repo
+    }
+
     pub fn root(&self) -> &Path {
         self.dir.path()
     }
