@@ -81,6 +81,10 @@ pub(super) async fn evict(cluster: &Cluster, pod: &Evictee) -> Result<Evicted, C
     match pods.evict(&pod.name, &EvictParams::default()).await {
         Ok(_) => Ok(Evicted::Yes),
         Err(kube::Error::Api(s)) if s.code == 404 => Ok(Evicted::Gone),
+        // Its namespace is being deleted: the pod goes with it.
+        Err(kube::Error::Api(s)) if s.code == 403 && s.message.contains("being terminated") => {
+            Ok(Evicted::Gone)
+        }
         Err(kube::Error::Api(s)) if s.code == 429 => Ok(Evicted::Refused(s.message.clone())),
         Err(e) => Err(cluster.request_error(pod.to_string(), e)),
     }

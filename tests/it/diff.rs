@@ -199,7 +199,7 @@ async fn an_unreachable_region_is_reported_with_its_context_and_the_others_are_s
         .assert()
         .code(2)
         .stdout(contains(
-            "region `centralus` (context `no-such-context`) cannot be reached",
+            "region `centralus`: context `no-such-context` is not in the kubeconfig",
         ))
         .stdout(contains(format!(
             "{}/eastus2 (eastus2): 0 to create, 0 to change",
