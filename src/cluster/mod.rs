@@ -2,6 +2,7 @@
 //! (CRDs included), server-side dry-run apply and reads of live objects.
 
 pub mod applyset;
+pub mod forbidden;
 pub mod health;
 pub mod lease;
 pub mod live;
@@ -22,6 +23,7 @@ use kube::{Client, Config};
 use serde_json::Value;
 use tokio::sync::Mutex;
 
+use self::forbidden::Permission;
 use crate::render::manifest::{ENVIRONMENT_LABEL, MANAGED_BY, ObjectId, REGION_LABEL};
 
 /// The underlying error of a failed request or connection.
@@ -113,6 +115,20 @@ pub enum ClusterError {
     /// Stopping was asked for (a signal); the requests in flight finished.
     #[error("region `{region}`: interrupted by a signal; stopped after the requests in flight")]
     Interrupted { region: String },
+    /// RBAC refused a request (HTTP 403): the permission that was missing, for whom, and
+    /// which role shipped in `deploy/rbac/` grants it.
+    #[error(
+        "region `{region}`: {id}: missing permission: {permission} for `{}`\n  help: {}",
+        .permission.user,
+        .permission.fix()
+    )]
+    Forbidden {
+        region: String,
+        id: String,
+        permission: forbidden::Permission,
+        #[source]
+        source: Source,
+    },
     #[error("region `{region}`: {id}: namespace `{namespace}` does not exist yet")]
     NamespaceMissing {
         region: String,
@@ -125,6 +141,10 @@ pub enum ClusterError {
 /// answered (kube's own Display of an API error appends the whole Status as a Rust struct).
 pub fn describe(e: &(dyn std::error::Error + 'static)) -> String {
     match e.downcast_ref::<kube::Error>() {
+        Some(kube::Error::Api(s)) if s.code == 403 => match Permission::from_message(&s.message) {
+            Some(p) => format!("missing permission: {p} for `{}` ({})", p.user, p.fix()),
+            None => format!("{} ({})", s.message, s.reason),
+        },
         Some(kube::Error::Api(s)) if s.message.is_empty() => {
             format!("{} (HTTP {})", s.reason, s.code)
         }
@@ -360,6 +380,17 @@ impl Cluster {
 
     /// A failed request as an error: the server's message and reason when it answered.
     pub(crate) fn request_error(&self, id: String, e: kube::Error) -> ClusterError {
+        if let kube::Error::Api(s) = &e
+            && s.code == 403
+            && let Some(permission) = Permission::from_message(&s.message)
+        {
+            return ClusterError::Forbidden {
+                region: self.region.clone(),
+                id,
+                permission,
+                source: e.into(),
+            };
+        }
         let message = describe(&e);
         ClusterError::Api {
             region: self.region.clone(),

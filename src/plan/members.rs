@@ -27,12 +27,6 @@ pub(super) async fn list(
         .objects
         .iter()
         .map(|(id, _)| (id.api_version.clone(), id.kind.clone()))
-        // Hashed config of earlier revisions is listed whatever this one holds: its history
-        // is shown as renames and expiries.
-        .chain([
-            ("v1".to_string(), "ConfigMap".to_string()),
-            ("v1".to_string(), "Secret".to_string()),
-        ])
         .collect();
     for gk in &inventory.group_kinds {
         let (group, kind) = split_group_kind(gk);
@@ -50,10 +44,23 @@ pub(super) async fn list(
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
+    let selector = format!("{PART_OF_LABEL}={set_id}");
+    // Hashed config of earlier revisions is listed whatever this one holds (its history is
+    // shown as renames and expiries), but only in the environment's own namespace: a Secret
+    // list elsewhere (Velero's namespace holds its cloud credentials) would need a grant the
+    // deploy account must not have (deploy/rbac/deployer.yaml).
+    let history: Vec<(String, String)> = ["ConfigMap", "Secret"]
+        .into_iter()
+        .map(|k| ("v1".to_string(), k.to_string()))
+        .filter(|k| !kinds.contains(k))
+        .collect();
     let kinds: Vec<_> = kinds.into_iter().collect();
-    cluster
-        .list_labelled(&kinds, &namespaces, &format!("{PART_OF_LABEL}={set_id}"))
-        .await
+    let mut found = cluster
+        .list_labelled(&kinds, &namespaces, &selector)
+        .await?;
+    let own = [namespace.to_string()];
+    found.extend(cluster.list_labelled(&history, &own, &selector).await?);
+    Ok(found)
 }
 
 fn group_of(api_version: &str) -> &str {
