@@ -1,0 +1,204 @@
+//! Least privilege: `rollout`, `backup` and a zone `drill` as a ServiceAccount bound to exactly
+//! the roles shipped in `deploy/rbac/`, applied by the real kubectl into the real API server's
+//! RBAC authorizer; with one rule removed, each command names the missing permission and the
+//! shipped role that grants it.
+//!
+//! The shipped ClusterRoles are cluster-wide and this test removes rules from them, so it runs
+//! in a region of its own.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::diff::{edit_env, env_name, workspace};
+use crate::support::snapshot::filters;
+use crate::support::testenv::{self, TestNamespace};
+use crate::support::workspace::Workspace;
+
+const RBAC_REGION: &str = "southcentralus";
+const ZONE: &str = "southcentralus-1";
+/// The account and the environment namespace the shipped bindings name.
+const ACCOUNT: (&str, &str) = ("hadr-system", "kubectl-hadr");
+const SHIPPED_NAMESPACE: &str = "namespace: my-app\n";
+
+fn kubectl(args: &[&str], stdin: Option<&str>) -> String {
+    use std::io::Write;
+    let mut cmd = Command::new(testenv::kubectl());
+    cmd.arg(format!(
+        "--kubeconfig={}",
+        testenv::kubeconfig_path().display()
+    ))
+    .arg(format!("--context={RBAC_REGION}"))
+    .args(args)
+    .stdin(std::process::Stdio::piped())
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().expect("run kubectl");
+    if let Some(text) = stdin {
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(text.as_bytes())
+            .unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "kubectl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn shipped(file: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("deploy/rbac")
+        .join(file);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Applies a shipped file as it is, but for the environment namespace (`my-app` in the
+/// examples), which becomes the test's.
+fn apply_shipped(file: &str, namespace: &str) {
+    let text = shipped(file);
+    assert!(text.contains(SHIPPED_NAMESPACE) || file == "account.yaml");
+    let text = text.replace(SHIPPED_NAMESPACE, &format!("namespace: {namespace}\n"));
+    kubectl(&["apply", "-f", "-"], Some(&text));
+}
+
+/// A kubeconfig whose one context (named like the region) is the ServiceAccount, with a token
+/// minted through the TokenRequest API (`kubectl create token`).
+fn account_kubeconfig(dir: &Path) -> PathBuf {
+    let token = kubectl(
+        &[
+            "-n",
+            ACCOUNT.0,
+            "create",
+            "token",
+            ACCOUNT.1,
+            "--duration=1h",
+        ],
+        None,
+    );
+    let admin = kubectl(&["config", "view", "--raw", "--minify", "-o", "json"], None);
+    let mut config: serde_json::Value = serde_json::from_str(&admin).unwrap();
+    config["users"] = serde_json::json!([{"name": "ci", "user": {"token": token.trim()}}]);
+    config["contexts"][0]["context"]["user"] = "ci".into();
+    let path = dir.join("ci.kubeconfig");
+    std::fs::write(&path, config.to_string()).unwrap();
+    path
+}
+
+/// Removes rule INDEX of the shipped role KIND/NAME, as an admin would by mistake.
+fn remove_rule(kind: &str, name: &str, namespace: Option<&str>, index: usize) {
+    let mut args = vec!["patch", kind, name, "--type=json"];
+    let patch = format!(r#"[{{"op":"remove","path":"/rules/{index}"}}]"#);
+    args.extend(["-p", &patch]);
+    if let Some(ns) = namespace {
+        args.extend(["-n", ns]);
+    }
+    kubectl(&args, None);
+}
+
+fn hadr(ws: &Workspace, kubeconfig: &Path, verb: &str, args: &[&str]) -> std::process::Output {
+    ws.hadr(&[verb, &env_name(ws)])
+        .args(args)
+        .arg("--kubeconfig")
+        .arg(kubeconfig)
+        .output()
+        .unwrap()
+}
+
+fn rollout(ws: &Workspace, kubeconfig: &Path) -> std::process::Output {
+    let args = ["--take-ownership", "--allow-violations", "--yes"];
+    hadr(ws, kubeconfig, "rollout", &args)
+}
+
+fn backup(ws: &Workspace, kubeconfig: &Path) -> std::process::Output {
+    hadr(
+        ws,
+        kubeconfig,
+        "backup",
+        &["--wait", "--yes", "--timeout", "120s"],
+    )
+}
+
+fn drill(ws: &Workspace, kubeconfig: &Path) -> std::process::Output {
+    let lose = format!("zone={ZONE}");
+    hadr(
+        ws,
+        kubeconfig,
+        "drill",
+        &["--lose", &lose, "--yes", "--timeout", "90s"],
+    )
+}
+
+/// Asserts the exit code; returns what the user saw (stdout, then stderr).
+fn assert_code(what: &str, out: &std::process::Output, code: i32) -> String {
+    let seen = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(code), "{what}\n{seen}");
+    seen
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs testenv: scripts/test runs it"]
+async fn a_service_account_with_the_shipped_roles_rolls_out_backs_up_and_drills_and_names_a_removed_rule()
+ {
+    testenv::ensure_velero(&[RBAC_REGION]);
+    let ns = TestNamespace::create("rbac", &[RBAC_REGION]).await;
+    let ws = workspace(
+        &ns.name,
+        "  dr: {rpo: 24h, backup: {schedule: '0 3 * * *', ttl: 720h}}\n",
+    );
+    edit_env(&ws, "    - {name: eastus2, context: eastus2}\n", "");
+    edit_env(&ws, "centralus", RBAC_REGION);
+    edit_env(&ws, "centralus", RBAC_REGION);
+    ws.hadr(&["render"]).assert().success();
+    let reapply = || {
+        for file in ["account.yaml", "deployer.yaml", "backup.yaml", "drill.yaml"] {
+            apply_shipped(file, &ns.name);
+        }
+    };
+    reapply();
+    let kubeconfig = account_kubeconfig(ws.root());
+    let mut refusals = Vec::new();
+
+    // Each command once without one rule of its role (each failing before it changed
+    // anything), then with the shipped roles restored.
+    remove_rule("clusterrole", "hadr-deployer", None, 2); // apps deployments
+    refusals.push(assert_code(
+        "rollout without deployments",
+        &rollout(&ws, &kubeconfig),
+        1,
+    ));
+    reapply();
+    assert_code("rollout", &rollout(&ws, &kubeconfig), 0);
+
+    remove_rule("role", "hadr-backup", Some("velero"), 1); // velero.io backups
+    refusals.push(assert_code(
+        "backup without backups",
+        &backup(&ws, &kubeconfig),
+        2,
+    ));
+    reapply();
+    assert_code("backup", &backup(&ws, &kubeconfig), 0);
+
+    remove_rule("clusterrole", "hadr-drill", None, 0); // nodes
+    refusals.push(assert_code(
+        "drill without nodes",
+        &drill(&ws, &kubeconfig),
+        2,
+    ));
+    reapply();
+    assert_code("drill", &drill(&ws, &kubeconfig), 0);
+
+    let mut settings = filters(&ns.name);
+    // The Backup's name ends in the time it was asked for.
+    settings.add_filter(r"-\d{14}\b", "-[TIME]");
+    let _s = settings.bind_to_scope();
+    insta::assert_snapshot!(refusals.join("-----\n"));
+}
