@@ -129,10 +129,9 @@ impl Permission {
             .iter()
             .map(|g| format!("{} `{}` ({})", g.kind, g.name, g.file))
             .collect();
-        let bind = match (&self.namespace, first.kind.as_str()) {
-            (Some(ns), "ClusterRole") => format!("with a RoleBinding in namespace `{ns}`"),
-            (None, _) => "with a ClusterRoleBinding".to_string(),
-            (Some(_), _) => "with a RoleBinding beside it".to_string(),
+        let bind = match &self.namespace {
+            Some(ns) => format!("with a RoleBinding in namespace `{ns}`"),
+            None => "with a ClusterRoleBinding".to_string(),
         };
         format!(
             "{} grants it: apply it and bind it to `{}` {bind} (kubectl apply -f {}); if it is bound, its rule was removed: restore {rule}",

@@ -155,8 +155,11 @@ async fn a_service_account_with_the_shipped_roles_rolls_out_backs_up_and_drills_
         "  dr: {rpo: 24h, backup: {schedule: '0 3 * * *', ttl: 720h}}\n",
     );
     edit_env(&ws, "    - {name: eastus2, context: eastus2}\n", "");
-    edit_env(&ws, "centralus", RBAC_REGION);
-    edit_env(&ws, "centralus", RBAC_REGION);
+    edit_env(
+        &ws,
+        "{name: centralus, context: centralus}",
+        &format!("{{name: {RBAC_REGION}, context: {RBAC_REGION}}}"),
+    );
     ws.hadr(&["render"]).assert().success();
     let reapply = || {
         for file in ["account.yaml", "deployer.yaml", "backup.yaml", "drill.yaml"] {
@@ -173,7 +176,7 @@ async fn a_service_account_with_the_shipped_roles_rolls_out_backs_up_and_drills_
     refusals.push(assert_code(
         "rollout without deployments",
         &rollout(&ws, &kubeconfig),
-        1,
+        2,
     ));
     reapply();
     assert_code("rollout", &rollout(&ws, &kubeconfig), 0);
