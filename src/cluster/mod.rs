@@ -125,7 +125,9 @@ pub enum ClusterError {
     Forbidden {
         region: String,
         id: String,
-        permission: forbidden::Permission,
+        /// Boxed: it is five strings, and every `Result` carrying a ClusterError pays for
+        /// its largest variant.
+        permission: Box<forbidden::Permission>,
         #[source]
         source: Source,
     },
@@ -387,7 +389,7 @@ impl Cluster {
             return ClusterError::Forbidden {
                 region: self.region.clone(),
                 id,
-                permission,
+                permission: Box::new(permission),
                 source: e.into(),
             };
         }
