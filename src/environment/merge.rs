@@ -29,8 +29,37 @@ child_wins!(
     Vec<RegionSpec>,
     AntiAffinity,
     Survive,
-    IntOrPercent
+    IntOrPercent,
+    WorkloadKind,
+    PodManagementPolicy,
+    Vec<VolumeSpec>,
+    VolumeBindingMode,
+    StorageTopology
 );
+
+/// Mappings by name (workloads, StorageClasses, a region's workload overrides) merge entry by
+/// entry: a file that extends another can change one field of one workload.
+impl<T: Merge> Merge for BTreeMap<String, T>
+where
+    T: MergeEntry,
+{
+    fn merge(self, mut base: Self) -> Self {
+        for (k, v) in self {
+            let merged = match base.remove(&k) {
+                Some(b) => v.merge(b),
+                None => v,
+            };
+            base.insert(k, merged);
+        }
+        base
+    }
+}
+
+/// The structs that merge field by field as values of a mapping by name.
+pub(super) trait MergeEntry {}
+impl MergeEntry for WorkloadSpec {}
+impl MergeEntry for StorageClassSpec {}
+impl MergeEntry for RegionWorkloadSpec {}
 
 impl<T: Merge> Merge for Option<T> {
     fn merge(self, base: Self) -> Self {
@@ -98,6 +127,7 @@ merge_fields!(Resources {
 });
 merge_fields!(Probe {
     path,
+    command,
     initial_delay_seconds,
     period_seconds
 });
@@ -108,6 +138,29 @@ merge_fields!(AppSpec {
     replicas,
     resources,
     readiness_probe
+});
+merge_fields!(WorkloadHaSpec {
+    spread,
+    anti_affinity,
+    disruption_budget,
+    capacity
+});
+merge_fields!(WorkloadSpec {
+    kind,
+    image,
+    replicas,
+    port,
+    resources,
+    readiness_probe,
+    config,
+    ha,
+    volumes,
+    pod_management_policy
+});
+merge_fields!(RegionWorkloadSpec { replicas, image });
+merge_fields!(StorageClassSpec {
+    volume_binding_mode,
+    topology
 });
 merge_fields!(DisruptionBudget {
     min_available,
@@ -134,6 +187,8 @@ merge_fields!(PolicySpec {
 merge_fields!(EnvironmentSpec {
     namespace,
     app,
+    workloads,
+    storage_classes,
     ha,
     dr,
     config,

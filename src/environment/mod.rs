@@ -13,6 +13,7 @@ pub mod names;
 mod quantity;
 mod resolve;
 mod schema;
+mod workload;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -30,9 +31,11 @@ pub use names::dns1123_label;
 pub use quantity::{Quantity, QuantityError, parse_quantity, parse_quantity_json, quantity_hint};
 pub use schema::{
     AntiAffinity, AppSpec, BackupSpec, DisruptionBudget, DrSpec, EnvironmentFile, EnvironmentSpec,
-    HaSpec, IntOrPercent, Kind, Metadata, PolicySpec, Probe, RegionSpec, Resources, Severity,
-    SpreadKey, Survive, Waiver, json_schema,
+    HaSpec, IntOrPercent, Kind, Metadata, PodManagementPolicy, PolicySpec, Probe, RegionSpec,
+    RegionWorkloadSpec, Resources, Severity, SpreadKey, StorageClassSpec, StorageTopology, Survive,
+    VolumeBindingMode, VolumeSpec, Waiver, WorkloadHaSpec, WorkloadKind, WorkloadSpec, json_schema,
 };
+pub use workload::{StorageClass, Volume, Workload, WorkloadHa};
 
 pub const API_VERSION: &str = "hadr.dev/v1alpha1";
 
@@ -113,7 +116,13 @@ pub struct Dr {
 pub struct Region {
     pub name: String,
     pub context: String,
-    pub app: App,
+    /// `spec.app` with this region's `replicas` and `image`; absent when the environment has
+    /// only `workloads`.
+    pub app: Option<App>,
+    /// The environment's workloads with this region's overrides, by name.
+    pub workloads: Vec<Workload>,
+    /// The StorageClass facts of this region: the environment's, the region's over them.
+    pub storage_classes: BTreeMap<String, StorageClass>,
     /// The region's own config entries (the per-region ConfigMap); the environment's config
     /// is the environment ConfigMap, and pods see both, the region's winning.
     pub config: BTreeMap<String, String>,
@@ -136,7 +145,11 @@ pub struct Environment {
     #[serde(skip)]
     pub sources: Vec<(PathBuf, String)>,
     pub namespace: String,
-    pub app: App,
+    /// `spec.app`, the one-Deployment shorthand; absent when only `workloads` are given.
+    pub app: Option<App>,
+    /// `spec.workloads`, sorted by name.
+    pub workloads: Vec<Workload>,
+    pub storage_classes: BTreeMap<String, StorageClass>,
     pub ha: Ha,
     pub dr: Dr,
     pub config: BTreeMap<String, String>,
@@ -188,4 +201,27 @@ pub fn load(file: &Path) -> Result<Environment, EnvironmentError> {
     let chain = extends::chain(file)?;
     extends::check_top(&chain[0], &stem)?;
     resolve::resolve(&stem, &chain, extends::merged_spec(&chain))
+}
+
+/// Loads an environment from the text of its `spec` alone (written under a temp directory as
+/// `dev.yaml`), for tests of this and later stages.
+#[cfg(test)]
+pub(crate) fn load_spec(spec: &str) -> Result<Environment, EnvironmentError> {
+    let dir = tempfile::tempdir().map_err(|e| EnvironmentError {
+        file: PathBuf::from("dev.yaml"),
+        position: None,
+        path: None,
+        message: e.to_string(),
+        hint: None,
+    })?;
+    let path = dir.path().join("dev.yaml");
+    let text = format!("apiVersion: hadr.dev/v1alpha1\nkind: Environment\nspec:\n{spec}");
+    std::fs::write(&path, text).map_err(|e| EnvironmentError {
+        file: path.clone(),
+        position: None,
+        path: None,
+        message: e.to_string(),
+        hint: None,
+    })?;
+    load(&path)
 }

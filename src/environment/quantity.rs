@@ -230,6 +230,11 @@ impl Quantity {
         self.negative
     }
 
+    /// Whether it is exactly zero (a volume of size 0 is refused by the server).
+    pub fn is_zero(&self) -> bool {
+        self.mantissa == 0 && !self.inexact
+    }
+
     /// The value as a float, for comparisons of numbers too long to compare digit by digit
     /// (binary values capped as the server caps them).
     fn approx(&self) -> f64 {

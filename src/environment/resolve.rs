@@ -17,6 +17,7 @@ use super::schema::{
     AntiAffinity, AppSpec, DisruptionBudget, DrSpec, EnvironmentSpec, HaSpec, IntOrPercent, Probe,
     RegionSpec, Resources, SpreadKey, Survive,
 };
+use super::workload;
 use super::{App, Backup, Dr, Environment, EnvironmentError, Ha, Region};
 use crate::yaml::Path as YamlPath;
 
@@ -39,20 +40,56 @@ pub(super) fn resolve(
             e.hint = Some(format!("rename the file: {}", e.hint.unwrap_or_default()));
             e
         })?;
-    let app = chain.app(&spec_path.key("app"), spec.app.unwrap_or_default())?;
-    let namespace = spec.namespace.unwrap_or_else(|| app.name.clone());
+    let workload_specs = spec.workloads.unwrap_or_default();
+    let app = match spec.app {
+        None if !workload_specs.is_empty() => None,
+        app => Some(chain.app(&spec_path.key("app"), app.unwrap_or_default())?),
+    };
+    let namespace = match (spec.namespace, &app) {
+        (Some(n), _) => n,
+        (None, Some(app)) => app.name.clone(),
+        (None, None) => {
+            return Err(chain.required(
+                spec_path.key("namespace"),
+                "the namespace (without `spec.app` it has no default)",
+            ));
+        }
+    };
     chain.check_name(spec_path.key("namespace"), &namespace, "namespace")?;
-    let ha = chain.ha(&spec_path.key("ha"), spec.ha.unwrap_or_default(), &app)?;
+    let ha = chain.ha(
+        &spec_path.key("ha"),
+        spec.ha.unwrap_or_default(),
+        app.as_ref(),
+    )?;
     let dr_path = spec_path.key("dr");
     let dr = chain.dr(&dr_path, spec.dr.unwrap_or_default())?;
     let config = spec.config.unwrap_or_default();
     chain.check_config_keys(&spec_path.key("config"), &config)?;
+    let workloads = workload::workloads(
+        &chain,
+        &spec_path.key("workloads"),
+        workload_specs,
+        &ha,
+        &config,
+        app.as_ref().map(|a| a.name.as_str()),
+    )?;
+    let storage_classes = workload::storage_classes(
+        &chain,
+        &spec_path.key("storageClasses"),
+        spec.storage_classes.unwrap_or_default(),
+        &BTreeMap::new(),
+    )?;
     let values = spec.values.unwrap_or(Value::Object(Default::default()));
+    let base = RegionBase {
+        app: app.as_ref(),
+        workloads: &workloads,
+        storage_classes: &storage_classes,
+        values: &values,
+    };
     let regions = chain.regions(
         &spec_path.key("regions"),
         spec.regions.unwrap_or_default(),
-        &app,
-        &values,
+        &base,
         dr.backup
             .as_ref()
             .map_or(VeleroVersion::DEFAULT, |b| b.velero),
@@ -71,6 +108,8 @@ pub(super) fn resolve(
             .collect(),
         namespace,
         app,
+        workloads,
+        storage_classes,
         ha,
         dr,
         config,
@@ -80,9 +119,17 @@ pub(super) fn resolve(
     })
 }
 
+/// What every region starts from before its overrides.
+struct RegionBase<'a> {
+    app: Option<&'a App>,
+    workloads: &'a [super::Workload],
+    storage_classes: &'a BTreeMap<String, super::StorageClass>,
+    values: &'a Value,
+}
+
 /// The files of one environment's `extends` chain, the environment's own first: what errors
 /// point at.
-struct Chain<'a>(&'a [Loaded]);
+pub(super) struct Chain<'a>(pub(super) &'a [Loaded]);
 
 impl Chain<'_> {
     fn top(&self) -> &Loaded {
@@ -91,7 +138,7 @@ impl Chain<'_> {
 
     /// A required field no file of the chain sets: pointed at where it would go in the
     /// environment's own file.
-    fn required(&self, path: YamlPath, what: &str) -> EnvironmentError {
+    pub(super) fn required(&self, path: YamlPath, what: &str) -> EnvironmentError {
         let top = self.top();
         let mut e = top.error(
             path.parent(),
@@ -106,7 +153,7 @@ impl Chain<'_> {
     }
 
     /// A field whose value is wrong, pointed at the file of the chain that sets it.
-    fn invalid(
+    pub(super) fn invalid(
         &self,
         path: YamlPath,
         message: impl Into<String>,
@@ -115,7 +162,12 @@ impl Chain<'_> {
         owner(self.0, &path).error(path, message, hint)
     }
 
-    fn check_name(&self, path: YamlPath, value: &str, what: &str) -> Result<(), EnvironmentError> {
+    pub(super) fn check_name(
+        &self,
+        path: YamlPath,
+        value: &str,
+        what: &str,
+    ) -> Result<(), EnvironmentError> {
         dns1123_label(value).map_err(|problem| {
             self.invalid(
                 path,
@@ -127,7 +179,12 @@ impl Chain<'_> {
 
     /// The app name names the built-in Service, and the API server requires a Service name to
     /// be a DNS-1035 label (`ValidateServiceName`): a DNS-1123 label that starts with a letter.
-    fn check_app_name(&self, path: YamlPath, name: &str) -> Result<(), EnvironmentError> {
+    pub(super) fn check_service_name(
+        &self,
+        path: YamlPath,
+        name: &str,
+        what: &str,
+    ) -> Result<(), EnvironmentError> {
         dns1035_label(name).map_err(|problem| {
             let fix = match name.trim_start_matches(|c: char| c.is_ascii_digit() || c == '-') {
                 rest if !rest.is_empty() && rest != name && dns1035_label(rest).is_ok() => {
@@ -142,7 +199,7 @@ impl Chain<'_> {
             self.invalid(
                 path,
                 format!(
-                    "app name `{name}` is not a valid name: it names the Service `{name}`, and a Service name must be a DNS-1035 label: {problem}"
+                    "{what} `{name}` is not a valid name: it names the Service `{name}`, and a Service name must be a DNS-1035 label: {problem}"
                 ),
                 Some(fix),
             )
@@ -151,7 +208,11 @@ impl Chain<'_> {
 
     /// CPU and memory are Kubernetes quantities, and the API server refuses a pod whose memory
     /// limit is below its request (`ValidateResourceRequirements`).
-    fn check_resources(&self, app_path: &YamlPath, r: &Resources) -> Result<(), EnvironmentError> {
+    pub(super) fn check_resources(
+        &self,
+        app_path: &YamlPath,
+        r: &Resources,
+    ) -> Result<(), EnvironmentError> {
         let at = app_path.key("resources");
         let mut parsed = Vec::new();
         for (field, value) in [
@@ -191,7 +252,7 @@ impl Chain<'_> {
         Ok(())
     }
 
-    fn check_config_keys(
+    pub(super) fn check_config_keys(
         &self,
         at: &YamlPath,
         config: &BTreeMap<String, String>,
@@ -207,6 +268,17 @@ impl Chain<'_> {
                     ),
                 )
             })?;
+        }
+        Ok(())
+    }
+
+    pub(super) fn check_image(&self, path: YamlPath, image: &str) -> Result<(), EnvironmentError> {
+        if image.trim().is_empty() || image.contains(char::is_whitespace) {
+            return Err(self.invalid(
+                path,
+                format!("image `{image}` is not a valid image reference"),
+                None,
+            ));
         }
         Ok(())
     }
@@ -227,15 +299,20 @@ impl Chain<'_> {
         let name = app_spec
             .name
             .ok_or_else(|| self.required(app_path.key("name"), "the application name"))?;
-        self.check_app_name(app_path.key("name"), &name)?;
+        self.check_service_name(app_path.key("name"), &name, "app name")?;
         let image = app_spec
             .image
             .ok_or_else(|| self.required(app_path.key("image"), "the container image"))?;
-        if image.trim().is_empty() || image.contains(char::is_whitespace) {
+        self.check_image(app_path.key("image"), &image)?;
+        if app_spec
+            .readiness_probe
+            .as_ref()
+            .is_some_and(|p| p.command.is_some())
+        {
             return Err(self.invalid(
-                app_path.key("image"),
-                format!("image `{image}` is not a valid image reference"),
-                None,
+                app_path.key("readinessProbe").key("command"),
+                "`spec.app` probes its port over HTTP; a command probe is for `spec.workloads`",
+                Some("remove `command`, or move the app into `spec.workloads`".into()),
             ));
         }
         let app = App {
@@ -251,6 +328,7 @@ impl Chain<'_> {
             .merge_over(app_spec.resources),
             readiness_probe: Probe {
                 path: Some("/healthz".into()),
+                command: None,
                 initial_delay_seconds: Some(2),
                 period_seconds: Some(5),
             }
@@ -268,7 +346,12 @@ impl Chain<'_> {
     }
 
     /// The high-availability policy, with its defaults (the capacity is the app's replicas).
-    fn ha(&self, ha_path: &YamlPath, ha_spec: HaSpec, app: &App) -> Result<Ha, EnvironmentError> {
+    fn ha(
+        &self,
+        ha_path: &YamlPath,
+        ha_spec: HaSpec,
+        app: Option<&App>,
+    ) -> Result<Ha, EnvironmentError> {
         let ha = Ha {
             spread: ha_spec
                 .spread
@@ -276,7 +359,9 @@ impl Chain<'_> {
             anti_affinity: ha_spec.anti_affinity.unwrap_or(AntiAffinity::Preferred),
             disruption_budget: ha_spec.disruption_budget,
             survive: ha_spec.survive.unwrap_or(Survive::None),
-            capacity: ha_spec.capacity.unwrap_or(app.replicas),
+            capacity: ha_spec
+                .capacity
+                .unwrap_or_else(|| app.map_or(0, |a| a.replicas)),
         };
         if let Some(pdb) = &ha.disruption_budget {
             self.check_disruption_budget(ha_path.key("disruptionBudget"), pdb)?;
@@ -284,7 +369,7 @@ impl Chain<'_> {
         Ok(ha)
     }
 
-    fn check_disruption_budget(
+    pub(super) fn check_disruption_budget(
         &self,
         p: YamlPath,
         pdb: &DisruptionBudget,
@@ -433,8 +518,7 @@ impl Chain<'_> {
         &self,
         regions_path: &YamlPath,
         specs: Vec<RegionSpec>,
-        app: &App,
-        values: &Value,
+        base: &RegionBase<'_>,
         velero: VeleroVersion,
     ) -> Result<Vec<Region>, EnvironmentError> {
         if specs.is_empty() {
@@ -456,7 +540,7 @@ impl Chain<'_> {
                     Some("remove one entry or give it another name".into()),
                 ));
             }
-            let mut region = self.region(&here, name, r.clone(), app, values)?;
+            let mut region = self.region(&here, name, r.clone(), base)?;
             region.velero = match r.velero.as_deref() {
                 Some(v) => self.velero(here.key("velero"), Some(v))?,
                 None => velero,
@@ -472,21 +556,47 @@ impl Chain<'_> {
         here: &YamlPath,
         name: String,
         r: RegionSpec,
-        app: &App,
-        values: &Value,
+        base: &RegionBase<'_>,
     ) -> Result<Region, EnvironmentError> {
         let context = r.context.ok_or_else(|| {
             self.required(here.key("context"), "the kubeconfig context of the region")
         })?;
         let config = r.config.unwrap_or_default();
         self.check_config_keys(&here.key("config"), &config)?;
-        let mut region_app = app.clone();
-        if let Some(n) = r.replicas {
-            region_app.replicas = n;
+        let mut region_app = base.app.cloned();
+        if let Some(app) = &mut region_app {
+            if let Some(n) = r.replicas {
+                app.replicas = n;
+            }
+            if let Some(img) = r.image {
+                app.image = img;
+            }
+        } else if r.replicas.is_some() || r.image.is_some() {
+            let field = if r.replicas.is_some() {
+                "replicas"
+            } else {
+                "image"
+            };
+            return Err(self.invalid(
+                here.key(field),
+                format!("`{field}` overrides `spec.app`, which this environment does not have"),
+                Some(format!(
+                    "override a workload: `workloads: {{NAME: {{{field}: ...}}}}`"
+                )),
+            ));
         }
-        if let Some(img) = r.image {
-            region_app.image = img;
-        }
+        let workloads = workload::region_workloads(
+            self,
+            &here.key("workloads"),
+            r.workloads.unwrap_or_default(),
+            base.workloads,
+        )?;
+        let storage_classes = workload::storage_classes(
+            self,
+            &here.key("storageClasses"),
+            r.storage_classes.unwrap_or_default(),
+            base.storage_classes,
+        )?;
         let zones = match r.zones {
             Some(z) if z.is_empty() => {
                 return Err(self.invalid(
@@ -504,10 +614,12 @@ impl Chain<'_> {
             name,
             context,
             app: region_app,
+            workloads,
+            storage_classes,
             config,
             values: match r.values {
-                Some(v) => merge_values(values.clone(), v),
-                None => values.clone(),
+                Some(v) => merge_values(base.values.clone(), v),
+                None => base.values.clone(),
             },
         })
     }

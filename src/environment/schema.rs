@@ -51,11 +51,14 @@ pub struct Resources {
     pub memory_limit: Option<String>,
 }
 
-/// The readiness probe: an HTTP GET on the app port.
+/// The readiness probe: an HTTP GET on the app port, or (for a workload without a port) a
+/// command run in the container.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Probe {
     pub path: Option<String>,
+    /// An `exec` probe instead of the HTTP GET, for workloads with no port (workloads only).
+    pub command: Option<Vec<String>>,
     pub initial_delay_seconds: Option<u32>,
     pub period_seconds: Option<u32>,
 }
@@ -74,6 +77,125 @@ pub struct AppSpec {
     pub replicas: Option<u32>,
     pub resources: Option<Resources>,
     pub readiness_probe: Option<Probe>,
+}
+
+/// What kind of workload controller runs the pods.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+pub enum WorkloadKind {
+    /// Interchangeable pods: after a zone loss they come back in the other zones.
+    Deployment,
+    /// Pods with a stable name and their own volumes: a pod stays where its volume is.
+    StatefulSet,
+}
+
+/// How a StatefulSet starts and stops its pods (`spec.podManagementPolicy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+pub enum PodManagementPolicy {
+    /// One at a time, in ordinal order (the API's default).
+    OrderedReady,
+    /// All at once.
+    Parallel,
+}
+
+/// The access mode of a volume claim (`PersistentVolumeClaim.spec.accessModes`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[allow(clippy::enum_variant_names)] // the API's own names
+pub enum AccessMode {
+    ReadWriteOnce,
+    ReadOnlyMany,
+    ReadWriteMany,
+    ReadWriteOncePod,
+}
+
+/// A persistent volume of each StatefulSet pod: one `volumeClaimTemplates` entry. The API
+/// server refuses changes to these after the StatefulSet exists (kubernetes #68737).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct VolumeSpec {
+    /// DNS-1123 label; names the claim `<volume>-<workload>-<ordinal>`.
+    pub name: Option<String>,
+    /// Requested size, a Kubernetes quantity (`20Gi`).
+    pub size: Option<String>,
+    /// The StorageClass; declare its facts in `spec.storageClasses`.
+    pub storage_class: Option<String>,
+    /// Default `[ReadWriteOnce]`.
+    pub access_modes: Option<Vec<AccessMode>>,
+    /// Where the container mounts it.
+    pub mount_path: Option<String>,
+}
+
+/// HA settings of one workload, overriding the environment's `spec.ha`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct WorkloadHaSpec {
+    pub spread: Option<Vec<SpreadKey>>,
+    pub anti_affinity: Option<AntiAffinity>,
+    pub disruption_budget: Option<DisruptionBudget>,
+    /// Replicas this workload needs across regions (default: its `replicas`).
+    pub capacity: Option<u32>,
+}
+
+/// One workload of `spec.workloads`; its name is its key.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct WorkloadSpec {
+    /// `Deployment` (default) or `StatefulSet`.
+    pub kind: Option<WorkloadKind>,
+    /// Container image; pin a tag or, better, a digest.
+    pub image: Option<String>,
+    /// Replicas per region (default 2); a region may override it.
+    pub replicas: Option<u32>,
+    /// Container port; with one the workload gets a client Service on port 80.
+    pub port: Option<u16>,
+    pub resources: Option<Resources>,
+    pub readiness_probe: Option<Probe>,
+    /// Config entries of this workload, over the environment's `config`.
+    pub config: Option<BTreeMap<String, String>>,
+    pub ha: Option<WorkloadHaSpec>,
+    /// StatefulSet only: a persistent volume per pod.
+    pub volumes: Option<Vec<VolumeSpec>>,
+    /// StatefulSet only (default `OrderedReady`).
+    pub pod_management_policy: Option<PodManagementPolicy>,
+}
+
+/// What a region overrides of one workload.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RegionWorkloadSpec {
+    pub replicas: Option<u32>,
+    pub image: Option<String>,
+}
+
+/// When a StorageClass binds a claim to a volume.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+pub enum VolumeBindingMode {
+    /// At once, before the pod is scheduled: a zonal volume may land in a zone the pod's
+    /// spread cannot use.
+    Immediate,
+    /// When the first pod using it is scheduled, in that pod's zone.
+    WaitForFirstConsumer,
+}
+
+/// Where a StorageClass's volumes live, so which failure they survive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum StorageTopology {
+    /// In one zone: its pod can only run there.
+    Zonal,
+    /// Replicated across the zones of one region.
+    Regional,
+    /// Replicated to other regions.
+    MultiRegion,
+}
+
+/// The facts of one StorageClass the workloads' volumes use.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct StorageClassSpec {
+    /// The StorageClass's `volumeBindingMode` (default `WaitForFirstConsumer`).
+    pub volume_binding_mode: Option<VolumeBindingMode>,
+    /// Where its volumes live (default `zonal`).
+    pub topology: Option<StorageTopology>,
 }
 
 /// PodDisruptionBudget: exactly one of minAvailable / maxUnavailable.
@@ -145,6 +267,10 @@ pub struct RegionSpec {
     pub values: Option<Value>,
     /// The Velero version this region's cluster runs, overriding `dr.backup.velero`.
     pub velero: Option<String>,
+    /// Per workload overrides, by workload name.
+    pub workloads: Option<BTreeMap<String, RegionWorkloadSpec>>,
+    /// StorageClass facts of this region's cluster, over the environment's.
+    pub storage_classes: Option<BTreeMap<String, StorageClassSpec>>,
     /// The region's zones, as in `topology.kubernetes.io/zone` (default: `<region>-1`,
     /// `<region>-2`, `<region>-3`). Used to predict what a zone loss leaves.
     pub zones: Option<Vec<String>>,
@@ -186,7 +312,12 @@ pub struct PolicySpec {
 pub struct EnvironmentSpec {
     /// Namespace of every namespaced object (default: the app name).
     pub namespace: Option<String>,
+    /// The shorthand for one Deployment; `workloads` adds others.
     pub app: Option<AppSpec>,
+    /// Workloads by name (a DNS-1035 label: it names the Service).
+    pub workloads: Option<BTreeMap<String, WorkloadSpec>>,
+    /// Facts of the StorageClasses the workloads' volumes use, by class name.
+    pub storage_classes: Option<BTreeMap<String, StorageClassSpec>>,
     pub ha: Option<HaSpec>,
     pub dr: Option<DrSpec>,
     /// Becomes an immutable ConfigMap whose name carries a content hash.

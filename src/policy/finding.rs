@@ -127,3 +127,13 @@ pub(super) fn region_path(env: &Environment, region: &str) -> YamlPath {
         .unwrap_or(0);
     spec().key("regions").index(i)
 }
+
+/// The path of a rendered workload in the environment file: its `spec.workloads` entry, else
+/// `spec.app`.
+pub(super) fn workload_path(env: &Environment, object: &RenderedObject) -> YamlPath {
+    if env.workloads.iter().any(|w| w.name == object.id.name) {
+        spec().key("workloads").key(&object.id.name)
+    } else {
+        spec().key("app")
+    }
+}

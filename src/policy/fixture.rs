@@ -18,17 +18,31 @@ pub(super) const GOOD: &str = "  app: {name: web, image: 'r.io/web:1.0@sha256:ab
     - {name: west, context: c-west}
 ";
 
+/// A web Deployment and a StatefulSet whose volume is on a zonal class that waits for its pod,
+/// three replicas each, in two regions, backed up by file: clean (issue 16).
+pub(super) const STATEFUL: &str = "  namespace: shop
+  workloads:
+    web: {image: 'r.io/web:1@sha256:abc', replicas: 3, port: 8080}
+    db:
+      kind: StatefulSet
+      image: 'r.io/pg:16@sha256:abc'
+      replicas: 3
+      port: 5432
+      readinessProbe: {command: [pg_isready]}
+      volumes: [{name: data, size: 1Gi, storageClass: ssd, mountPath: /data}]
+      ha: {capacity: 3}
+  storageClasses: {ssd: {volumeBindingMode: WaitForFirstConsumer, topology: zonal}}
+  ha: {antiAffinity: required, disruptionBudget: {maxUnavailable: 1}, survive: region}
+  dr: {rpo: 24h, backup: {schedule: '0 */6 * * *', ttl: 720h}}
+  regions:
+    - {name: east, context: c-east}
+    - {name: west, context: c-west}
+";
+
 /// Loads an environment from the text of its `spec` (written to a temp file) and renders it
 /// with the builtin templates.
 pub(super) fn load(spec: &str) -> (Environment, Vec<RenderedSet>) {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("dev.yaml");
-    std::fs::write(
-        &path,
-        format!("apiVersion: hadr.dev/v1alpha1\nkind: Environment\nspec:\n{spec}"),
-    )
-    .unwrap();
-    let env = environment::load(&path).unwrap();
+    let env = environment::load_spec(spec).unwrap();
     let renderer = Renderer::new(TemplateSet::builtin()).unwrap();
     let (sets, _) = renderer
         .render_all(std::slice::from_ref(&env), None)

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use super::finding::{Reporter, region_path, spec};
+use super::finding::{Reporter, region_path, spec, workload_path};
 use super::rule::RuleId;
 use super::workload::{HOST_KEY, Workload, ZONE_KEY};
 use crate::render::RenderedSet;
@@ -125,7 +125,7 @@ fn container(cx: &mut Reporter<'_>, set: &RenderedSet, w: &Workload<'_>, c: &Val
             RuleId::ReadinessProbe,
             r,
             o,
-            spec().key("app"),
+            workload_path(cx.env, w.object),
             format!(
                 "container `{name}` of {} has no readiness probe",
                 w.object.id
@@ -138,7 +138,7 @@ fn container(cx: &mut Reporter<'_>, set: &RenderedSet, w: &Workload<'_>, c: &Val
             RuleId::ResourceRequests,
             r,
             o,
-            spec().key("app"),
+            workload_path(cx.env, w.object),
             format!(
                 "container `{name}` of {} lacks a CPU or memory request",
                 w.object.id
@@ -155,7 +155,7 @@ fn container(cx: &mut Reporter<'_>, set: &RenderedSet, w: &Workload<'_>, c: &Val
         rule,
         r,
         o,
-        spec().key("app").key("image"),
+        workload_path(cx.env, w.object).key("image"),
         format!("image `{image}` is {how}"),
     );
 }

@@ -1,7 +1,7 @@
 //! HA/DR policy: the rules `kubectl hadr validate` checks over an environment and its rendered
 //! objects, their severities and waivers, and the what-if analysis of losing a zone or region.
 //!
-//! One file per rule family (`ha`, `multi_region`, `dr`), each rule a typed `RuleId` from the
+//! One file per rule family (`ha`, `multi_region`, `dr`, `stateful`), each rule a typed `RuleId` from the
 //! catalogue in `rule`, checked over the `workload` model; `what_if` is the loss model that
 //! `--lose` and MR004 share. This file runs the families and applies the environment's
 //! `spec.policy`.
@@ -11,6 +11,7 @@ mod finding;
 mod ha;
 mod multi_region;
 mod rule;
+mod stateful;
 mod what_if;
 mod workload;
 
@@ -36,6 +37,7 @@ pub fn validate(env: &Environment, sets: &[&RenderedSet]) -> Vec<Finding> {
         let workloads = workload::workloads(set);
         ha::check(&mut cx, set, &workloads);
         multi_region::zone_loss_budget(&mut cx, set, &workloads);
+        stateful::check(&mut cx, set, &workloads);
     }
     let mut findings = apply_policy(env, cx.into_findings());
     findings.sort_by(|a, b| {

@@ -7,7 +7,7 @@ use super::finding::{Reporter, region_path, spec};
 use super::rule::RuleId;
 use super::what_if::{zone_loss, zones_of};
 use super::workload::Workload;
-use crate::environment::Survive;
+use crate::environment::{Region, Survive};
 use crate::render::RenderedSet;
 
 /// Checks the environment's regions: MR001, MR002 and MR003.
@@ -51,31 +51,57 @@ fn distinct_contexts(cx: &mut Reporter<'_>) {
     }
 }
 
-/// MR003: with `survive: region`, the regions left after any one is lost still run
-/// `spec.ha.capacity` replicas.
+/// MR003: with `survive: region`, the regions left after any one is lost still run each
+/// workload's capacity: `spec.ha.capacity` for the app, `ha.capacity` for each of
+/// `spec.workloads` (a worker's pods cannot stand in for a web pod).
 fn region_loss_capacity(cx: &mut Reporter<'_>) {
     let env = cx.env;
     if env.ha.survive != Survive::Region || env.regions.len() < 2 {
         return;
     }
+    // (how the message starts, its replicas in a region, its capacity)
+    type Unit<'a> = (String, Box<dyn Fn(&Region) -> u32 + 'a>, u32);
+    let mut units: Vec<Unit<'_>> = Vec::new();
+    if env.app.is_some() {
+        units.push((
+            String::new(),
+            Box::new(|r: &Region| r.app.as_ref().map_or(0, |a| a.replicas)),
+            env.ha.capacity,
+        ));
+    }
+    for w in &env.workloads {
+        let name = w.name.clone();
+        units.push((
+            format!("workload `{}`: ", w.name),
+            Box::new(move |r: &Region| {
+                r.workloads
+                    .iter()
+                    .find(|x| x.name == name)
+                    .map_or(0, |x| x.replicas)
+            }),
+            w.ha.capacity,
+        ));
+    }
     for lost in &env.regions {
-        let left: u32 = env
-            .regions
-            .iter()
-            .filter(|r| r.name != lost.name)
-            .map(|r| r.app.replicas)
-            .sum();
-        if left < env.ha.capacity {
-            cx.report(
-                RuleId::RegionLossCapacity,
-                Some(&lost.name),
-                None,
-                region_path(env, &lost.name),
-                format!(
-                    "losing region `{}` leaves {left} replicas, below the capacity of {}",
-                    lost.name, env.ha.capacity
-                ),
-            );
+        for (what, replicas, capacity) in &units {
+            let left: u32 = env
+                .regions
+                .iter()
+                .filter(|r| r.name != lost.name)
+                .map(replicas)
+                .sum();
+            if left < *capacity {
+                cx.report(
+                    RuleId::RegionLossCapacity,
+                    Some(&lost.name),
+                    None,
+                    region_path(env, &lost.name),
+                    format!(
+                        "{what}losing region `{}` leaves {left} replicas, below the capacity of {capacity}",
+                        lost.name
+                    ),
+                );
+            }
         }
     }
 }
@@ -142,6 +168,31 @@ mod tests {
         let f = check(&small);
         assert!(ids(&f).contains(&RuleId::RegionLossCapacity), "{f:?}");
         assert!(!ids(&check(GOOD)).contains(&RuleId::RegionLossCapacity));
+    }
+
+    #[test]
+    fn a_region_loss_counts_each_workload_against_its_own_capacity() {
+        let spec = "  namespace: shop
+  workloads:
+    web: {image: 'r.io/web:1@sha256:abc', replicas: 3, port: 8080}
+    worker: {image: 'r.io/w:1@sha256:abc', replicas: 2, readinessProbe: {command: [ok]}, ha: {capacity: 3}}
+  ha: {antiAffinity: required, disruptionBudget: {maxUnavailable: 1}, survive: region}
+  dr: {rpo: 24h, backup: {schedule: '0 */6 * * *', ttl: 720h}}
+  regions:
+    - {name: east, context: c-east}
+    - {name: west, context: c-west}
+";
+        // web: 3 left of capacity 3. worker: 2 left of capacity 3, though 5 pods remain.
+        let f = check(spec);
+        assert_eq!(ids(&f), vec![RuleId::RegionLossCapacity], "{f:?}");
+        assert!(
+            f.iter().all(|f| f.message.starts_with("workload `worker`")),
+            "{f:?}"
+        );
+        assert_eq!(
+            ids(&check(&spec.replace("capacity: 3", "capacity: 2"))),
+            vec![]
+        );
     }
 
     #[test]

@@ -71,7 +71,7 @@ macro_rules! rules {
 rules! {
     MinReplicas "HA001" "min-replicas" Error
         "Fewer than two replicas in a region: one node drain or crash takes the app down there."
-        "set `spec.app.replicas` (or the region's `replicas`) to at least 2"
+        "set `spec.app.replicas` or the workload's `replicas` (or the region's override) to at least 2"
         "https://kubernetes.io/docs/concepts/workloads/pods/disruptions/";
     PdbSelectsWorkload "HA002" "pdb-selects-workload" Error
         "No PodDisruptionBudget selects the workload's pods: drains can evict all of them at once."
@@ -91,11 +91,11 @@ rules! {
         "https://kubernetes.io/docs/concepts/scheduling-eviction/assign-pod-node/#inter-pod-affinity-and-anti-affinity";
     ReadinessProbe "HA006" "readiness-probe" Warning
         "A container has no readiness probe: traffic reaches pods before they can serve."
-        "set `spec.app.readinessProbe`"
+        "set `readinessProbe` of `spec.app` or of the workload"
         "https://kubernetes.io/docs/tasks/configure-pod-container/configure-liveness-readiness-startup-probes/";
     ResourceRequests "HA007" "resource-requests" Warning
         "A container has no CPU or memory request: the scheduler cannot place it safely."
-        "set `spec.app.resources.cpu` and `.memory`"
+        "set `resources.cpu` and `.memory` of `spec.app` or of the workload"
         "https://kubernetes.io/docs/concepts/configuration/manage-resources-containers/";
     ImagePinned "HA008" "image-pinned" Error
         "An image is not pinned (no tag, or `latest`): regions and rollbacks can run different code."
@@ -149,6 +149,18 @@ rules! {
         "A backup Schedule has no storage location."
         "set `spec.dr.backup.storageLocation`"
         "https://velero.io/docs/main/locations/";
+    StatefulVolumeBinding "ST001" "stateful-volume-binding" Error
+        "A zone-spread StatefulSet's volume is on a zonal StorageClass that binds at once (`Immediate`): the volume is placed before its pod, possibly in a zone the spread forbids, and the pod stays Pending."
+        "set the class's `volumeBindingMode: WaitForFirstConsumer` in the cluster and in `spec.storageClasses`"
+        "https://kubernetes.io/docs/concepts/storage/storage-classes/#volume-binding-mode";
+    StatefulBackupVolumes "ST002" "stateful-backup-volumes" Error
+        "A StatefulSet's volumes are in no backup: the Schedule saves the claims but not their data (velero-io/velero #5834, #7705)."
+        "render the Schedule from `spec.workloads` (built-in `velero-schedule` sets `defaultVolumesToFsBackup: true`), or set `snapshotVolumes: true` / the pod annotation `backup.velero.io/backup-volumes`"
+        "https://velero.io/docs/main/file-system-backup/#to-back-up";
+    StatefulRegionCopy "ST003" "stateful-region-copy" Error
+        "The environment must survive a region loss, but a StatefulSet's data lives only in zonal or regional volumes and nothing copies it out of the region."
+        "add `spec.dr.backup` (Velero copies the data to off-region storage, within `dr.rpo`), or use a `multi-region` StorageClass"
+        "README.md, \"Stateful workloads\" (`spec.storageClasses`, ST003)";
 }
 
 impl RuleId {
@@ -206,12 +218,13 @@ mod tests {
     }
 
     #[test]
-    fn the_catalogue_lists_twenty_rules_in_family_order_with_their_index() {
+    fn the_catalogue_lists_its_rules_in_family_order_with_their_index() {
         let ids: Vec<&str> = RuleId::ALL.iter().map(|r| r.id()).collect();
         let expected: Vec<String> = (1..=11)
             .map(|n| format!("HA{n:03}"))
             .chain((1..=4).map(|n| format!("MR{n:03}")))
             .chain((1..=5).map(|n| format!("DR{n:03}")))
+            .chain((1..=3).map(|n| format!("ST{n:03}")))
             .collect();
         assert_eq!(ids, expected);
         for (i, rule) in RuleId::ALL.iter().enumerate() {

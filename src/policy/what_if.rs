@@ -1,8 +1,11 @@
 //! The loss model: what losing a zone or a region leaves of each workload (`validate --lose`,
 //! and MR004 for every zone).
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 
+use super::stateful::{claim_templates, is_zonal};
 use super::workload::{Workload, ZONE_KEY, workloads};
 use crate::environment::Environment;
 use crate::render::RenderedSet;
@@ -26,6 +29,15 @@ pub struct Survival {
     /// scheduler decides which zone holds the extra pod when replicas do not divide evenly).
     pub left_min: u32,
     pub left_max: u32,
+    /// Replicas running once the scheduler has placed what it can, before the lost zone
+    /// returns: a Deployment's pods come back in the other zones; a StatefulSet's pods whose
+    /// volumes live in the lost zone stay Pending (volume node affinity conflict), so it keeps
+    /// what the loss left.
+    pub recovered_min: u32,
+    pub recovered_max: u32,
+    /// Whether the workload's pods are pinned to their volumes' zones (a StatefulSet on zonal
+    /// volumes).
+    pub pinned: bool,
     pub pdb_minimum: Option<u32>,
     pub holds: bool,
 }
@@ -88,23 +100,32 @@ pub(super) fn zones_of(env: &Environment, set: &RenderedSet) -> usize {
 }
 
 /// Predicts what a loss leaves of every workload of an environment. For a region loss,
-/// `holds` says whether the remaining regions carry the declared capacity (`spec.ha.capacity`);
-/// for a zone loss, whether each workload keeps its PodDisruptionBudget's minimum (at least 1).
+/// `holds` says whether the remaining regions carry that workload's declared capacity (its
+/// `ha.capacity` in `spec.workloads`, else `spec.ha.capacity`); for a zone loss, whether each
+/// workload keeps its PodDisruptionBudget's minimum (at least 1).
 pub fn what_if(env: &Environment, sets: &[&RenderedSet], loss: &Loss) -> Vec<Survival> {
     let lost_region = match loss {
         Loss::Region(r) => Some(r.as_str()),
         Loss::Zone(_) => None,
     };
-    let remaining: u32 = sets
+    // Each workload's replicas in the regions that remain, by object: a region loss is
+    // carried workload by workload, not by a total over unlike pods.
+    let mut remaining: BTreeMap<String, u32> = BTreeMap::new();
+    for s in sets
         .iter()
         .filter(|s| Some(s.region.as_str()) != lost_region)
-        .flat_map(|s| workloads(s).into_iter().map(|w| w.replicas))
-        .sum();
+    {
+        for w in workloads(s) {
+            *remaining.entry(w.object.id.to_string()).or_default() += w.replicas;
+        }
+    }
     let mut out = Vec::new();
     for set in sets {
         let region = env.regions.iter().find(|r| r.name == set.region);
         for w in workloads(set) {
             let pdb_minimum = w.pdb_minimum();
+            let pinned =
+                region.is_some_and(|r| claim_templates(w.object).iter().any(|c| is_zonal(r, c)));
             let (left_min, left_max) = match loss {
                 Loss::Region(r) if *r == set.region => (0, 0),
                 Loss::Region(_) => (w.replicas, w.replicas),
@@ -113,17 +134,27 @@ pub fn what_if(env: &Environment, sets: &[&RenderedSet], loss: &Loss) -> Vec<Sur
                 }
                 Loss::Zone(_) => (w.replicas, w.replicas),
             };
+            let (recovered_min, recovered_max) = match loss {
+                Loss::Zone(_) if !pinned => (w.replicas, w.replicas),
+                _ => (left_min, left_max),
+            };
+            let id = w.object.id.to_string();
             let holds = match loss {
-                Loss::Region(_) => remaining >= env.ha.capacity,
+                Loss::Region(_) => {
+                    remaining.get(&id).copied().unwrap_or(0) >= capacity(env, &w.object.id.name)
+                }
                 Loss::Zone(_) => left_min >= pdb_minimum.unwrap_or(1).max(1),
             };
             out.push(Survival {
                 environment: env.name.clone(),
                 region: set.region.clone(),
-                workload: w.object.id.to_string(),
+                workload: id,
                 replicas: w.replicas,
                 left_min,
                 left_max,
+                recovered_min,
+                recovered_max,
+                pinned,
                 pdb_minimum,
                 holds,
             });
@@ -132,9 +163,18 @@ pub fn what_if(env: &Environment, sets: &[&RenderedSet], loss: &Loss) -> Vec<Sur
     out
 }
 
+/// The replicas a workload needs across regions: its `ha.capacity` in `spec.workloads`, else
+/// the environment's `spec.ha.capacity` (the app's, or for objects a template adds).
+pub(super) fn capacity(env: &Environment, name: &str) -> u32 {
+    env.workloads
+        .iter()
+        .find(|w| w.name == name)
+        .map_or(env.ha.capacity, |w| w.ha.capacity)
+}
+
 #[cfg(test)]
 mod tests {
-    use super::super::fixture::{GOOD, load};
+    use super::super::fixture::{GOOD, STATEFUL, load};
     use super::*;
 
     #[test]
@@ -241,5 +281,59 @@ mod tests {
         let zone = what_if(&env, &refs, &Loss::Zone("east-2".into()));
         let east = zone.iter().find(|s| s.region == "east").unwrap();
         assert_eq!((east.left_min, east.left_max, east.holds), (0, 3, false));
+    }
+
+    fn row<'a>(rows: &'a [Survival], region: &str, kind: &str) -> &'a Survival {
+        rows.iter()
+            .find(|s| s.region == region && s.workload.starts_with(kind))
+            .unwrap()
+    }
+
+    #[test]
+    fn losing_a_zone_brings_deployment_pods_back_but_leaves_pinned_stateful_pods_pending() {
+        let (env, sets) = load(&STATEFUL.replace("capacity: 3", "capacity: 4"));
+        let refs: Vec<&RenderedSet> = sets.iter().collect();
+        let rows = what_if(&env, &refs, &Loss::Zone("east-2".into()));
+        let web = row(&rows, "east", "Deployment");
+        assert_eq!(
+            (
+                web.left_min,
+                web.recovered_min,
+                web.recovered_max,
+                web.pinned
+            ),
+            (2, 3, 3, false)
+        );
+        let db = row(&rows, "east", "StatefulSet");
+        assert_eq!(
+            (
+                db.left_min,
+                db.left_max,
+                db.recovered_min,
+                db.recovered_max,
+                db.pinned
+            ),
+            (2, 2, 2, 2, true)
+        );
+        assert!(db.holds, "2 left >= the PDB minimum of 2");
+        let west = row(&rows, "west", "StatefulSet");
+        assert_eq!((west.left_min, west.recovered_min), (3, 3));
+        // A regional class follows its pod to another zone.
+        let (env, sets) = load(&STATEFUL.replace("topology: zonal", "topology: regional"));
+        let refs: Vec<&RenderedSet> = sets.iter().collect();
+        let rows = what_if(&env, &refs, &Loss::Zone("east-2".into()));
+        let db = row(&rows, "east", "StatefulSet");
+        assert_eq!((db.recovered_min, db.pinned), (3, false));
+    }
+
+    #[test]
+    fn losing_a_region_counts_each_workloads_capacity_separately() {
+        let (env, sets) = load(&STATEFUL.replace("capacity: 3", "capacity: 4"));
+        let refs: Vec<&RenderedSet> = sets.iter().collect();
+        let rows = what_if(&env, &refs, &Loss::Region("east".into()));
+        // web needs 3 and west runs 3; db needs 4 and west runs 3, though 6 pods remain.
+        assert!(row(&rows, "west", "Deployment").holds);
+        assert!(!row(&rows, "west", "StatefulSet").holds);
+        assert_eq!(row(&rows, "east", "StatefulSet").recovered_max, 0);
     }
 }

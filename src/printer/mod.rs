@@ -523,9 +523,31 @@ impl Printer {
                 left,
                 s.pdb_minimum.map_or("-".into(), |m| m.to_string()),
             ));
+            out.push_str(&after_zone_loss(loss, s));
         }
         out
     }
+}
+
+/// What the scheduler can bring back of a workload before a lost zone returns, when it differs
+/// from what the loss left: the pods of a StatefulSet whose volumes lived in the zone stay
+/// Pending.
+fn after_zone_loss(loss: &Loss, s: &Survival) -> String {
+    let Loss::Zone(zone) = loss else {
+        return String::new();
+    };
+    if !s.pinned || s.left_max == s.replicas {
+        return String::new();
+    }
+    let pending = if s.left_min == s.left_max {
+        (s.replicas - s.left_min).to_string()
+    } else {
+        format!("{}-{}", s.replicas - s.left_max, s.replicas - s.left_min)
+    };
+    format!(
+        "    {pending} of {} pods stay Pending until zone {zone} returns: their volumes live there (volume node affinity conflict)\n",
+        s.replicas
+    )
 }
 
 /// The last line of the text report: unwaived findings per severity, and the waived ones.

@@ -17,7 +17,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::environment::{App, Dr, Environment, Ha, Region};
+use crate::environment::{App, Dr, Environment, Ha, Region, StorageClass, Workload};
 use crate::render::templates::{Origin, TemplateSet};
 use crate::yaml;
 use finish::finish;
@@ -201,7 +201,11 @@ struct RegionContext<'a> {
 struct Context<'a> {
     environment: EnvironmentContext<'a>,
     region: RegionContext<'a>,
-    app: &'a App,
+    /// `none` when the environment has only `workloads`.
+    app: Option<&'a App>,
+    /// `spec.workloads` after region overrides, sorted by name.
+    workloads: Vec<WorkloadContext<'a>>,
+    storage_classes: &'a BTreeMap<String, StorageClass>,
     ha: &'a Ha,
     dr: &'a Dr,
     config: &'a BTreeMap<String, String>,
@@ -210,6 +214,18 @@ struct Context<'a> {
     selector: BTreeMap<&'static str, &'a str>,
     pod_labels: BTreeMap<&'static str, &'a str>,
     topology_keys: BTreeMap<&'static str, &'static str>,
+}
+
+/// One workload as templates see it: its resolved fields, its labels and selector, and the data
+/// of its ConfigMap (the environment's config, the workload's, `REGION`, the region's config).
+#[derive(Serialize)]
+struct WorkloadContext<'a> {
+    #[serde(flatten)]
+    workload: &'a Workload,
+    labels: BTreeMap<&'static str, &'a str>,
+    selector: BTreeMap<&'static str, &'a str>,
+    pod_labels: BTreeMap<&'static str, &'a str>,
+    config_data: BTreeMap<&'a str, &'a str>,
 }
 
 impl Renderer {
@@ -457,13 +473,46 @@ fn redact_quoted(message: &str) -> String {
 fn context<'a>(environment: &'a Environment, region: &'a Region) -> Context<'a> {
     let env_name = environment.name.as_str();
     let region_name = region.name.as_str();
-    let standard = [
-        ("app.kubernetes.io/name", region.app.name.as_str()),
-        (manifest::MANAGED_BY.0, manifest::MANAGED_BY.1),
-        (manifest::ENVIRONMENT_LABEL, env_name),
-        (manifest::REGION_LABEL, region_name),
-    ];
-    let selector = BTreeMap::from([("app.kubernetes.io/name", region.app.name.as_str())]);
+    let standard_for = |name| {
+        [
+            ("app.kubernetes.io/name", name),
+            (manifest::MANAGED_BY.0, manifest::MANAGED_BY.1),
+            (manifest::ENVIRONMENT_LABEL, env_name),
+            (manifest::REGION_LABEL, region_name),
+        ]
+    };
+    // Without `spec.app`, the environment's own objects (Namespace, Schedule) are named for
+    // the namespace.
+    let app_name = region
+        .app
+        .as_ref()
+        .map_or(environment.namespace.as_str(), |a| a.name.as_str());
+    let standard = standard_for(app_name);
+    let selector = BTreeMap::from([("app.kubernetes.io/name", app_name)]);
+    let workloads = region
+        .workloads
+        .iter()
+        .map(|w| {
+            let selector = BTreeMap::from([("app.kubernetes.io/name", w.name.as_str())]);
+            let mut config_data: BTreeMap<&str, &str> = w
+                .config
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            config_data.insert("REGION", region_name);
+            config_data.extend(region.config.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+            WorkloadContext {
+                workload: w,
+                labels: standard_for(&w.name).into_iter().collect(),
+                pod_labels: standard_for(&w.name)
+                    .into_iter()
+                    .chain(selector.clone())
+                    .collect(),
+                selector,
+                config_data,
+            }
+        })
+        .collect();
     Context {
         environment: EnvironmentContext {
             name: env_name,
@@ -474,7 +523,9 @@ fn context<'a>(environment: &'a Environment, region: &'a Region) -> Context<'a> 
             context: &region.context,
             config: &region.config,
         },
-        app: &region.app,
+        app: region.app.as_ref(),
+        workloads,
+        storage_classes: &region.storage_classes,
         ha: &environment.ha,
         dr: &environment.dr,
         config: &environment.config,
@@ -534,7 +585,7 @@ fn template_error(set: &TemplateSet, e: minijinja::Error, env: &str, region: &st
     };
     if e.kind() == minijinja::ErrorKind::UndefinedError {
         message.push_str(
-            " (templates see: environment, region, app, ha, dr, config, values, labels, selector, pod_labels, topology_keys)",
+            " (templates see: environment, region, app, workloads, storage_classes, ha, dr, config, values, labels, selector, pod_labels, topology_keys)",
         );
     }
     RenderError::from(RenderFailure::Template {

@@ -25,6 +25,22 @@ const BUILTIN: &[(&str, &str)] = &[
     ("service.yaml", include_str!("../../templates/service.yaml")),
     ("pdb.yaml", include_str!("../../templates/pdb.yaml")),
     (
+        "workload.yaml",
+        include_str!("../../templates/workload.yaml"),
+    ),
+    (
+        "workload-service.yaml",
+        include_str!("../../templates/workload-service.yaml"),
+    ),
+    (
+        "workload-pdb.yaml",
+        include_str!("../../templates/workload-pdb.yaml"),
+    ),
+    (
+        "workload-configmap.yaml",
+        include_str!("../../templates/workload-configmap.yaml"),
+    ),
+    (
         "velero-schedule.yaml",
         include_str!("../../templates/velero-schedule.yaml"),
     ),

@@ -81,7 +81,7 @@ fn commit_records_exactly_the_rendered_files_with_digests_and_source_trailers() 
     let c = head(&repo);
     assert_eq!(c.parent_id(0).unwrap(), source);
     let msg = c.message().unwrap();
-    assert!(msg.starts_with("render: prod, staging\n"), "{msg}");
+    assert!(msg.starts_with("render: prod, shop, staging\n"), "{msg}");
     assert!(msg.contains("prod/eastus2 sha256:"), "{msg}");
     assert!(msg.contains("staging/eastus2 sha256:"), "{msg}");
     assert!(

@@ -51,6 +51,14 @@ fn staging_golden() {
     insta::assert_snapshot!(concat(&ws.snapshot("rendered/staging")));
 }
 
+/// Issue 16: a web Deployment, a worker and a StatefulSet with a volume, per region.
+#[test]
+fn shop_workloads_golden() {
+    let ws = Workspace::examples();
+    ws.hadr(&["render", "shop"]).assert().success();
+    insta::assert_snapshot!(concat(&ws.snapshot("rendered/shop")));
+}
+
 #[test]
 fn render_is_byte_identical_across_runs_file_orders_directories_and_locales() {
     let a = Workspace::examples();
@@ -700,7 +708,9 @@ fn an_unknown_environment_is_an_error_listing_the_known_ones() {
     ws.hadr(&["render", "prdo"])
         .assert()
         .code(2)
-        .stderr(contains("no environment `prdo`; available: prod, staging"));
+        .stderr(contains(
+            "no environment `prdo`; available: prod, shop, staging",
+        ));
 }
 
 #[test]
@@ -735,7 +745,7 @@ fn kubectl_plugin_completion_lists_subcommands_environments_and_regions() {
     ws.hadr(&["__complete", "render", ""])
         .assert()
         .success()
-        .stdout("prod\nstaging\n:4\n");
+        .stdout("prod\nshop\nstaging\n:4\n");
     ws.hadr(&["__complete", "render", "--region", "c"])
         .assert()
         .success()
