@@ -41,14 +41,8 @@ impl<T: Merge> Merge for Option<T> {
     }
 }
 
-impl Merge for BTreeMap<String, Severity> {
-    fn merge(self, mut base: Self) -> Self {
-        base.extend(self);
-        base
-    }
-}
-
-impl Merge for BTreeMap<String, String> {
+/// Maps merge by key, the child's entry replacing the base's.
+impl<T> Merge for BTreeMap<String, T> {
     fn merge(self, mut base: Self) -> Self {
         base.extend(self);
         base
@@ -126,7 +120,13 @@ merge_fields!(BackupSpec {
     storage_location,
     velero
 });
-merge_fields!(DrSpec { rpo, rto, backup });
+merge_fields!(DrSpec {
+    rpo,
+    rto,
+    backup,
+    storage_locations,
+    restore_target
+});
 merge_fields!(PolicySpec {
     severities,
     waivers

@@ -149,6 +149,18 @@ rules! {
         "A backup Schedule has no storage location."
         "set `spec.dr.backup.storageLocation`"
         "https://velero.io/docs/main/locations/";
+    BackupsOffRegion "DR006" "backups-off-region" Error
+        "A region's backups are kept only in that region (or nobody declared where): losing the region loses the backups that were to restore it."
+        "declare the storage location in `spec.dr.storageLocations` with the region its bucket lives in, and point the Schedule at one outside the region it protects"
+        "https://velero.io/docs/main/locations/ (\"a BSL in a different region\" for disaster recovery)";
+    RtoRestorable "DR007" "rto-restorable" Error
+        "An RTO is declared with nothing to restore from or nowhere to restore into when the region is lost."
+        "set `spec.dr.backup`, and add a second region or declare `spec.dr.restoreTarget`"
+        "https://velero.io/docs/main/disaster-case/";
+    TtlKeepsTwoBackups "DR008" "ttl-keeps-two-backups" Error
+        "Backups expire so soon that at times only the newest one exists: if it is bad, there is nothing older to restore."
+        "raise `spec.dr.backup.ttl` to at least twice the schedule's longest gap"
+        "https://velero.io/docs/main/how-velero-works/#set-a-backup-to-expire";
 }
 
 impl RuleId {
@@ -206,12 +218,12 @@ mod tests {
     }
 
     #[test]
-    fn the_catalogue_lists_twenty_rules_in_family_order_with_their_index() {
+    fn the_catalogue_lists_twenty_three_rules_in_family_order_with_their_index() {
         let ids: Vec<&str> = RuleId::ALL.iter().map(|r| r.id()).collect();
         let expected: Vec<String> = (1..=11)
             .map(|n| format!("HA{n:03}"))
             .chain((1..=4).map(|n| format!("MR{n:03}")))
-            .chain((1..=5).map(|n| format!("DR{n:03}")))
+            .chain((1..=8).map(|n| format!("DR{n:03}")))
             .collect();
         assert_eq!(ids, expected);
         for (i, rule) in RuleId::ALL.iter().enumerate() {
