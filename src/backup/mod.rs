@@ -156,10 +156,7 @@ impl RegionBackup {
         self.errors = s["errors"].as_u64().unwrap_or(0);
         self.warnings = s["warnings"].as_u64().unwrap_or(0);
         self.failure_reason = text(&s["failureReason"]).filter(|r| !r.is_empty());
-        self.validation_errors = s["validationErrors"]
-            .as_array()
-            .map(|v| v.iter().filter_map(text).collect())
-            .unwrap_or_default();
+        self.validation_errors = state::strings(&s["validationErrors"]);
         self.items_backed_up = s["progress"]["itemsBackedUp"].as_u64();
         self.total_items = s["progress"]["totalItems"].as_u64();
         self.started = text(&s["startTimestamp"]);

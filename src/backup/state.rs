@@ -211,10 +211,7 @@ pub fn assess(
 fn read_schedule(state: &mut BackupState, s: &Value, dialect: Dialect) {
     let text = |v: &Value| v.as_str().map(String::from);
     state.phase = text(&s["status"]["phase"]).filter(|p| !p.is_empty());
-    state.validation_errors = s["status"]["validationErrors"]
-        .as_array()
-        .map(|v| v.iter().filter_map(text).collect())
-        .unwrap_or_default();
+    state.validation_errors = strings(&s["status"]["validationErrors"]);
     state.last_backup = text(&s["status"]["lastBackup"]);
     state.state = match state.phase.as_deref() {
         Some("FailedValidation") => ScheduleState::FailedValidation,
@@ -257,11 +254,19 @@ fn seen(b: &Value, now: Timestamp) -> Option<BackupSeen> {
         errors: st["errors"].as_u64().unwrap_or(0),
         warnings: st["warnings"].as_u64().unwrap_or(0),
         failure_reason: text(&st["failureReason"]).filter(|r| !r.is_empty()),
-        validation_errors: st["validationErrors"]
-            .as_array()
-            .map(|v| v.iter().filter_map(text).collect())
-            .unwrap_or_default(),
+        validation_errors: strings(&st["validationErrors"]),
     })
+}
+
+/// A list of strings in Velero's status (`validationErrors`); empty when absent.
+pub(super) fn strings(v: &Value) -> Vec<String> {
+    v.as_array()
+        .map(|v| {
+            v.iter()
+                .filter_map(|s| s.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 fn alarms(state: &BackupState, newest_failed: bool) -> Vec<BackupAlarm> {
