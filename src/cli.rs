@@ -68,8 +68,12 @@ pub enum Command {
         after_help = "Examples:\n  kubectl hadr rollback prod --to previous\n  kubectl hadr rollback prod --to HEAD~3 --region eastus2"
     )]
     Rollback(RollbackArgs),
-    /// Per region: the deployed revision, its set digest, when, by whom, health and drift.
-    Status(StatusArgs),
+    /// Per region: the deployed revision, its set digest, when, by whom, health and drift;
+    /// the Velero Schedule, the last good backup's age against the RPO, the next one due.
+    #[command(
+        after_help = "Examples:\n  kubectl hadr status prod\n  kubectl hadr status prod --check -o json   # in a monitoring or CI cron job\n\nExit codes: 0 every region in sync (with --check: and no backup alarm), 1 a region drifted,\nunhealthy or not deployed (with --check: or a backup alarm: Schedule missing, paused or\nFailedValidation, RPO missed, newest backup failed), 2 a region could not be read."
+    )]
+    Status(StatusCommandArgs),
     /// The git history of an environment's rendered tree, marked where each region is now.
     History(HistoryArgs),
     /// DR drill: lose a zone on purpose (cordon its nodes, evict its pods through the Eviction
@@ -308,6 +312,17 @@ pub struct StatusArgs {
     /// kubeconfig file (default: $KUBECONFIG, then ~/.kube/config).
     #[arg(long, value_name = "FILE")]
     pub kubeconfig: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct StatusCommandArgs {
+    #[command(flatten)]
+    pub status: StatusArgs,
+    /// For monitoring and CI cron jobs: exit 1 also when a region's backups need attention
+    /// (its Schedule missing, paused or refused by Velero, the last completed backup older
+    /// than `spec.dr.rpo`, or the newest backup failed).
+    #[arg(long)]
+    pub check: bool,
 }
 
 #[derive(Debug, clap::Args)]

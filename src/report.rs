@@ -109,6 +109,10 @@ pub struct RegionStatus {
     /// rollout of that revision would do to it).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub drifted: Vec<String>,
+    /// The region's Velero Schedule and backups; `None` when the environment renders no
+    /// Schedule (no `spec.dr.backup`) or the region could not be read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backups: Option<crate::backup::BackupState>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
@@ -127,18 +131,26 @@ impl RegionStatus {
 #[derive(Debug, Clone, Serialize)]
 pub struct StatusReport {
     pub environment: String,
+    /// `--check`: backup alarms fail the run too.
+    pub check: bool,
     pub regions: Vec<RegionStatus>,
 }
 
 impl StatusReport {
     /// The exit code of `status`: 0 every region runs its recorded revision, healthy, without
-    /// drift; 1 a region drifted, failed its last health check, has nothing deployed, or runs
-    /// a revision whose drift cannot be known (rolled out from an uncommitted working tree);
-    /// 2 a region could not be read.
+    /// drift (and, with `--check`, no region has a backup alarm); 1 a region drifted, failed
+    /// its last health check, has nothing deployed, or runs a revision whose drift cannot be
+    /// known (rolled out from an uncommitted working tree), or, with `--check`, has a backup
+    /// alarm (its Schedule missing, paused or refused, its RPO missed, its newest backup
+    /// failed); 2 a region could not be read (this wins: an unreadable region is not known to
+    /// be fine).
     pub fn outcome(&self) -> u8 {
+        let alarmed = |r: &RegionStatus| r.backups.as_ref().is_some_and(|b| !b.alarms.is_empty());
         if self.regions.iter().any(|r| r.error.is_some()) {
             2
-        } else if self.regions.iter().all(RegionStatus::in_sync) {
+        } else if self.regions.iter().all(RegionStatus::in_sync)
+            && !(self.check && self.regions.iter().any(alarmed))
+        {
             0
         } else {
             1

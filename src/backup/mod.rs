@@ -10,6 +10,7 @@
 //! inventory holds (`plan::members`), and a Backup or Restore is neither.
 
 mod schedule;
+mod state;
 
 use std::time::{Duration, Instant};
 
@@ -21,11 +22,13 @@ use serde::Serialize;
 use serde_json::Value;
 
 pub use schedule::{SCHEDULE_NAME_LABEL, from_schedule, is_terminal};
+pub use state::{BackupAlarm, BackupSeen, BackupState, RpoVerdict, ScheduleState, assess};
 
 use crate::cluster::{Cluster, ClusterError, LoadedKubeconfig, describe, lease, load_kubeconfig};
+use crate::environment::parse_duration;
 use crate::environment::{Environment, Region};
 use crate::plan::{Target, context_of};
-use crate::render::manifest::ObjectId;
+use crate::render::manifest::{ENVIRONMENT_LABEL, ObjectId, REGION_LABEL};
 use crate::revision::{Revision, RevisionError};
 use crate::rollout::Progress;
 
@@ -153,10 +156,7 @@ impl RegionBackup {
         self.errors = s["errors"].as_u64().unwrap_or(0);
         self.warnings = s["warnings"].as_u64().unwrap_or(0);
         self.failure_reason = text(&s["failureReason"]).filter(|r| !r.is_empty());
-        self.validation_errors = s["validationErrors"]
-            .as_array()
-            .map(|v| v.iter().filter_map(text).collect())
-            .unwrap_or_default();
+        self.validation_errors = state::strings(&s["validationErrors"]);
         self.items_backed_up = s["progress"]["itemsBackedUp"].as_u64();
         self.total_items = s["progress"]["totalItems"].as_u64();
         self.started = text(&s["startTimestamp"]);
@@ -201,6 +201,53 @@ pub async fn backup(
         .iter()
         .map(|(region, id)| one(&kubeconfig, env, region, id, opts, progress));
     Ok(futures::future::join_all(regions).await)
+}
+
+/// The region's backups now (`status`): the live Schedule the rendered set `revision` names
+/// and its Backups; `None` when the set renders no Schedule.
+///
+/// A Backup is the Schedule's when it carries `velero.io/schedule-name: <schedule>` and the
+/// environment's and region's labels (inherited from the Schedule): the Schedule has one name
+/// in every region and Velero syncs every region's backups from the shared bucket into each
+/// cluster, so the schedule name alone would count another region's backups as this one's.
+///
+/// Errors: the Schedule or the Backups cannot be read (a cluster without Velero's CRDs has
+/// no Schedule and no Backups: that is a missing Schedule, not an error).
+pub async fn observe(
+    cluster: &Cluster,
+    env: &Environment,
+    region: &Region,
+    revision: &Revision,
+) -> Result<Option<BackupState>, ClusterError> {
+    let Some(id) = rendered_schedule(revision) else {
+        return Ok(None);
+    };
+    let live = match cluster.get(&id).await {
+        Ok(live) => live,
+        Err(ClusterError::UnknownKind { .. }) => None,
+        Err(e) => return Err(e),
+    };
+    let namespace = id.namespace.clone().unwrap_or_else(|| "velero".into());
+    let selector = format!(
+        "{SCHEDULE_NAME_LABEL}={},{ENVIRONMENT_LABEL}={},{REGION_LABEL}={}",
+        id.name, env.name, region.name
+    );
+    let kinds = [("velero.io/v1".to_string(), "Backup".to_string())];
+    let backups: Vec<Value> = cluster
+        .list_labelled(&kinds, std::slice::from_ref(&namespace), &selector)
+        .await?
+        .into_iter()
+        .map(|(_, b)| b)
+        .collect();
+    let rpo = env.dr.rpo.as_deref().and_then(parse_duration);
+    Ok(Some(assess(
+        &format!("{namespace}/{}", id.name),
+        live.as_ref(),
+        &backups,
+        rpo,
+        region.velero.dialect(),
+        jiff::Timestamp::now(),
+    )))
 }
 
 /// The Velero Schedule of a rendered set.

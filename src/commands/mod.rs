@@ -198,11 +198,11 @@ fn status_target(root: &Path, s: &cli::StatusArgs) -> Target {
     }
 }
 
-fn status(printer: &Printer, root: &Path, args: cli::StatusArgs) -> Outcome {
-    let target = status_target(root, &args);
+fn status(printer: &Printer, root: &Path, args: cli::StatusCommandArgs) -> Outcome {
+    let target = status_target(root, &args.status);
     conclude(
         printer,
-        status::status(&args.environment, &target),
+        status::status(&args.status.environment, &target, args.check),
         |report| {
             printer.status_report(&report);
             match report.outcome() {

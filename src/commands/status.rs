@@ -1,6 +1,7 @@
 //! What runs where: per region the deployed revision, its record and drift (`status`), and the
 //! git history of an environment's rendered tree, marked where each region is now (`history`).
 
+use crate::backup;
 use crate::cluster::record::{WORKING_TREE, read_history};
 use crate::cluster::{Cluster, load_kubeconfig};
 use crate::commands::select::{one_environment, runtime};
@@ -11,8 +12,10 @@ use crate::report::{Drift, HistoryEntry, RegionStatus, StatusReport};
 use crate::revision::Revision;
 use crate::revision::store::Store;
 
-/// Reads each region's record and plans the recorded revision against what is live.
-pub fn status(environment: &str, target: &Target) -> Result<StatusReport, Error> {
+/// Reads each region's record, plans the recorded revision against what is live, and reads
+/// the region's Velero Schedule and backups. `check`: backup alarms fail the run
+/// ([`StatusReport::outcome`]).
+pub fn status(environment: &str, target: &Target, check: bool) -> Result<StatusReport, Error> {
     let env = one_environment(&target.root, environment, None)?;
     let kubeconfig = load_kubeconfig(target.kubeconfig.as_deref())?;
     let rt = runtime()?;
@@ -27,6 +30,7 @@ pub fn status(environment: &str, target: &Target) -> Result<StatusReport, Error>
                 drift: Drift::Unknown,
                 drift_summary: None,
                 drifted: Vec::new(),
+                backups: None,
                 error: None,
             };
             if let Err(e) = rt.block_on(region_status(&kubeconfig, &env, r, target, &mut s)) {
@@ -37,6 +41,7 @@ pub fn status(environment: &str, target: &Target) -> Result<StatusReport, Error>
         .collect();
     Ok(StatusReport {
         environment: env.name.clone(),
+        check,
         regions,
     })
 }
@@ -53,10 +58,16 @@ async fn region_status(
         .await?
         .pop();
     let Some(record) = s.deployed.as_ref().filter(|d| d.revision != WORKING_TREE) else {
+        // Nothing deployed from a commit: the Schedule the working tree renders is the one to
+        // look for (missing, if nothing was rolled out).
+        if let Ok(revision) = Revision::read(&target.source(), &env.name, &r.name) {
+            s.backups = backup::observe(&cluster, env, r, &revision).await?;
+        }
         return Ok(());
     };
     let at = target.at(Some(record.revision.clone()));
     let revision = Revision::read(&at.source(), &env.name, &r.name)?;
+    s.backups = backup::observe(&cluster, env, r, &revision).await?;
     let opts = PlanOptions {
         force_conflicts: true,
         concurrency: 16,

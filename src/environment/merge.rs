@@ -70,19 +70,18 @@ impl<T: Merge> Merge for Option<T> {
     }
 }
 
-impl Merge for BTreeMap<String, Severity> {
-    fn merge(self, mut base: Self) -> Self {
-        base.extend(self);
-        base
-    }
+/// Maps of plain values merge by key, the child's entry replacing the base's.
+macro_rules! entries_replace {
+    ($($t:ty),*) => {$(
+        impl Merge for BTreeMap<String, $t> {
+            fn merge(self, mut base: Self) -> Self {
+                base.extend(self);
+                base
+            }
+        }
+    )*};
 }
-
-impl Merge for BTreeMap<String, String> {
-    fn merge(self, mut base: Self) -> Self {
-        base.extend(self);
-        base
-    }
-}
+entries_replace!(Severity, String, StorageLocationSpec);
 
 impl Merge for Value {
     fn merge(self, base: Self) -> Self {
@@ -179,7 +178,13 @@ merge_fields!(BackupSpec {
     storage_location,
     velero
 });
-merge_fields!(DrSpec { rpo, rto, backup });
+merge_fields!(DrSpec {
+    rpo,
+    rto,
+    backup,
+    storage_locations,
+    restore_target
+});
 merge_fields!(PolicySpec {
     severities,
     waivers

@@ -108,6 +108,9 @@ pub struct Dr {
     pub rpo: Option<String>,
     pub rto: Option<String>,
     pub backup: Option<Backup>,
+    /// BackupStorageLocation name -> the region its bucket lives in (`dr.storageLocations`).
+    pub storage_locations: BTreeMap<String, String>,
+    pub restore_target: Option<String>,
 }
 
 /// A region after merging its overrides over the environment.

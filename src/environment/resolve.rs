@@ -405,6 +405,13 @@ impl Chain<'_> {
             rpo: dr.rpo,
             rto: dr.rto,
             backup,
+            storage_locations: dr
+                .storage_locations
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(name, l)| (name, l.region))
+                .collect(),
+            restore_target: dr.restore_target.filter(|t| !t.trim().is_empty()),
         })
     }
 

@@ -246,9 +246,27 @@ pub struct BackupSpec {
 pub struct DrSpec {
     /// Recovery point objective, as a duration (`24h`).
     pub rpo: Option<String>,
-    /// Recovery time objective, as a duration (`30m`).
+    /// Recovery time objective, as a duration (`30m`). Needs a `backup` and a second region
+    /// (or a `restoreTarget`) to restore into (DR007).
     pub rto: Option<String>,
     pub backup: Option<BackupSpec>,
+    /// Where each Velero BackupStorageLocation the Schedules name keeps its backups, by
+    /// location name (`default: {region: westus3}`): a region's backups must be readable when
+    /// that region is lost (DR006).
+    pub storage_locations: Option<BTreeMap<String, StorageLocationSpec>>,
+    /// Where restores go when a region is lost and no other region of the environment can
+    /// take them: a kubeconfig context, or a runbook that names the cluster (DR007).
+    pub restore_target: Option<String>,
+}
+
+/// Where a BackupStorageLocation's bucket lives.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct StorageLocationSpec {
+    /// The region whose loss takes the bucket with it: one of the environment's regions, or
+    /// any other name (`westus3`, or e.g. `geo-replicated` for a bucket replicated across
+    /// regions), which is off-region for every region of the environment.
+    pub region: String,
 }
 
 /// One region: one cluster. Fields set here override the environment's.

@@ -1,5 +1,6 @@
-//! DR rules (DR001..DR005): whether the Velero backups the environment declares can meet its
-//! RPO, and whether the rendered Schedules back up its namespace somewhere.
+//! DR rules (DR001..DR008): whether the Velero backups the environment declares can meet its
+//! RPO, whether the rendered Schedules back up its namespace somewhere a region's loss does not
+//! take with it, and whether the RTO has something to restore and somewhere to restore into.
 
 use super::finding::{Reporter, spec};
 use super::rule::RuleId;
@@ -19,8 +20,17 @@ pub(super) fn check_backup(cx: &mut Reporter<'_>) {
         Some(backup) => {
             backup_gap_within_rpo(cx, backup, rpo);
             ttl_covers_rpo(cx, backup, rpo);
+            ttl_keeps_two_backups(cx, backup, rpo);
         }
     }
+}
+
+/// The Velero versions the environment's regions run, each once.
+fn versions(cx: &Reporter<'_>) -> Vec<VeleroVersion> {
+    VeleroVersion::ALL
+        .into_iter()
+        .filter(|v| cx.env.regions.iter().any(|r| r.velero == *v))
+        .collect()
 }
 
 /// DR001: an RPO with nothing to restore from.
@@ -40,11 +50,7 @@ fn backup_for_rpo(cx: &mut Reporter<'_>) {
 /// each Velero version the regions run: the same schedule can fire every other day under
 /// v1.18.1 and every other week under v1.18.3. One finding per version that misses the RPO.
 fn backup_gap_within_rpo(cx: &mut Reporter<'_>, backup: &Backup, rpo: u64) {
-    let versions: Vec<VeleroVersion> = VeleroVersion::ALL
-        .into_iter()
-        .filter(|v| cx.env.regions.iter().any(|r| r.velero == *v))
-        .collect();
-    for version in versions {
+    for version in versions(cx) {
         let Ok(schedule) = Schedule::parse(&backup.schedule, version.dialect()) else {
             continue;
         };
@@ -76,14 +82,7 @@ const VELERO_DEFAULT_TTL_SECS: u64 = 720 * 3600;
 /// DR003: Velero deletes a backup once its ttl passes, so a shorter ttl than the RPO can leave
 /// no restore point.
 fn ttl_covers_rpo(cx: &mut Reporter<'_>, backup: &Backup, rpo: u64) {
-    let Ok(ns) = parse_go_duration(&backup.ttl) else {
-        return;
-    };
-    let ttl = match u64::try_from(ns / 1_000_000_000).unwrap_or(0) {
-        0 if ns == 0 => VELERO_DEFAULT_TTL_SECS,
-        s => s,
-    };
-    if ttl < rpo {
+    if ttl_seconds(backup).is_some_and(|ttl| ttl < rpo) {
         cx.report(
             RuleId::TtlCoversRpo,
             None,
@@ -98,7 +97,54 @@ fn ttl_covers_rpo(cx: &mut Reporter<'_>, backup: &Backup, rpo: u64) {
     }
 }
 
-/// Checks the Velero Schedules rendered for one region: DR004 and DR005 (Velero API,
+/// The ttl in whole seconds as Velero keeps backups (0: Velero's default); `None` when it
+/// does not parse (the loader reports that).
+fn ttl_seconds(backup: &Backup) -> Option<u64> {
+    let ns = parse_go_duration(&backup.ttl).ok()?;
+    Some(match u64::try_from(ns / 1_000_000_000).unwrap_or(0) {
+        0 if ns == 0 => VELERO_DEFAULT_TTL_SECS,
+        s => s,
+    })
+}
+
+/// DR008: Velero deletes a backup `ttl` after it was made. With backups up to `gap` apart the
+/// one before the newest is up to 2 × gap old when the next is due, so a ttl under that leaves
+/// the newest backup alone for a while: if it is bad (`PartiallyFailed`, or taken after the
+/// data went wrong), there is nothing older to restore. One finding per Velero version whose
+/// cron fires the schedule with a gap that needs more; not reported where DR003 is (a ttl
+/// below the RPO is the more urgent fix).
+fn ttl_keeps_two_backups(cx: &mut Reporter<'_>, backup: &Backup, rpo: u64) {
+    let Some(ttl) = ttl_seconds(backup).filter(|ttl| *ttl >= rpo) else {
+        return;
+    };
+    for version in versions(cx) {
+        let Ok(schedule) = Schedule::parse(&backup.schedule, version.dialect()) else {
+            continue;
+        };
+        let Some(gap) = schedule.longest_gap() else {
+            continue;
+        };
+        let need = u64::try_from(gap).unwrap_or(0).saturating_mul(2);
+        if ttl >= need {
+            continue;
+        }
+        cx.report(
+            RuleId::TtlKeepsTwoBackups,
+            None,
+            None,
+            spec().key("dr").key("backup").key("ttl"),
+            format!(
+                "ttl {} keeps only the newest backup at times: `{}` leaves up to {} between backups under Velero {version}, so two need a ttl of at least {}",
+                backup.ttl,
+                backup.schedule,
+                format_seconds(gap),
+                format_seconds(need as i64)
+            ),
+        );
+    }
+}
+
+/// Checks the Velero Schedules rendered for one region: DR004, DR005 and DR006 (Velero API,
 /// `Schedule.spec.template` is a Backup spec). An environment without `spec.dr.backup` has
 /// DR001 to say so, not one DR004 per region.
 pub(super) fn check_schedules(cx: &mut Reporter<'_>, set: &RenderedSet) {
@@ -113,6 +159,7 @@ pub(super) fn check_schedules(cx: &mut Reporter<'_>, set: &RenderedSet) {
     backup_covers_namespace(cx, set, &schedules);
     for s in schedules {
         storage_location(cx, set, s);
+        backups_off_region(cx, set, s);
     }
 }
 
@@ -157,6 +204,61 @@ fn storage_location(cx: &mut Reporter<'_>, set: &RenderedSet, schedule: &Rendere
             format!("{} has no storageLocation", schedule.id),
         );
     }
+}
+
+/// DR006: the Schedule's backups are readable when the region it protects is lost: its
+/// storage location is declared in `spec.dr.storageLocations` and lives in another region
+/// (or off every region of the environment).
+fn backups_off_region(cx: &mut Reporter<'_>, set: &RenderedSet, schedule: &RenderedObject) {
+    let location = schedule.object["spec"]["template"]["storageLocation"]
+        .as_str()
+        .unwrap_or_default();
+    if location.is_empty() {
+        return; // DR005 says so.
+    }
+    let message = match cx.env.dr.storage_locations.get(location) {
+        None => format!(
+            "{}: where storage location `{location}` keeps its backups is not declared, so they are not known to survive the loss of region `{}`",
+            schedule.id, set.region
+        ),
+        Some(region) if *region == set.region => format!(
+            "{}: storage location `{location}` lives in region `{region}`, the region it protects: losing `{region}` loses its backups too",
+            schedule.id
+        ),
+        Some(_) => return,
+    };
+    cx.report(
+        RuleId::BackupsOffRegion,
+        Some(&set.region),
+        Some(schedule),
+        spec().key("dr").key("storageLocations"),
+        message,
+    );
+}
+
+/// DR007: an RTO is a promise to restore: it needs backups to restore from and a cluster to
+/// restore into when the region is gone (another region of the environment, or a declared
+/// `restoreTarget`).
+pub(super) fn check_rto(cx: &mut Reporter<'_>) {
+    let env = cx.env;
+    let Some(rto) = env.dr.rto.as_deref() else {
+        return;
+    };
+    let missing = match (
+        &env.dr.backup,
+        env.regions.len() > 1 || env.dr.restore_target.is_some(),
+    ) {
+        (None, _) => "no `backup` to restore from",
+        (Some(_), false) => "one region and no `restoreTarget` to restore into when it is lost",
+        (Some(_), true) => return,
+    };
+    cx.report(
+        RuleId::RtoRestorable,
+        None,
+        None,
+        spec().key("dr").key("rto"),
+        format!("RTO {rto} but {missing}"),
+    );
 }
 
 #[cfg(test)]
@@ -218,5 +320,73 @@ mod tests {
             }
         });
         assert_eq!(ids(&f), vec![RuleId::StorageLocation]);
+    }
+
+    #[test]
+    fn backups_kept_only_in_the_region_they_protect_or_nowhere_declared_are_flagged() {
+        let f = check(&GOOD.replace("{default: {region: central}}", "{default: {region: east}}"));
+        assert_eq!(ids(&f), vec![RuleId::BackupsOffRegion]);
+        assert_eq!(f.len(), 1, "only east's backups live in east: {f:?}");
+        assert!(
+            f[0].message.contains("lives in region `east`"),
+            "{}",
+            f[0].message
+        );
+        let undeclared =
+            check(&GOOD.replace(", storageLocations: {default: {region: central}}", ""));
+        assert_eq!(ids(&undeclared), vec![RuleId::BackupsOffRegion]);
+        assert_eq!(undeclared.len(), 2, "{undeclared:?}");
+        assert!(undeclared[0].message.contains("not declared"));
+        // Each region writing to a bucket in the other is fine too.
+        let two = GOOD.replace(
+            "{default: {region: central}}",
+            "{in-east: {region: east}, in-west: {region: west}}",
+        );
+        let crossed = check_edited(&two, |o| {
+            if o["kind"] == "Schedule" {
+                let other = match o["metadata"]["labels"]["hadr.dev/region"].as_str() {
+                    Some("east") => "in-west",
+                    _ => "in-east",
+                };
+                o["spec"]["template"]["storageLocation"] = other.into();
+            }
+        });
+        assert_eq!(ids(&crossed), vec![]);
+    }
+
+    #[test]
+    fn an_rto_needs_a_backup_and_somewhere_to_restore_into() {
+        let with_rto = GOOD.replace("dr: {rpo: 24h,", "dr: {rto: 30m, rpo: 24h,");
+        assert_eq!(ids(&check(&with_rto)), vec![]);
+        let no_backup = with_rto.replace(", backup: {schedule: '0 */6 * * *', ttl: 720h}", "");
+        let f = check(&no_backup);
+        let dr7: Vec<_> = f
+            .iter()
+            .filter(|f| f.rule == RuleId::RtoRestorable)
+            .collect();
+        assert_eq!(dr7.len(), 1, "{f:?}");
+        assert!(dr7[0].message.contains("no `backup`"));
+        let one_region = with_rto.replace("    - {name: west, context: c-west}\n", "");
+        let f = check(&one_region);
+        assert!(ids(&f).contains(&RuleId::RtoRestorable), "{f:?}");
+        let documented = one_region.replace(
+            "dr: {rto: 30m,",
+            "dr: {restoreTarget: dr-westus3, rto: 30m,",
+        );
+        assert!(!ids(&check(&documented)).contains(&RuleId::RtoRestorable));
+    }
+
+    #[test]
+    fn a_ttl_that_keeps_only_the_newest_backup_is_flagged_once_and_not_with_dr003() {
+        // Daily backups, a day's RPO, a ttl of 36h: at 03:00 the day before yesterday's
+        // backup is gone and only yesterday's is there.
+        let daily = GOOD.replace("0 */6 * * *", "0 3 * * *");
+        assert_eq!(ids(&check(&daily.replace("ttl: 720h", "ttl: 48h"))), vec![]);
+        let f = check(&daily.replace("ttl: 720h", "ttl: 36h"));
+        assert_eq!(ids(&f), vec![RuleId::TtlKeepsTwoBackups]);
+        assert!(f[0].message.contains("at least 2d"), "{}", f[0].message);
+        // Below the RPO it is DR003's to say.
+        let f = check(&daily.replace("ttl: 720h", "ttl: 12h"));
+        assert_eq!(ids(&f), vec![RuleId::TtlCoversRpo]);
     }
 }

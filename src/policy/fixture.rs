@@ -9,10 +9,10 @@ use crate::render::templates::TemplateSet;
 use crate::render::{RenderedSet, Renderer};
 
 /// Two regions, three replicas each, a PodDisruptionBudget, digest-pinned images, backups
-/// every six hours for a day's RPO: clean.
+/// every six hours for a day's RPO to a bucket in neither region: clean.
 pub(super) const GOOD: &str = "  app: {name: web, image: 'r.io/web:1.0@sha256:abc', replicas: 3}
   ha: {antiAffinity: required, disruptionBudget: {minAvailable: 2}, survive: region}
-  dr: {rpo: 24h, backup: {schedule: '0 */6 * * *', ttl: 720h}}
+  dr: {rpo: 24h, backup: {schedule: '0 */6 * * *', ttl: 720h}, storageLocations: {default: {region: central}}}
   regions:
     - {name: east, context: c-east}
     - {name: west, context: c-west}
@@ -33,7 +33,7 @@ pub(super) const STATEFUL: &str = "  namespace: shop
       ha: {capacity: 3}
   storageClasses: {ssd: {volumeBindingMode: WaitForFirstConsumer, topology: zonal}}
   ha: {antiAffinity: required, disruptionBudget: {maxUnavailable: 1}, survive: region}
-  dr: {rpo: 24h, backup: {schedule: '0 */6 * * *', ttl: 720h}}
+  dr: {rpo: 24h, backup: {schedule: '0 */6 * * *', ttl: 720h}, storageLocations: {default: {region: elsewhere}}}
   regions:
     - {name: east, context: c-east}
     - {name: west, context: c-west}

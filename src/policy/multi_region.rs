@@ -177,7 +177,7 @@ mod tests {
     web: {image: 'r.io/web:1@sha256:abc', replicas: 3, port: 8080}
     worker: {image: 'r.io/w:1@sha256:abc', replicas: 2, readinessProbe: {command: [ok]}, ha: {capacity: 3}}
   ha: {antiAffinity: required, disruptionBudget: {maxUnavailable: 1}, survive: region}
-  dr: {rpo: 24h, backup: {schedule: '0 */6 * * *', ttl: 720h}}
+  dr: {rpo: 24h, backup: {schedule: '0 */6 * * *', ttl: 720h}, storageLocations: {default: {region: elsewhere}}}
   regions:
     - {name: east, context: c-east}
     - {name: west, context: c-west}

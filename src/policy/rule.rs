@@ -149,6 +149,18 @@ rules! {
         "A backup Schedule has no storage location."
         "set `spec.dr.backup.storageLocation`"
         "https://velero.io/docs/main/locations/";
+    BackupsOffRegion "DR006" "backups-off-region" Error
+        "A region's backups are kept only in that region (or nobody declared where): losing the region loses the backups that were to restore it."
+        "declare the storage location in `spec.dr.storageLocations` with the region its bucket lives in, and point the Schedule at one outside the region it protects"
+        "https://velero.io/docs/main/locations/ (\"a BSL in a different region\" for disaster recovery)";
+    RtoRestorable "DR007" "rto-restorable" Error
+        "An RTO is declared with nothing to restore from or nowhere to restore into when the region is lost."
+        "set `spec.dr.backup`, and add a second region or declare `spec.dr.restoreTarget`"
+        "https://velero.io/docs/main/disaster-case/";
+    TtlKeepsTwoBackups "DR008" "ttl-keeps-two-backups" Error
+        "Backups expire so soon that at times only the newest one exists: if it is bad, there is nothing older to restore."
+        "raise `spec.dr.backup.ttl` to at least twice the schedule's longest gap"
+        "https://velero.io/docs/main/how-velero-works/#set-a-backup-to-expire";
     StatefulVolumeBinding "ST001" "stateful-volume-binding" Error
         "A zone-spread StatefulSet's volume is on a zonal StorageClass that binds at once (`Immediate`): the volume is placed before its pod, possibly in a zone the spread forbids, and the pod stays Pending."
         "set the class's `volumeBindingMode: WaitForFirstConsumer` in the cluster and in `spec.storageClasses`"
@@ -223,7 +235,7 @@ mod tests {
         let expected: Vec<String> = (1..=11)
             .map(|n| format!("HA{n:03}"))
             .chain((1..=4).map(|n| format!("MR{n:03}")))
-            .chain((1..=5).map(|n| format!("DR{n:03}")))
+            .chain((1..=8).map(|n| format!("DR{n:03}")))
             .chain((1..=3).map(|n| format!("ST{n:03}")))
             .collect();
         assert_eq!(ids, expected);

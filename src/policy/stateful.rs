@@ -279,7 +279,7 @@ mod tests {
     #[test]
     fn st003_region_survival_with_zonal_data_and_no_backup() {
         let no_backup = DB.replace(
-            "  dr: {rpo: 24h, backup: {schedule: '0 */6 * * *', ttl: 720h}}\n",
+            "  dr: {rpo: 24h, backup: {schedule: '0 */6 * * *', ttl: 720h}, storageLocations: {default: {region: elsewhere}}}\n",
             "",
         );
         let f = check(&no_backup);

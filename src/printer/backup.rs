@@ -2,7 +2,8 @@
 //! run) the Backup itself as YAML.
 
 use super::{Format, Printer};
-use crate::backup::{BackupStatus, RegionBackup};
+use crate::backup::{BackupState, BackupStatus, RegionBackup};
+use crate::environment::cron::format_seconds;
 use crate::report::BackupReport;
 
 impl Printer {
@@ -96,4 +97,65 @@ fn details(r: &RegionBackup) -> String {
 
 fn plural(n: u64) -> &'static str {
     if n == 1 { "" } else { "s" }
+}
+
+/// `status`'s backup lines for one region (none when the environment renders no Schedule):
+///
+/// ```text
+///   backups: Schedule velero/web-prod enabled, next due 2026-12-01T03:00:00Z
+///     last completed web-prod-eastus2-20261130030000 at 2026-11-30T03:00:00Z, 6h ago: RPO 6h of 24h met
+///     last failed    web-prod-eastus2-20261130080000 PartiallyFailed at ..., 1h ago: 2 errors, 0 warnings
+///     ALARM: newest backup failed
+/// ```
+pub(super) fn backup_lines(b: &BackupState) -> String {
+    let mut out = format!("  backups: Schedule {} {}", b.schedule, b.state);
+    if let Some(next) = &b.next_due {
+        out.push_str(&format!(", next due {next}"));
+    }
+    if let Some(last) = &b.last_backup {
+        out.push_str(&format!(", last run {last}"));
+    }
+    out.push('\n');
+    for e in &b.validation_errors {
+        out.push_str(&format!("    Velero: {e}\n"));
+    }
+    let rpo = b.rpo_seconds.map(|s| format_seconds(s as i64));
+    match &b.last_completed {
+        Some(c) => out.push_str(&format!(
+            "    last completed {} at {}, {} ago: RPO {} of {} {}\n",
+            c.name,
+            c.started,
+            format_seconds(c.age_seconds.max(0)),
+            format_seconds(c.age_seconds.max(0)),
+            rpo.as_deref().unwrap_or("(none declared)"),
+            b.verdict
+        )),
+        None => out.push_str(&format!(
+            "    no completed backup{}\n",
+            rpo.map(|r| format!(" (RPO {r})")).unwrap_or_default()
+        )),
+    }
+    if let Some(f) = &b.last_failed {
+        out.push_str(&format!(
+            "    last failed    {} {} at {}, {} ago: {} errors, {} warnings{}\n",
+            f.name,
+            f.phase,
+            f.started,
+            format_seconds(f.age_seconds.max(0)),
+            f.errors,
+            f.warnings,
+            f.failure_reason
+                .as_ref()
+                .map(|r| format!(", {r}"))
+                .unwrap_or_default()
+        ));
+        for e in &f.validation_errors {
+            out.push_str(&format!("      Velero: {e}\n"));
+        }
+    }
+    if !b.alarms.is_empty() {
+        let alarms: Vec<String> = b.alarms.iter().map(ToString::to_string).collect();
+        out.push_str(&format!("    ALARM: {}\n", alarms.join(", ")));
+    }
+    out
 }

@@ -407,6 +407,9 @@ impl Printer {
             for object in &r.drifted {
                 out.push_str(&format!("  {object}\n"));
             }
+            if let Some(b) = &r.backups {
+                out.push_str(&backup::backup_lines(b));
+            }
         }
         self.raw(&out);
     }

@@ -320,6 +320,7 @@ async fn with_the_object_store_stopped_the_backup_ends_unfinished_and_exits_1_wi
     testenv::ensure_velero(&["eastus2"]);
     let ns = TestNamespace::create("backup-no-store", &["eastus2"]).await;
     let ws = backed_up(&ns.name);
+    ws.commit_rendered();
     rollout(&ws);
     let _restart = RestartStore;
     testenv::hadr_testenv(&["down", "--component", "object-store"]);
@@ -331,4 +332,142 @@ async fn with_the_object_store_stopped_the_backup_ends_unfinished_and_exits_1_wi
         ["failed", "timed-out"].contains(&r["status"].as_str().unwrap()),
         "{r}"
     );
+    // status --check: the newest backup failed (or, still running, none ever completed).
+    let started = std::time::Instant::now();
+    let b = status_backups(&ws, true, 1);
+    assert!(started.elapsed() < Duration::from_secs(30), "{b}");
+    let alarm = if r["status"] == "failed" {
+        "newest-backup-failed"
+    } else {
+        "no-completed-backup"
+    };
+    assert!(
+        b["alarms"].as_array().unwrap().contains(&json!(alarm)),
+        "{b}"
+    );
+    if r["status"] == "failed" {
+        assert_eq!(b["last_failed"]["name"], r["backup"], "{b}");
+        assert_eq!(b["last_failed"]["phase"], r["phase"], "{b}");
+    }
+}
+
+/// `status` of the workspace's environment (eastus2 only), `--check` when asked, as JSON;
+/// asserts the exit code and returns eastus2's `backups`.
+fn status_backups(ws: &Workspace, check: bool, code: i32) -> Value {
+    let mut args = vec!["-o", "json"];
+    if check {
+        args.push("--check");
+    }
+    let out = hadr(ws, "status", &args).assert().code(code);
+    let report: Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    report["regions"][0]["backups"].clone()
+}
+
+/// The text filters of `status`: times, ages, backup names (which carry the time).
+fn status_filters(ns: &str) -> insta::Settings {
+    let mut s = crate::support::snapshot::filters(ns);
+    s.add_filter(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", "[TIME]");
+    s.add_filter(r"-eastus2-\d{14}", "-eastus2-[STAMP]");
+    s.add_filter(r"\b(\d+[dhms])+ ago", "[AGE] ago");
+    s.add_filter(r"RPO (\d+[dhms])+ of", "RPO [AGE] of");
+    s.add_filter(r"\b[0-9a-f]{12}\b", "[SHORT]");
+    s.add_filter(
+        r"(?m)^(eastus2 +eastus2 +)\S+ +\S+ +\S+ +\S+",
+        "$1[REVISION] [DIGEST] [TIME] [USER]",
+    );
+    s
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs testenv: scripts/test runs it"]
+async fn status_shows_the_last_backup_s_age_as_the_achieved_rpo_and_check_fails_past_the_rpo() {
+    let _store = STORE.read().await;
+    testenv::ensure_velero(&["eastus2"]);
+    let ns = TestNamespace::create("backup-rpo", &["eastus2"]).await;
+    let ws = backed_up(&ns.name);
+    // A one-minute RPO: the test waits it out instead of moving any clock.
+    edit_env(&ws, "rpo: 24h", "rpo: 1m");
+    ws.hadr(&["render"]).assert().success();
+    ws.commit_rendered();
+    rollout(&ws);
+    let name = backup(&ws, 0)["backup"].as_str().unwrap().to_string();
+
+    let b = status_backups(&ws, true, 0);
+    assert_eq!(b["state"], "enabled", "{b}");
+    assert_eq!(b["last_completed"]["name"], json!(name), "{b}");
+    let age = b["achieved_rpo_seconds"].as_i64().unwrap();
+    assert!((0..60).contains(&age), "{b}");
+    assert_eq!(b["last_completed"]["age_seconds"], json!(age));
+    assert_eq!(
+        (b["rpo_seconds"].as_u64(), &b["verdict"]),
+        (Some(60), &json!("met"))
+    );
+    assert_eq!(b["alarms"], json!([]), "{b}");
+    // Velero's next run of `0 3 * * *`: 03:00 UTC after the last one, in the future.
+    let next: jiff::Timestamp = b["next_due"].as_str().unwrap().parse().unwrap();
+    assert!(next > jiff::Timestamp::now(), "{b}");
+    assert_eq!(next.strftime("%H:%M:%S").to_string(), "03:00:00");
+
+    // Past the RPO (the backup's start, as Velero recorded it, plus 60s) with no new backup.
+    let started: jiff::Timestamp = b["last_completed"]["started"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let past = started.as_second() + 62 - jiff::Timestamp::now().as_second();
+    tokio::time::sleep(Duration::from_secs(u64::try_from(past).unwrap_or(0))).await;
+    let b = status_backups(&ws, false, 0);
+    assert_eq!(b["verdict"], "missed", "{b}");
+    assert!(b["achieved_rpo_seconds"].as_i64().unwrap() > 60, "{b}");
+    let b = status_backups(&ws, true, 1);
+    assert_eq!(b["alarms"], json!(["rpo-missed"]), "{b}");
+    let _s = status_filters(&ns.name).bind_to_scope();
+    let mut cmd = hadr(&ws, "status", &["--check"]);
+    insta::assert_snapshot!(crate::support::snapshot::cli(&mut cmd));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs testenv: scripts/test runs it"]
+async fn a_schedule_velero_refuses_is_reported_by_status_with_velero_s_message() {
+    let _store = STORE.read().await;
+    testenv::ensure_velero(&["eastus2"]);
+    let ns = TestNamespace::create("backup-refused", &["eastus2"]).await;
+    let ws = backed_up(&ns.name);
+    // The environment says its regions run Velero 1.18.1, whose cron library (robfig) takes a
+    // step as large as its range, so this renders; the region runs 1.18.3 (go-cron), which
+    // refuses it, and the API server takes any string. (Velero checks nothing else of a
+    // Schedule: a storage location that does not exist is only found when a backup runs.)
+    edit_env(
+        &ws,
+        "schedule: '0 3 * * *', ttl: 720h}",
+        "schedule: '*/60 * * * *', ttl: 720h, velero: '1.18.1'}",
+    );
+    ws.hadr(&["render"]).assert().success();
+    ws.commit_rendered();
+    rollout(&ws);
+    let b = poll_until(
+        "Velero to validate the Schedule",
+        Duration::from_secs(60),
+        || async {
+            let b = status_backups(&ws, false, 0);
+            match b["state"].as_str() {
+                Some("new") => Err(format!("{b}")),
+                _ => Ok(b),
+            }
+        },
+    )
+    .await;
+    assert_eq!(b["state"], "failed-validation", "{b}");
+    assert_eq!(b["phase"], "FailedValidation", "{b}");
+    let errors = b["validation_errors"].to_string();
+    assert!(errors.contains("invalid schedule"), "{b}");
+    let b = status_backups(&ws, true, 1);
+    assert_eq!(
+        b["alarms"],
+        json!(["schedule-failed-validation", "no-completed-backup"]),
+        "{b}"
+    );
+    let _s = status_filters(&ns.name).bind_to_scope();
+    let mut cmd = hadr(&ws, "status", &["--check"]);
+    insta::assert_snapshot!(crate::support::snapshot::cli(&mut cmd));
 }

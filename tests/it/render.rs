@@ -400,7 +400,7 @@ fn files_of_objects_no_longer_rendered_and_removed_regions_are_deleted() {
     let prod = ws.read("environments/prod.yaml");
     let without_centralus = prod
         .replace("    - name: centralus\n      context: prod-centralus\n      config: {REGION_ROLE: secondary}\n", "")
-        .replace("  dr:\n    rpo: 24h\n    rto: 30m\n    backup: {schedule: \"0 0 * * *\", ttl: 720h, storageLocation: default}\n", "");
+        .replace("  dr:\n    rpo: 24h\n    rto: 30m\n    backup: {schedule: \"0 0 * * *\", ttl: 720h, storageLocation: default}\n    # one bucket for both regions, kept in a third\n    storageLocations: {default: {region: westus3}}\n", "");
     assert_ne!(prod, without_centralus);
     ws.write("environments/prod.yaml", without_centralus);
     ws.hadr(&["render"]).assert().success().stdout(contains(
@@ -559,7 +559,7 @@ fn a_wrong_type_is_rejected_with_what_was_expected() {
 fn a_duplicate_region_is_rejected() {
     assert_rejected(
         |ws| edit_prod(ws, "name: centralus", "name: eastus2"),
-        &["environments/prod.yaml:26:7: spec.regions[1].name: region `eastus2` is listed twice"],
+        &["environments/prod.yaml:28:7: spec.regions[1].name: region `eastus2` is listed twice"],
     );
 }
 
