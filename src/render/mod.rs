@@ -6,6 +6,7 @@ mod finish;
 pub mod hash;
 pub mod manifest;
 mod references;
+pub mod schema;
 pub mod templates;
 pub mod validate;
 
@@ -331,6 +332,10 @@ impl Renderer {
         let ctx = minijinja::Value::from(Serde(&context(environment, region)));
 
         let mut objects: Vec<(Value, String)> = Vec::new();
+        // Per object: its template's output and its document's index there, for the scalars
+        // the schema check needs to see as written.
+        let mut origins: Vec<(usize, usize)> = Vec::new();
+        let mut outputs: Vec<String> = Vec::new();
         let mut warnings = Vec::new();
         let mut sources: HashMap<String, &str> = HashMap::new();
         for name in self.set.renderable() {
@@ -369,20 +374,22 @@ impl Renderer {
                 } else {
                     a.value.as_str()
                 };
-                warnings.push(Warning {
-                    template: shown.clone(),
-                    line,
-                    message: format!(
-                        "emits the plain scalar `{value}`, which kubectl and the API server (YAML 1.1) read as a {}, not the string it is here",
-                        a.yaml11_type
-                    ),
-                    fix: "write the expression as `{{ value | tojson }}` so it is always quoted".into(),
-                });
+                warnings.push(ambiguity_warning(&shown, line, value, &a));
             }
+            let output_index = outputs.len();
+            origins.extend((0..read.documents.len()).map(|d| (output_index, d)));
             objects.extend(read.documents.into_iter().map(|d| (d, shown.clone())));
+            outputs.push(output);
             sources.insert(shown, source);
         }
-        check_objects(&objects, env_name, region_name)?;
+        let checked = Checked {
+            origins: &origins,
+            outputs: &outputs,
+            sources: &sources,
+            env: env_name,
+            region: region_name,
+        };
+        warnings.extend(checked.check(&mut objects)?);
         let (set, late) = finish(env_name, region_name, objects, self.keep_objects)?;
         for u in late {
             let source = sources.get(&u.warning.template).copied().unwrap_or("");
@@ -393,21 +400,120 @@ impl Renderer {
     }
 }
 
-/// Refuses the first object the API server would refuse (`validate`), before anything is
-/// hashed or written.
-fn check_objects(objects: &[(Value, String)], env: &str, region: &str) -> Result<(), RenderError> {
-    for (object, template) in objects {
-        validate::check_object(object).map_err(|v| RenderFailure::Invalid {
-            template: template.clone(),
-            environment: env.into(),
-            region: region.into(),
-            object: v.object,
-            field: v.field,
-            message: v.message,
-            hint: v.hint,
-        })?;
+/// What the object checks need to know about where each object came from.
+struct Checked<'a> {
+    /// Per object: the index of its template's output and of its document there.
+    origins: &'a [(usize, usize)],
+    outputs: &'a [String],
+    /// Template shown name -> its source.
+    sources: &'a HashMap<String, &'a str>,
+    env: &'a str,
+    region: &'a str,
+}
+
+impl Checked<'_> {
+    /// Refuses the first object the API server would refuse (`validate`, then the object's
+    /// OpenAPI schema), before anything is hashed or written, and rewrites the scalars the
+    /// schema says kubectl would read otherwise (see `schema::check`), returning their warnings.
+    fn check(&self, objects: &mut [(Value, String)]) -> Result<Vec<Warning>, RenderError> {
+        let schemas = schema::Schemas::with_crds(objects.iter().map(|(o, _)| o));
+        let mut warnings = Vec::new();
+        for (i, (object, template)) in objects.iter_mut().enumerate() {
+            let invalid = |v: validate::Violation| RenderFailure::Invalid {
+                template: template.clone(),
+                environment: self.env.into(),
+                region: self.region.into(),
+                object: v.object,
+                field: v.field,
+                message: v.message,
+                hint: v.hint,
+            };
+            validate::check_object(object).map_err(invalid)?;
+            let (output, doc) = self.origins[i];
+            let text = self.outputs[output].as_str();
+            let source = |path: &yaml::Path| yaml::scalar_at(text, doc, path);
+            let api = object["apiVersion"].as_str().unwrap_or_default();
+            let kind = object["kind"].as_str().unwrap_or_default();
+            let result = match schemas.of(api, kind) {
+                Some(node) => schema::check(&schemas, node, object, kind == "Secret", &source),
+                None => schema::check_big_integers(object, &source).map(|()| Vec::new()),
+            };
+            let actions = result.map_err(|issue| {
+                invalid(validate::Violation {
+                    object: validate::shown_object(object),
+                    field: issue.field,
+                    message: issue.message,
+                    hint: issue.hint,
+                })
+            })?;
+            for action in actions {
+                if let Some((line, message, fix)) = action.warning {
+                    let source = self.sources.get(template).copied().unwrap_or("");
+                    let out_line = text.lines().nth(line.saturating_sub(1)).unwrap_or_default();
+                    warnings.push(Warning {
+                        template: template.clone(),
+                        line: source_line_for(source, out_line).unwrap_or(line),
+                        message,
+                        fix,
+                    });
+                }
+                if let Some(slot) = pointer_mut(object, &action.path) {
+                    *slot = action.value;
+                }
+            }
+        }
+        Ok(warnings)
     }
-    Ok(())
+}
+
+/// The value at `path` inside `value`.
+fn pointer_mut<'v>(value: &'v mut Value, path: &yaml::Path) -> Option<&'v mut Value> {
+    path.0.iter().try_fold(value, |v, step| match step {
+        yaml::Segment::Key(k) => v.get_mut(k.as_str()),
+        yaml::Segment::Index(i) => v.get_mut(*i),
+    })
+}
+
+/// The warning for a plain scalar that kubectl (YAML 1.1) reads as other than the string this
+/// reader takes it for. Quoting keeps the text; for the number, a spelling both readers agree
+/// on (`420`, `0o644`); an integer field gets what kubectl reads either way (`schema::check`).
+fn ambiguity_warning(
+    template: &str,
+    line: usize,
+    shown: &str,
+    a: &yaml::AmbiguousScalar,
+) -> Warning {
+    let secret = shown != a.value;
+    let number = (a.yaml11_type == "integer" && !secret)
+        .then(|| yaml::kubectl_number(&a.value))
+        .flatten();
+    let digits = a.value.trim_start_matches(['-', '+']);
+    let octal = digits.len() > 1
+        && digits.starts_with('0')
+        && digits.bytes().all(|c| c.is_ascii_digit() || c == b'_');
+    let fix = match number {
+        Some(n) => format!(
+            "for the number, write `{n}`{} (where the schema wants an integer, render already writes {n}, as kubectl reads it); for the text, quote it: `{{{{ value | string | tojson }}}}`",
+            if octal {
+                format!(" or `0o{}`", digits.trim_start_matches('0'))
+            } else {
+                String::new()
+            }
+        ),
+        None => {
+            "quote it so it stays text: write the expression as `{{ value | string | tojson }}`"
+                .into()
+        }
+    };
+    Warning {
+        template: template.into(),
+        line,
+        message: format!(
+            "emits the plain scalar `{shown}`, which kubectl and the API server (YAML 1.1) read as a {}, not the string it is here",
+            a.yaml11_type
+        ),
+        fix,
+    }
 }
 
 /// What an error shows instead of a line of a template's output that holds a Secret.
