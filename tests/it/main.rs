@@ -15,6 +15,7 @@ mod ownership;
 mod policy_cluster;
 mod render;
 mod rollout;
+mod schema;
 mod support;
 mod validate;
 mod velero;

@@ -149,19 +149,24 @@ impl Schemas {
 }
 
 /// A CRD's `openAPIV3Schema` in the bundle's short form (what `scripts/schema-bundle` does to
-/// the apiserver's published schemas), with `metadata` checked as `ObjectMeta` as the API
-/// server does for every custom resource.
+/// the apiserver's published schemas), with `apiVersion`, `kind` and `metadata` (as
+/// `ObjectMeta`) added, as the API server does for every custom resource.
 fn from_openapi(schema: &Value) -> Node {
     let mut node = short(schema);
-    if let Some(p) = node.p.as_mut() {
-        p.insert(
-            "metadata".into(),
-            Node {
-                r: Some(OBJECT_META.into()),
-                ..Node::default()
-            },
-        );
-    }
+    let p = node.p.get_or_insert_with(HashMap::new);
+    let string = || Node {
+        t: Some("string".into()),
+        ..Node::default()
+    };
+    p.insert("apiVersion".into(), string());
+    p.insert("kind".into(), string());
+    p.insert(
+        "metadata".into(),
+        Node {
+            r: Some(OBJECT_META.into()),
+            ..Node::default()
+        },
+    );
     node
 }
 
