@@ -9,18 +9,10 @@ use predicates::str::contains;
 use proptest::prelude::*;
 use serde_json::Value;
 
+use crate::kubectl_yaml::kubectl_reads;
 use crate::support::oracle::{Oracle, differential};
 use crate::support::testenv::{self, TestNamespace};
 use crate::support::workspace::{Workspace, environment, repo_root};
-
-fn kubectl_reads(oracle: &mut Oracle, text: &str) -> Result<Vec<Value>, String> {
-    let answer = oracle.ask(text.as_bytes());
-    match (&answer["docs"], &answer["error"]) {
-        (Value::Array(docs), _) => Ok(docs.clone()),
-        (_, Value::String(e)) => Err(e.clone()),
-        _ => panic!("unexpected oracle answer {answer}"),
-    }
-}
 
 const VOLUME_TEMPLATE: &str = "apiVersion: apps/v1
 kind: Deployment

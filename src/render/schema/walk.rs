@@ -237,7 +237,7 @@ impl Walk<'_> {
     fn string(&mut self, node: &Node, v: &Value) -> Result<(), Issue> {
         let text = match v {
             Value::String(s) => s.clone(),
-            Value::Number(_) | Value::Bool(_) => self.to_text(v),
+            Value::Number(_) | Value::Bool(_) => self.as_text(v),
             _ => return Err(self.wrong_type("a string", v)),
         };
         self.in_enum(node, &Value::String(text.clone()))?;
@@ -263,7 +263,7 @@ impl Walk<'_> {
 
     /// A number or bool where a string is needed becomes the text the template wrote (every
     /// digit kept), with a warning: kubectl would send the number and the API server refuse it.
-    fn to_text(&mut self, v: &Value) -> String {
+    fn as_text(&mut self, v: &Value) -> String {
         let path = self.path();
         let written = (self.source)(&path);
         let text = match &written {
