@@ -112,5 +112,39 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench);
+/// What validation costs per object: reading a rendered object's text alone, and reading it
+/// and checking it as render does (object rules, then the OpenAPI schema); the difference is
+/// the check. The objects are those of the committed `rendered/prod/eastus2`.
+fn validation(c: &mut Criterion) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("rendered/prod/eastus2");
+    let mut texts: Vec<(String, String)> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .map(|p| {
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            (name, std::fs::read_to_string(&p).unwrap())
+        })
+        .collect();
+    texts.sort();
+    let mut g = c.benchmark_group("validate");
+    g.throughput(Throughput::Elements(texts.len() as u64));
+    g.bench_function("read only (objects/s)", |b| {
+        b.iter(|| {
+            for (_, t) in &texts {
+                kubectl_hadr::yaml::template_output(t).unwrap();
+            }
+        })
+    });
+    g.bench_function("read and check (objects/s)", |b| {
+        b.iter(|| {
+            for (_, t) in &texts {
+                kubectl_hadr::render::check_output(t).unwrap();
+            }
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench, validation);
 criterion_main!(benches);

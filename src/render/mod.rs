@@ -6,6 +6,7 @@ mod finish;
 pub mod hash;
 pub mod manifest;
 mod references;
+pub mod schema;
 pub mod templates;
 pub mod validate;
 
@@ -347,6 +348,10 @@ impl Renderer {
         let ctx = minijinja::Value::from(Serde(&context(environment, region)));
 
         let mut objects: Vec<(Value, String)> = Vec::new();
+        // Per object: its template's output and its document's index there, for the scalars
+        // the schema check needs to see as written.
+        let mut origins: Vec<(usize, usize)> = Vec::new();
+        let mut outputs: Vec<String> = Vec::new();
         let mut warnings = Vec::new();
         let mut sources: HashMap<String, &str> = HashMap::new();
         for name in self.set.renderable() {
@@ -385,20 +390,22 @@ impl Renderer {
                 } else {
                     a.value.as_str()
                 };
-                warnings.push(Warning {
-                    template: shown.clone(),
-                    line,
-                    message: format!(
-                        "emits the plain scalar `{value}`, which kubectl and the API server (YAML 1.1) read as a {}, not the string it is here",
-                        a.yaml11_type
-                    ),
-                    fix: "write the expression as `{{ value | tojson }}` so it is always quoted".into(),
-                });
+                warnings.push(ambiguity_warning(&shown, line, value, &a));
             }
+            let output_index = outputs.len();
+            origins.extend((0..read.documents.len()).map(|d| (output_index, d)));
             objects.extend(read.documents.into_iter().map(|d| (d, shown.clone())));
+            outputs.push(output);
             sources.insert(shown, source);
         }
-        check_objects(&objects, env_name, region_name)?;
+        let checked = Checked {
+            origins: &origins,
+            outputs: &outputs,
+            sources: &sources,
+            env: env_name,
+            region: region_name,
+        };
+        warnings.extend(checked.check(&mut objects)?);
         let (set, late) = finish(env_name, region_name, objects, self.keep_objects)?;
         for u in late {
             let source = sources.get(&u.warning.template).copied().unwrap_or("");
@@ -409,21 +416,155 @@ impl Renderer {
     }
 }
 
-/// Refuses the first object the API server would refuse (`validate`), before anything is
-/// hashed or written.
-fn check_objects(objects: &[(Value, String)], env: &str, region: &str) -> Result<(), RenderError> {
-    for (object, template) in objects {
-        validate::check_object(object).map_err(|v| RenderFailure::Invalid {
-            template: template.clone(),
-            environment: env.into(),
-            region: region.into(),
-            object: v.object,
-            field: v.field,
-            message: v.message,
-            hint: v.hint,
-        })?;
+/// What the object checks need to know about where each object came from.
+struct Checked<'a> {
+    /// Per object: the index of its template's output and of its document there.
+    origins: &'a [(usize, usize)],
+    outputs: &'a [String],
+    /// Template shown name -> its source.
+    sources: &'a HashMap<String, &'a str>,
+    env: &'a str,
+    region: &'a str,
+}
+
+impl Checked<'_> {
+    /// Refuses the first object the API server would refuse (`validate`, then the object's
+    /// OpenAPI schema), before anything is hashed or written, and rewrites the scalars the
+    /// schema says kubectl would read otherwise (see `schema::check`), returning their warnings.
+    fn check(&self, objects: &mut [(Value, String)]) -> Result<Vec<Warning>, RenderError> {
+        let schemas = schema::Schemas::with_crds(objects.iter().map(|(o, _)| o));
+        let mut warnings = Vec::new();
+        for (i, (object, template)) in objects.iter_mut().enumerate() {
+            let invalid = |v: validate::Violation| RenderFailure::Invalid {
+                template: template.clone(),
+                environment: self.env.into(),
+                region: self.region.into(),
+                object: v.object,
+                field: v.field,
+                message: v.message,
+                hint: v.hint,
+            };
+            validate::check_object(object).map_err(invalid)?;
+            let (output, doc) = self.origins[i];
+            let text = self.outputs[output].as_str();
+            let source = |path: &yaml::Path| yaml::scalar_at(text, doc, path);
+            let api = object["apiVersion"].as_str().unwrap_or_default();
+            let kind = object["kind"].as_str().unwrap_or_default();
+            let result = match schemas.of(api, kind) {
+                Some(node) => schema::check(&schemas, node, object, kind == "Secret", &source),
+                None => schema::check_big_integers(object, &source).map(|()| Vec::new()),
+            };
+            let actions = result.map_err(|issue| {
+                invalid(validate::Violation {
+                    object: validate::shown_object(object),
+                    field: issue.field,
+                    message: issue.message,
+                    hint: issue.hint,
+                })
+            })?;
+            for action in actions {
+                if let Some((line, message, fix)) = action.warning {
+                    let source = self.sources.get(template).copied().unwrap_or("");
+                    let out_line = text.lines().nth(line.saturating_sub(1)).unwrap_or_default();
+                    warnings.push(Warning {
+                        template: template.clone(),
+                        line: source_line_for(source, out_line).unwrap_or(line),
+                        message,
+                        fix,
+                    });
+                }
+                if let Some(slot) = pointer_mut(object, &action.path) {
+                    *slot = action.value;
+                }
+            }
+        }
+        Ok(warnings)
     }
-    Ok(())
+}
+
+/// Checks the objects of one template's output `text` as `render` does (object rules, then
+/// their OpenAPI schemas), returning them as render would write them, with the warnings; or the
+/// first problem. For tests and tools that judge single objects.
+pub fn check_output(text: &str) -> Result<(Vec<Value>, Vec<Warning>), RenderError> {
+    let template = "(output)".to_string();
+    let read = yaml::template_output(text).map_err(|e| RenderFailure::Object {
+        template: template.clone(),
+        environment: String::new(),
+        region: String::new(),
+        message: e.to_string(),
+        hint: "write one YAML document per object".into(),
+    })?;
+    let origins: Vec<(usize, usize)> = (0..read.documents.len()).map(|d| (0, d)).collect();
+    let mut objects: Vec<(Value, String)> = read
+        .documents
+        .into_iter()
+        .map(|d| (d, template.clone()))
+        .collect();
+    let sources = HashMap::from([(template, text)]);
+    let checked = Checked {
+        origins: &origins,
+        outputs: &[text.to_string()],
+        sources: &sources,
+        env: "",
+        region: "",
+    };
+    let warnings = checked.check(&mut objects)?;
+    Ok((objects.into_iter().map(|(o, _)| o).collect(), warnings))
+}
+
+/// The value at `path` inside `value`.
+fn pointer_mut<'v>(value: &'v mut Value, path: &yaml::Path) -> Option<&'v mut Value> {
+    path.0.iter().try_fold(value, |v, step| match step {
+        yaml::Segment::Key(k) => v.get_mut(k.as_str()),
+        yaml::Segment::Index(i) => v.get_mut(*i),
+    })
+}
+
+/// The warning for a plain scalar that kubectl (YAML 1.1) reads as other than the string this
+/// reader takes it for. Quoting keeps the text; for the number, a spelling both readers agree
+/// on (`420`, `0o644`); an integer field gets what kubectl reads either way (`schema::check`).
+fn ambiguity_warning(
+    template: &str,
+    line: usize,
+    shown: &str,
+    a: &yaml::AmbiguousScalar,
+) -> Warning {
+    let secret = shown != a.value;
+    let number = (a.yaml11_type == "integer" && !secret)
+        .then(|| yaml::kubectl_number(&a.value))
+        .flatten();
+    let digits = a.value.trim_start_matches(['-', '+']);
+    let octal = digits.len() > 1
+        && digits.starts_with('0')
+        && digits.bytes().all(|c| c.is_ascii_digit() || c == b'_');
+    let fix = match number {
+        Some(n) => format!(
+            "for the number, write `{n}`{} (where the schema wants an integer, render already writes {n}, as kubectl reads it); for the text, quote it: `{{{{ value | string | tojson }}}}`",
+            if octal {
+                format!(" or `0o{}`", digits.trim_start_matches('0'))
+            } else {
+                String::new()
+            }
+        ),
+        None => {
+            "quote it so it stays text: write the expression as `{{ value | string | tojson }}`"
+                .into()
+        }
+    };
+    Warning {
+        template: template.into(),
+        line,
+        message: format!(
+            "emits the plain scalar `{shown}`, which kubectl and the API server (YAML 1.1) read as {} {}, not the string it is here",
+            if a.yaml11_type == "integer" {
+                "an"
+            } else {
+                "a"
+            },
+            a.yaml11_type
+        ),
+        fix,
+    }
 }
 
 /// What an error shows instead of a line of a template's output that holds a Secret.
@@ -610,9 +751,13 @@ fn line_naming(source: &str, key: &str, name: &str) -> usize {
 }
 
 fn source_line_for(source: &str, output_line: &str) -> Option<usize> {
+    // A literal line of the same text is a surer match than one with wildcards.
+    if let Some(i) = source.lines().position(|line| line == output_line) {
+        return Some(i + 1);
+    }
     source.lines().enumerate().find_map(|(i, line)| {
         if !line.contains("{{") {
-            return (line == output_line).then_some(i + 1);
+            return None;
         }
         let mut literals = Vec::new();
         let mut rest = line;
@@ -657,6 +802,153 @@ mod tests {
             redact_quoted("invalid value `hunter2` near \"x: y\""),
             "invalid value `…` near \"…\""
         );
+    }
+
+    fn deployment(pod_spec: &str) -> String {
+        format!(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: d\nspec:\n  selector:\n    matchLabels: {{app: d}}\n  template:\n    metadata:\n      labels: {{app: d}}\n    spec:\n{pod_spec}"
+        )
+    }
+
+    fn refused(text: &str) -> RenderFailure {
+        match check_output(text) {
+            Err(e) => *e.0,
+            Ok(o) => panic!("accepted: {o:?}"),
+        }
+    }
+
+    #[test]
+    fn a_plain_0644_in_an_integer_field_is_what_kubectl_reads() {
+        let text = deployment(
+            "      containers: [{name: c, image: i}]\n      volumes:\n      - name: v\n        configMap: {name: c, defaultMode: 0644}\n",
+        );
+        let (objects, warnings) = check_output(&text).expect("valid");
+        assert_eq!(
+            objects[0]["spec"]["template"]["spec"]["volumes"][0]["configMap"]["defaultMode"],
+            420
+        );
+        assert!(warnings.is_empty(), "{warnings:?}");
+        // Quoted, it is text: the API server refuses a string there.
+        let text = text.replace("0644", "\"0644\"");
+        let RenderFailure::Invalid { field, message, .. } = refused(&text) else {
+            panic!()
+        };
+        assert_eq!(field, "spec.template.spec.volumes[0].configMap.defaultMode");
+        assert!(message.contains("the string \"0644\" where an integer is needed"));
+    }
+
+    #[test]
+    fn numbers_and_bools_in_string_fields_become_their_text_with_a_warning() {
+        let text = deployment(
+            "      containers:\n      - name: c\n        image: i\n        env:\n        - {name: PORT, value: 8080}\n        - {name: ON, value: True}\n        - {name: BIG, value: 123456789012345678901234567890}\n",
+        );
+        let (objects, warnings) = check_output(&text).expect("valid");
+        let env = &objects[0]["spec"]["template"]["spec"]["containers"][0]["env"];
+        assert_eq!(env[0]["value"], "8080");
+        assert_eq!(env[1]["value"], "True");
+        assert_eq!(env[2]["value"], "123456789012345678901234567890");
+        assert_eq!(warnings.len(), 3);
+        assert!(
+            warnings[0]
+                .message
+                .contains("`spec.template.spec.containers[0].env[0].value` takes a string")
+        );
+        assert!(warnings[0].fix.contains("| string | tojson"));
+    }
+
+    #[test]
+    fn schema_problems_name_the_field_and_the_fix() {
+        let cases = [
+            (
+                "      containers: [{name: c, image: i, imagePullPolicy: Sometimes}]\n",
+                "spec.template.spec.containers[0].imagePullPolicy",
+                "use one of",
+            ),
+            (
+                "      containers: [{name: c, image: i, imagePullPolcy: Always}]\n",
+                "spec.template.spec.containers[0].imagePullPolcy",
+                "did you mean `imagePullPolicy`",
+            ),
+            (
+                "      containers: [{image: i}]\n",
+                "spec.template.spec.containers[0]",
+                "add `name`",
+            ),
+            (
+                "      containers: [{name: c, image: i}, {name: c, image: j}]\n",
+                "spec.template.spec.containers[1]",
+                "merge the two",
+            ),
+            (
+                "      containers: [{name: c, image: i}]\n      terminationGracePeriodSeconds: 1.5\n",
+                "spec.template.spec.terminationGracePeriodSeconds",
+                "use an integer",
+            ),
+            (
+                "      containers: [{name: c, image: i}]\n      priority: 2147483648\n",
+                "spec.template.spec.priority",
+                "-2147483648 to 2147483647",
+            ),
+            (
+                "      containers: [{name: c, image: i}]\n      activeDeadlineSeconds: 99999999999999999999\n",
+                "spec.template.spec.activeDeadlineSeconds",
+                "fits in 64 bits",
+            ),
+        ];
+        for (spec, want_field, want_hint) in cases {
+            let RenderFailure::Invalid {
+                field,
+                message,
+                hint,
+                object,
+                ..
+            } = refused(&deployment(spec))
+            else {
+                panic!("{spec}")
+            };
+            assert_eq!(
+                (field.as_str(), object.as_str()),
+                (want_field, "Deployment d"),
+                "{spec}: {message}"
+            );
+            assert!(
+                hint.contains(want_hint) || message.contains(want_hint),
+                "{spec}: {message} / {hint}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_secret_value_is_never_shown_in_a_schema_problem() {
+        let text = "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\ntype: Opaque\nstringData: {pw: 123456789012345678901234567890}\nimmutable: hunter2\n";
+        let e = refused(text).to_string();
+        assert!(!e.contains("hunter2"), "{e}");
+        let (_, warnings) = check_output(&text.replace("immutable: hunter2\n", "")).expect("valid");
+        assert!(
+            !format!("{warnings:?}").contains("1234567890"),
+            "{warnings:?}"
+        );
+    }
+
+    #[test]
+    fn a_rendered_crd_checks_its_own_custom_resources() {
+        let crd = "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata: {name: widgets.example.com}\nspec:\n  group: example.com\n  scope: Namespaced\n  names: {kind: Widget, plural: widgets}\n  versions:\n  - name: v1\n    served: true\n    storage: true\n    schema:\n      openAPIV3Schema:\n        type: object\n        properties:\n          spec:\n            type: object\n            properties:\n              size: {type: integer, maximum: 10}\n---\n";
+        let cr = |size: &str| {
+            format!(
+                "{crd}apiVersion: example.com/v1\nkind: Widget\nmetadata: {{name: w}}\nspec: {{size: {size}}}\n"
+            )
+        };
+        if let Err(e) = check_output(&cr("3")) {
+            panic!("{e}");
+        }
+        let RenderFailure::Invalid { field, .. } = refused(&cr("11")) else {
+            panic!()
+        };
+        assert_eq!(field, "spec.size");
+        let RenderFailure::Invalid { field, .. } = refused(&cr("{x: 1}")) else {
+            panic!()
+        };
+        assert_eq!(field, "spec.size");
     }
 
     #[test]

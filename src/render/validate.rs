@@ -43,10 +43,7 @@ pub fn check_object(object: &Value) -> Result<(), Violation> {
         return Ok(());
     };
     let api_version = object["apiVersion"].as_str().unwrap_or_default();
-    let shown = match object["metadata"]["namespace"].as_str() {
-        Some(ns) => format!("{kind} {ns}/{name}"),
-        None => format!("{kind} {name}"),
-    };
+    let shown = shown_object(object);
     let fail = |field: &str, message: String, hint: String| Violation {
         object: shown.clone(),
         field: field.to_string(),
@@ -62,6 +59,16 @@ pub fn check_object(object: &Value) -> Result<(), Violation> {
         check_pod(pod, &path).map_err(|(f, m, h)| fail(&f, m, h))?;
     }
     Ok(())
+}
+
+/// An object as messages name it: `Kind namespace/name`, or `Kind name` without a namespace.
+pub fn shown_object(object: &Value) -> String {
+    let kind = object["kind"].as_str().unwrap_or("(no kind)");
+    let name = object["metadata"]["name"].as_str().unwrap_or("(no name)");
+    match object["metadata"]["namespace"].as_str() {
+        Some(ns) => format!("{kind} {ns}/{name}"),
+        None => format!("{kind} {name}"),
+    }
 }
 
 /// A message and its fix.

@@ -9,13 +9,15 @@ use std::fmt;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-use serde_saphyr::granit_parser::{Event, Parser};
+use serde_saphyr::granit_parser::{Event, Parser, ScalarStyle};
 
 mod fast;
 mod text;
 mod yaml11;
 
-pub use yaml11::{AmbiguousScalar, ambiguous_plain_scalars, yaml11_non_string};
+pub use yaml11::{
+    AmbiguousScalar, ambiguous_plain_scalars, kubectl_bool, kubectl_number, yaml11_non_string,
+};
 
 /// Where in a YAML text something is (1-based line and column).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -440,6 +442,46 @@ pub fn locate(src: &str, path: &Path) -> Option<Position> {
     }
 }
 
+/// A scalar as a YAML text writes it: its text before any resolution, whether it is plain
+/// (unquoted, not a block scalar), and where it starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceScalar {
+    pub text: String,
+    pub plain: bool,
+    pub position: Position,
+}
+
+/// The scalar at `path` in the `doc`-th non-empty document of a stream (counted as `documents`
+/// counts them), or `None` when there is no scalar there. Parses the text again: meant for the
+/// rare value a check needs to see as written.
+pub fn scalar_at(src: &str, doc: usize, path: &Path) -> Option<SourceScalar> {
+    let mut parser = Parser::new_from_str(src);
+    let mut seen = 0;
+    loop {
+        let (event, span) = parser.next()?.ok()?;
+        match event {
+            Event::StreamStart | Event::DocumentStart(..) | Event::DocumentEnd => continue,
+            ref e if is_presentation(e) => continue,
+            Event::StreamEnd => return None,
+            Event::Scalar(ref v, ScalarStyle::Plain, ..)
+                if matches!(v.as_ref(), "" | "~" | "null" | "Null" | "NULL") =>
+            {
+                continue;
+            }
+            root => {
+                let mut locator = Locator {
+                    parser: &mut parser,
+                };
+                if seen == doc {
+                    return locator.find_scalar(root, pos(&span.start), &path.0);
+                }
+                locator.skip(root);
+                seen += 1;
+            }
+        }
+    }
+}
+
 /// Comments and anchor metadata: events that are not nodes.
 fn is_presentation(event: &Event<'_>) -> bool {
     matches!(event, Event::Comment(..) | Event::Anchor(..))
@@ -513,6 +555,57 @@ impl<'i> Locator<'_, 'i> {
                 }
             }
             _ => here,
+        }
+    }
+
+    /// The scalar at `path` below `node`, if the path leads to one.
+    fn find_scalar(
+        &mut self,
+        node: Event<'i>,
+        here: Position,
+        path: &[Segment],
+    ) -> Option<SourceScalar> {
+        let Some((first, rest)) = path.split_first() else {
+            return match node {
+                Event::Scalar(text, style, ..) => Some(SourceScalar {
+                    text: text.into_owned(),
+                    plain: style == ScalarStyle::Plain,
+                    position: here,
+                }),
+                _ => None,
+            };
+        };
+        match (node, first) {
+            (Event::MappingStart(..), Segment::Key(want)) => loop {
+                let (key, _) = self.next()?;
+                let matched = match &key {
+                    Event::MappingEnd => return None,
+                    Event::Scalar(k, ..) => k.as_ref() == want.as_str(),
+                    _ => false,
+                };
+                if !matched {
+                    self.skip(key);
+                }
+                let (value, value_pos) = self.next()?;
+                if matched {
+                    return self.find_scalar(value, value_pos, rest);
+                }
+                self.skip(value);
+            },
+            (Event::SequenceStart(..), Segment::Index(want)) => {
+                for i in 0.. {
+                    let (item, item_pos) = self.next()?;
+                    if matches!(item, Event::SequenceEnd) {
+                        return None;
+                    }
+                    if i == *want {
+                        return self.find_scalar(item, item_pos, rest);
+                    }
+                    self.skip(item);
+                }
+                None
+            }
+            _ => None,
         }
     }
 

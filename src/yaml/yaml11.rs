@@ -264,9 +264,110 @@ fn is_yaml11_timestamp(s: &str) -> bool {
     }
 }
 
+/// What kubectl's YAML reader (`sigs.k8s.io/yaml`, go-yaml v2 `resolve`) makes of a plain
+/// scalar that starts like a number: an integer (`strconv.ParseInt(s, 0, 64)` after removing
+/// `_`, so `0644` is octal 420, `0x1F` 31, `0b101` 5, `0o17` 15; then `ParseUint`), else a
+/// float when it matches go-yaml's float pattern, else `None` (kubectl reads a string).
+/// Timestamps and the bool/null words are not numbers and give `None`.
+pub fn kubectl_number(text: &str) -> Option<serde_json::Number> {
+    if !text.starts_with(|c: char| c.is_ascii_digit() || c == '+' || c == '-') {
+        return None;
+    }
+    let plain: String = text.chars().filter(|&c| c != '_').collect();
+    if let Some(n) = go_parse_int(&plain) {
+        return Some(n);
+    }
+    go_style_float(&plain)
+        .then(|| plain.parse::<f64>().ok())
+        .flatten()
+        .and_then(serde_json::Number::from_f64)
+}
+
+/// `strconv.ParseInt(s, 0, 64)`, falling back to `ParseUint(s, 0, 64)` (no sign) as go-yaml does.
+fn go_parse_int(s: &str) -> Option<serde_json::Number> {
+    let (negative, signed, body) = match s.as_bytes().first()? {
+        b'-' => (true, true, &s[1..]),
+        b'+' => (false, true, &s[1..]),
+        _ => (false, false, s),
+    };
+    let lower = body.get(..2).map(str::to_ascii_lowercase);
+    let (radix, digits) = match lower.as_deref() {
+        Some("0x") => (16, &body[2..]),
+        Some("0b") => (2, &body[2..]),
+        Some("0o") => (8, &body[2..]),
+        _ if body.len() > 1 && body.starts_with('0') => (8, &body[1..]),
+        _ => (10, body),
+    };
+    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
+        return None;
+    }
+    let magnitude = u128::from_str_radix(digits, radix).ok()?;
+    if negative {
+        let v = i128::try_from(magnitude).ok().map(|m| -m)?;
+        return i64::try_from(v).ok().map(Into::into);
+    }
+    if let Ok(v) = i64::try_from(magnitude) {
+        return Some(v.into());
+    }
+    // ParseUint takes no sign.
+    (!signed)
+        .then(|| u64::try_from(magnitude).ok())
+        .flatten()
+        .map(Into::into)
+}
+
+/// go-yaml v2's `yamlStyleFloat`: `^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$`.
+fn go_style_float(s: &str) -> bool {
+    let u = s.strip_prefix(['-', '+']).unwrap_or(s);
+    let (mantissa, exponent) = match u.find(['e', 'E']) {
+        Some(i) => (&u[..i], Some(&u[i + 1..])),
+        None => (u, None),
+    };
+    let digits = |p: &str| all(p, |c| c.is_ascii_digit());
+    let mantissa_ok = match mantissa.split_once('.') {
+        Some(("", frac)) => digits(frac),
+        Some((whole, frac)) => digits(whole) && frac.bytes().all(|c| c.is_ascii_digit()),
+        None => digits(mantissa),
+    };
+    mantissa_ok && exponent.is_none_or(|e| digits(e.strip_prefix(['-', '+']).unwrap_or(e)))
+}
+
+/// What kubectl's YAML reader makes of a plain scalar that is one of YAML 1.1's bool words
+/// (`yes`, `on`, `n`, ...), else `None`.
+pub fn kubectl_bool(text: &str) -> Option<bool> {
+    match text {
+        "y" | "Y" | "yes" | "Yes" | "YES" | "true" | "True" | "TRUE" | "on" | "On" | "ON" => {
+            Some(true)
+        }
+        "n" | "N" | "no" | "No" | "NO" | "false" | "False" | "FALSE" | "off" | "Off" | "OFF" => {
+            Some(false)
+        }
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kubectl_reads_leading_zeros_as_octal_and_keeps_64_bits() {
+        let n = |s: &str| kubectl_number(s).map(|n| n.to_string());
+        assert_eq!(n("0644").as_deref(), Some("420"));
+        assert_eq!(n("0o17").as_deref(), Some("15"));
+        assert_eq!(n("0x1F").as_deref(), Some("31"));
+        assert_eq!(n("-0b101").as_deref(), Some("-5"));
+        assert_eq!(n("1_000").as_deref(), Some("1000"));
+        assert_eq!(
+            n("18446744073709551615").as_deref(),
+            Some("18446744073709551615")
+        );
+        assert_eq!(n("09").as_deref(), Some("9.0"));
+        assert_eq!(n("1.5e3").as_deref(), Some("1500.0"));
+        assert_eq!(n("12:30"), None);
+        assert_eq!(n("v1"), None);
+        assert_eq!(kubectl_bool("on"), Some(true));
+    }
 
     #[test]
     fn the_pre_filter_never_hides_a_trap() {

@@ -9,7 +9,7 @@ use crate::support::oracle::{Oracle, differential, text_of};
 use crate::support::workspace::{Workspace, environment, repo_root, snapshot_of};
 
 /// What kubectl reads from one YAML text: its documents as JSON, or its error.
-fn kubectl_reads(oracle: &mut Oracle, text: &str) -> Result<Vec<Value>, String> {
+pub(crate) fn kubectl_reads(oracle: &mut Oracle, text: &str) -> Result<Vec<Value>, String> {
     let answer = oracle.ask(text.as_bytes());
     match (&answer["docs"], &answer["error"]) {
         (Value::Array(docs), _) => Ok(docs.clone()),

@@ -260,6 +260,7 @@ apiVersion: apps/v1
 kind: StatefulSet
 metadata: {name: s}
 spec:
+  selector: {matchLabels: {a: b}}
   template:
     spec:
       containers: [{name: c, env: [{name: A, valueFrom: {configMapKeyRef: {name: gen, key: K}}}]}]
@@ -269,6 +270,7 @@ apiVersion: apps/v1
 kind: DaemonSet
 metadata: {name: ds}
 spec:
+  selector: {matchLabels: {a: b}}
   template:
     spec:
       containers: [{name: c, envFrom: [{secretRef: {name: gen}}]}]
@@ -278,6 +280,7 @@ apiVersion: apps/v1
 kind: ReplicaSet
 metadata: {name: rs}
 spec:
+  selector: {matchLabels: {a: b}}
   template:
     spec:
       containers: [{name: c, envFrom: [{configMapRef: {name: gen}}]}]

@@ -17,6 +17,7 @@ mod policy_cluster;
 mod rbac;
 mod render;
 mod rollout;
+mod schema;
 mod support;
 mod validate;
 mod velero;

@@ -191,7 +191,7 @@ fn config_maps_get_kustomize_hash_suffixes_and_every_workload_kind_is_rewritten(
     );
     for kind in ["Deployment", "StatefulSet", "DaemonSet", "ReplicaSet"] {
         t.push_str(&format!(
-            "---\napiVersion: apps/v1\nkind: {kind}\nmetadata: {{name: w, namespace: web}}\nspec:\n  template:\n    spec:{}\n",
+            "---\napiVersion: apps/v1\nkind: {kind}\nmetadata: {{name: w, namespace: web}}\nspec:\n  selector: {{matchLabels: {{app: w}}}}\n  template:\n    spec:{}\n",
             indent(6)
         ));
     }
@@ -200,7 +200,7 @@ fn config_maps_get_kustomize_hash_suffixes_and_every_workload_kind_is_rewritten(
         indent(6)
     ));
     t.push_str(&format!(
-        "---\napiVersion: batch/v1\nkind: CronJob\nmetadata: {{name: w, namespace: web}}\nspec:\n  jobTemplate:\n    spec:\n      template:\n        spec:{}\n",
+        "---\napiVersion: batch/v1\nkind: CronJob\nmetadata: {{name: w, namespace: web}}\nspec:\n  schedule: \"0 * * * *\"\n  jobTemplate:\n    spec:\n      template:\n        spec:{}\n",
         indent(10)
     ));
     t.push_str(&format!(
