@@ -76,7 +76,7 @@ pub enum Command {
     /// API), or a region (recover it into another from backup and from git), and measure the
     /// recovery against the objectives.
     #[command(
-        after_help = "Examples:\n  kubectl hadr drill prod --lose zone=eastus2-1 --dry-run\n  kubectl hadr drill prod --lose zone=eastus2-1 --yes -o json\n  kubectl hadr drill prod --lose region=eastus2 --restore-into centralus --yes\n  kubectl hadr drill prod --cleanup\n\nExit codes: 0 every objective met, 1 one missed, 2 error."
+        after_help = "Examples:\n  kubectl hadr drill prod --lose zone=eastus2-1 --dry-run\n  kubectl hadr drill prod --lose zone=eastus2-1 --yes -o json\n  kubectl hadr drill prod --lose region=eastus2 --restore-into centralus --yes --report drill-out --commit\n  kubectl hadr drill prod --cleanup\n\nExit codes: 0 every objective met, 1 one missed, 2 error."
     )]
     Drill(DrillArgs),
     /// Check environments and their rendered objects against the HA/DR policy.
@@ -325,6 +325,15 @@ pub struct DrillArgs {
     /// from git, each in a drill namespace of its own.
     #[arg(long, value_name = "REGION")]
     pub restore_into: Option<String>,
+
+    /// Write the evidence into DIR: report.json, report.md and timeline.svg.
+    #[arg(long, value_name = "DIR")]
+    pub report: Option<PathBuf>,
+
+    /// Commit the evidence under drills/<env>/<date>-<id>/ of the repository, with the
+    /// verdict in the message (one commit, of those files only).
+    #[arg(long)]
+    pub commit: bool,
 
     /// Region drill: keep the drill namespaces (they are deleted by default, and always after
     /// an error or a signal).

@@ -10,6 +10,7 @@ use crate::cli::DrillArgs;
 use crate::cluster::{Cluster, load_kubeconfig};
 use crate::commands::render::render_in_memory;
 use crate::commands::select::{one_environment, runtime, stop_on_signals};
+use crate::drill::evidence::{self, Evidence, Written};
 use crate::drill::{self, ZoneDrill};
 use crate::environment::{Environment, Region};
 use crate::error::Error;
@@ -105,8 +106,39 @@ pub fn drill(
         return Ok(None);
     }
     drill.stop = stop_on_signals(&rt);
-    let report = rt.block_on(drill::zone(&cluster, &env, &drill))?;
+    let mut report = rt.block_on(drill::zone(&cluster, &env, &drill))?;
+    report.evidence = keep_evidence(root, args, Evidence::Zone(&report))?;
     Ok(Some(Drilled::Ran(Box::new(report))))
+}
+
+/// Writes the evidence where `--report` says and commits it with `--commit`.
+pub(crate) fn keep_evidence(
+    root: &Path,
+    args: &DrillArgs,
+    ev: Evidence<'_>,
+) -> Result<Option<Written>, Error> {
+    let mut written = None;
+    if let Some(dir) = &args.report {
+        let files = evidence::write(dir, ev).map_err(drill::DrillError::from)?;
+        written = Some(Written {
+            directory: dir.clone(),
+            files,
+            commit: None,
+            committed_to: None,
+        });
+    }
+    if args.commit {
+        let (committed, _) = evidence::commit(root, ev).map_err(drill::DrillError::from)?;
+        written = Some(match written {
+            Some(w) => Written {
+                commit: committed.commit,
+                committed_to: committed.committed_to,
+                ..w
+            },
+            None => committed,
+        });
+    }
+    Ok(written)
 }
 
 /// Uncordons what killed drills left cordoned, in every region of the environment (or one).

@@ -37,9 +37,11 @@ pub enum Evidence<'a> {
 pub struct Written {
     pub directory: PathBuf,
     pub files: Vec<PathBuf>,
-    /// The commit made with `--commit`.
+    /// The commit made with `--commit`, and the directory of the repository it added.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub commit: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub committed_to: Option<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -107,9 +109,9 @@ impl<'a> Evidence<'a> {
     /// What was lost, in words.
     pub fn lost(self) -> String {
         match self {
-            Evidence::Zone(r) => format!("zone {} of region {}", r.zone, r.region),
+            Evidence::Zone(r) => format!("lost zone {} of region {}", r.zone, r.region),
             Evidence::Region(r) => format!(
-                "region {}, recovered into {} from backup and from git",
+                "lost region {}, recovered into {} from backup and from git",
                 r.lost, r.restore_into
             ),
         }
@@ -226,7 +228,7 @@ pub fn markdown(ev: Evidence<'_>) -> String {
         Verdict::Fail => "FAILED",
     };
     let mut md = format!(
-        "# Drill {} of {}: {verdict}\n\n- **Lost:** {}\n- **Started (t0):** {}\n- **Took:** {}\n",
+        "# Drill {} of {}: {verdict}\n\n- **What:** {}\n- **Started (t0):** {}\n- **Took:** {}\n",
         ev.id(),
         ev.environment(),
         ev.lost(),
@@ -279,7 +281,13 @@ pub fn svg(ev: Evidence<'_>) -> String {
         .chain(std::iter::once(ev.seconds()))
         .fold(1.0_f64, f64::max)
         * 1.1;
-    let top = ev.timeline().iter().map(|s| s.desired.max(s.available)).max().unwrap_or(1) + 1;
+    let top = ev
+        .timeline()
+        .iter()
+        .map(|s| s.desired.max(s.available))
+        .max()
+        .unwrap_or(1)
+        + 1;
     let mut out = String::new();
     {
         let root = SVGBackend::with_string(&mut out, (900, 480)).into_drawing_area();
@@ -296,8 +304,17 @@ pub fn svg(ev: Evidence<'_>) -> String {
                 .x_desc("seconds after t0")
                 .y_desc("available replicas")
                 .draw()?;
+            // Red is the RTO's and green the PDB minimum's: the workloads get other colours.
+            let colors = [
+                BLUE,
+                MAGENTA,
+                CYAN,
+                BLACK,
+                RGBColor(255, 140, 0),
+                RGBColor(128, 0, 128),
+            ];
             for (i, s) in series.iter().enumerate() {
-                let color = Palette99::pick(i).to_rgba();
+                let color = colors[i % colors.len()].to_rgba();
                 let mut steps = Vec::new();
                 for (j, (t, n)) in s.points.iter().enumerate() {
                     if j > 0 {
@@ -320,7 +337,8 @@ pub fn svg(ev: Evidence<'_>) -> String {
                     .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], RED));
             }
             for (name, min) in ev.pdb_minimums() {
-                let dashes = DashedLineSeries::new(vec![(0.0, min), (end, min)], 6, 4, GREEN.into());
+                let dashes =
+                    DashedLineSeries::new(vec![(0.0, min), (end, min)], 6, 4, GREEN.into());
                 chart
                     .draw_series(dashes)?
                     .label(format!("PDB minimum {name}: {min}"))
@@ -406,9 +424,9 @@ pub fn commit(root: &Path, ev: Evidence<'_>) -> Result<(Written, String), Eviden
             path: path.clone(),
             message: e.to_string(),
         })?;
-        let entry = index_entry(&path, bytes.len());
+        let blob = repo.blob(&bytes).map_err(|e| git("add", e))?;
         index
-            .add_frombuffer(&entry, &bytes)
+            .add(&index_entry(&path, bytes.len(), blob))
             .map_err(|e| git("add", e))?;
         staged.add_path(&path).map_err(|e| git("add", e))?;
     }
@@ -421,14 +439,15 @@ pub fn commit(root: &Path, ev: Evidence<'_>) -> Result<(Written, String), Eviden
         .commit(Some("HEAD"), &sig, &sig, &message, &tree, &[&head])
         .map_err(|e| git("commit", e))?;
     let written = Written {
-        directory: rel,
+        directory: rel.clone(),
         files,
         commit: Some(id.to_string()),
+        committed_to: Some(rel),
     };
     Ok((written, id.to_string()))
 }
 
-fn index_entry(path: &Path, len: usize) -> git2::IndexEntry {
+fn index_entry(path: &Path, len: usize, id: git2::Oid) -> git2::IndexEntry {
     git2::IndexEntry {
         ctime: git2::IndexTime::new(0, 0),
         mtime: git2::IndexTime::new(0, 0),
@@ -438,7 +457,7 @@ fn index_entry(path: &Path, len: usize) -> git2::IndexEntry {
         uid: 0,
         gid: 0,
         file_size: len as u32,
-        id: git2::Oid::zero(),
+        id,
         flags: 0,
         flags_extended: 0,
         path: path.to_string_lossy().replace('\\', "/").into_bytes(),
@@ -452,7 +471,7 @@ pub fn commit_message(ev: Evidence<'_>) -> String {
         Verdict::Fail => "failed",
     };
     let mut m = format!(
-        "drill {}: {} lost: {verdict}\n\nDrill {} at {}.\n",
+        "drill {}: {}: {verdict}\n\nDrill {} at {}.\n",
         ev.environment(),
         ev.lost(),
         ev.id(),
@@ -469,4 +488,176 @@ pub fn commit_message(ev: Evidence<'_>) -> String {
         ));
     }
     m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::objective::ObjectiveKind;
+    use super::super::region::{Path as RecoveryPath, Recovery, SurvivorLoad};
+    use super::*;
+
+    fn sample(t: f64, workload: &str, available: u32) -> Sample {
+        Sample {
+            t,
+            workload: workload.into(),
+            available,
+            desired: 2,
+        }
+    }
+
+    fn recovery(path: RecoveryPath, rto: f64) -> Recovery {
+        Recovery {
+            path,
+            namespace: format!("shop-drill-x-{path:?}").to_lowercase(),
+            source: Some("b1".into()),
+            source_time: None,
+            rto_seconds: Some(rto),
+            rpo_seconds: None,
+            restore: None,
+            compared: 5,
+            differences: Vec::new(),
+            note: String::new(),
+            error: None,
+        }
+    }
+
+    fn report() -> RegionDrillReport {
+        RegionDrillReport {
+            environment: "shop".into(),
+            id: "region-eastus2-t1".into(),
+            lost: "eastus2".into(),
+            restore_into: "centralus".into(),
+            started: "2026-11-30T09:00:00Z".into(),
+            seconds: 6.0,
+            revision: Some("abc".into()),
+            recoveries: vec![
+                recovery(RecoveryPath::Backup, 5.4),
+                recovery(RecoveryPath::Git, 0.9),
+            ],
+            survivors: vec![SurvivorLoad {
+                region: "centralus".into(),
+                workload: "Deployment/web".into(),
+                available: 2,
+                desired: 2,
+                pdb_minimum: Some(1),
+            }],
+            timeline: vec![
+                sample(0.1, "from git: Deployment/web", 0),
+                sample(0.9, "from git: Deployment/web", 2),
+                sample(0.2, "from backup: Deployment/web", 0),
+                sample(5.4, "from backup: Deployment/web", 2),
+            ],
+            objectives: vec![
+                Objective::at_most(ObjectiveKind::Rto, "from backup", "1s", Some(5.4)).unwrap(),
+            ],
+            findings: vec!["dr.rto (from backup) missed: target 1s, achieved 5.4s".into()],
+            removed: true,
+            evidence: None,
+            verdict: Verdict::Fail,
+        }
+    }
+
+    #[test]
+    fn the_json_has_the_documented_shape() {
+        let r = report();
+        let v = json(Evidence::Region(&r));
+        for key in [
+            "apiVersion",
+            "kind",
+            "drill",
+            "environment",
+            "id",
+            "started",
+            "seconds",
+            "verdict",
+            "lost",
+            "rto",
+            "objectives",
+            "findings",
+            "timeline",
+            "report",
+        ] {
+            assert!(v.get(key).is_some(), "{key} missing");
+        }
+        assert_eq!(v["kind"], "DrillReport");
+        assert_eq!(v["drill"], "region");
+        assert_eq!(v["verdict"], "fail");
+        assert_eq!(v["rto"][0]["label"], "RTO from backup");
+        assert_eq!(v["objectives"][0]["objective"], "dr.rto");
+        assert_eq!(v["report"]["recoveries"][1]["path"], "git");
+    }
+
+    #[test]
+    fn the_markdown_has_its_sections_and_the_objectives_table() {
+        let r = report();
+        let md = markdown(Evidence::Region(&r));
+        assert!(
+            md.starts_with("# Drill region-eastus2-t1 of shop: FAILED\n"),
+            "{md}"
+        );
+        for section in ["## Objectives", "## Timeline", "## Findings"] {
+            assert!(md.contains(section), "{section}: {md}");
+        }
+        assert!(
+            md.contains("| dr.rto | from backup | 1s | 5.4s | **missed** |"),
+            "{md}"
+        );
+        assert!(md.contains("- **RTO from git achieved:** 0.9s"), "{md}");
+    }
+
+    #[test]
+    fn the_svg_is_one_document_with_a_line_per_workload_rto_and_pdb() {
+        let r = report();
+        let svg = svg(Evidence::Region(&r));
+        assert!(svg.starts_with("<svg"), "{svg}");
+        assert!(svg.trim_end().ends_with("</svg>"));
+        assert!(svg.contains("from backup: Deployment/web"));
+        assert!(svg.contains("RTO from git 0.9s"));
+        assert!(svg.contains("PDB minimum Deployment/web: 1"));
+        assert!(svg.matches("<polyline").count() >= 4, "{svg}");
+    }
+
+    #[test]
+    fn commit_adds_exactly_the_report_files_in_one_commit_on_head() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = git2::Repository::init(dir.path()).unwrap();
+        let mut cfg = repo.config().unwrap();
+        cfg.set_str("user.name", "T").unwrap();
+        cfg.set_str("user.email", "t@example.com").unwrap();
+        std::fs::write(dir.path().join("a.txt"), "a").unwrap();
+        let mut index = repo.index().unwrap();
+        index.add_path(Path::new("a.txt")).unwrap();
+        index.write().unwrap();
+        let tree = repo.find_tree(index.write_tree().unwrap()).unwrap();
+        let sig = repo.signature().unwrap();
+        let first = repo
+            .commit(Some("HEAD"), &sig, &sig, "first", &tree, &[])
+            .unwrap();
+        // An unrelated change, not to be committed by the drill.
+        std::fs::write(dir.path().join("a.txt"), "changed").unwrap();
+
+        let r = report();
+        let (written, id) = commit(dir.path(), Evidence::Region(&r)).unwrap();
+        let head = repo.head().unwrap().peel_to_commit().unwrap();
+        assert_eq!(head.id().to_string(), id);
+        assert_eq!(head.parent_id(0).unwrap(), first);
+        assert!(
+            head.message()
+                .unwrap()
+                .starts_with("drill shop: lost region eastus2")
+        );
+        assert!(head.message().unwrap().contains(": failed\n"));
+        let diff = repo
+            .diff_tree_to_tree(Some(&tree), Some(&head.tree().unwrap()), None)
+            .unwrap();
+        let paths: Vec<String> = diff
+            .deltas()
+            .map(|d| d.new_file().path().unwrap().display().to_string())
+            .collect();
+        let base = "drills/shop/2026-11-30-region-eastus2-t1";
+        assert_eq!(paths, FILES.map(|f| format!("{base}/{f}")));
+        assert_eq!(written.directory, Path::new(base));
+        let blob = head.tree().unwrap().get_path(Path::new("a.txt")).unwrap();
+        assert_eq!(repo.find_blob(blob.id()).unwrap().content(), b"a");
+    }
 }

@@ -9,6 +9,7 @@
 //! a killed drill leaves them marked for `drill --cleanup`.
 
 mod evict;
+pub mod evidence;
 pub mod nodes;
 pub mod objective;
 mod observe;
@@ -116,6 +117,9 @@ pub struct DrillReport {
     pub restored: bool,
     /// `dr.rto` (slowest workload back to full availability) and each workload's PDB minimum.
     pub objectives: Vec<objective::Objective>,
+    /// Where `--report` / `--commit` put the evidence.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<evidence::Written>,
     pub verdict: Verdict,
 }
 
@@ -123,6 +127,8 @@ pub struct DrillReport {
 pub enum DrillError {
     #[error(transparent)]
     Cluster(#[from] ClusterError),
+    #[error(transparent)]
+    Evidence(#[from] evidence::EvidenceError),
     #[error(
         "region `{region}` has no nodes labelled topology.kubernetes.io/zone={zone}\n  help: zones here: {known}"
     )]
@@ -411,6 +417,7 @@ impl DrillReport {
             findings: Vec::new(),
             restored: false,
             objectives: Vec::new(),
+            evidence: None,
             verdict: Verdict::Fail,
         }
     }

@@ -133,6 +133,9 @@ pub struct RegionDrillReport {
     pub findings: Vec<String>,
     /// Whether the drill namespaces were deleted (false with `--keep`).
     pub removed: bool,
+    /// Where `--report` / `--commit` put the evidence.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<super::evidence::Written>,
     pub verdict: Verdict,
 }
 
@@ -435,8 +438,23 @@ async fn follow(
         .map(|(id, _)| id.clone())
         .filter(is_workload)
         .collect();
+    // At t0 nothing of the copy is available: the timeline starts there, not when the
+    // Restore ends.
+    let mut last = Vec::new();
     let mut timeline: Vec<Sample> = Vec::new();
-    let mut last = vec![None; workloads.len()];
+    for (id, v) in objects.iter().filter(|(id, _)| is_workload(id)) {
+        let none = observe::Availability {
+            available: 0,
+            desired: v["spec"]["replicas"].as_u64().map_or(1, |r| r as u32),
+        };
+        last.push(Some(none));
+        timeline.push(Sample {
+            t: 0.0,
+            workload: format!("{}: {}/{}", r.path, id.kind, id.name),
+            available: 0,
+            desired: none.desired,
+        });
+    }
     loop {
         let t = t0.elapsed().as_secs_f64();
         let now = observe::availability(target, &r.namespace, &workloads).await?;
@@ -585,6 +603,7 @@ impl RegionDrillReport {
             objectives: Vec::new(),
             findings: Vec::new(),
             removed: false,
+            evidence: None,
             verdict: Verdict::Fail,
         }
     }

@@ -3,6 +3,7 @@
 
 use super::Printer;
 use crate::drill::Verdict;
+use crate::drill::evidence::Written;
 use crate::drill::objective::{Objective, seconds_text};
 use crate::drill::region::{RegionDrillReport, RegionPlan};
 
@@ -56,8 +57,22 @@ impl Printer {
             seconds_text(r.seconds),
             if r.removed { "deleted" } else { "kept" }
         ));
+        out.push_str(&evidence_text(r.evidence.as_ref()));
         out
     }
+}
+
+/// Where `--report` / `--commit` put the evidence, one line each.
+pub(super) fn evidence_text(written: Option<&Written>) -> String {
+    let Some(w) = written else {
+        return String::new();
+    };
+    let files: Vec<String> = w.files.iter().map(|f| f.display().to_string()).collect();
+    let mut out = format!("report: {}\n", files.join(", "));
+    if let (Some(c), Some(dir)) = (&w.commit, &w.committed_to) {
+        out.push_str(&format!("committed {c} ({})\n", dir.display()));
+    }
+    out
 }
 
 /// `OBJECTIVE SCOPE TARGET ACHIEVED RESULT`, one line each (nothing when none is declared).

@@ -380,6 +380,7 @@ impl Printer {
                 "NOT all uncordoned: run drill --cleanup"
             }
         ));
+        out.push_str(&drill_region::evidence_text(r.evidence.as_ref()));
         out
     }
 

@@ -181,8 +181,12 @@ async fn a_region_drill_recovers_from_backup_and_from_git_and_leaves_the_live_na
 
     // An impossible objective: every path misses it, exit 1; the namespaces are deleted.
     let before = live_versions(into.clone(), &ns.name).await;
+    // With the evidence written and committed: exactly one commit, of the three files.
     edit_env(&ws, "rto: 30m", "rto: 1s");
-    let (code, report) = drill(&ws, &[]);
+    let repo = git2::Repository::open(ws.root()).unwrap();
+    let head_before = repo.head().unwrap().peel_to_commit().unwrap().id();
+    let out_dir = ws.root().join("drill-out");
+    let (code, report) = drill(&ws, &["--report", out_dir.to_str().unwrap(), "--commit"]);
     assert_eq!(code, Some(1), "{report:#}");
     assert_eq!(report["verdict"], "fail");
     let missed: Vec<&Value> = report["objectives"]
@@ -198,6 +202,42 @@ async fn a_region_drill_recovers_from_backup_and_from_git_and_leaves_the_live_na
             .all(|o| o["objective"] == "dr.rto" && o["target_value"] == 1.0)
     );
     assert_eq!(report["removed"], true);
+    let head = repo.head().unwrap().peel_to_commit().unwrap();
+    assert_eq!(
+        head.parent_id(0).unwrap(),
+        head_before,
+        "not exactly one commit"
+    );
+    assert!(
+        head.message().unwrap().contains(": failed\n"),
+        "{:?}",
+        head.message()
+    );
+    let dir = report["evidence"]["committed_to"].as_str().unwrap();
+    assert!(
+        dir.starts_with(&format!("drills/{}/", env_name(&ws))),
+        "{dir}"
+    );
+    let files = head.tree().unwrap();
+    for f in ["report.json", "report.md", "timeline.svg"] {
+        files
+            .get_path(&std::path::Path::new(dir).join(f))
+            .unwrap_or_else(|_| panic!("{dir}/{f} not committed"));
+    }
+    let json: Value =
+        serde_json::from_str(&std::fs::read_to_string(out_dir.join("report.json")).unwrap())
+            .unwrap();
+    assert_eq!(json["kind"], "DrillReport");
+    assert_eq!(json["drill"], "region");
+    assert_eq!(json["verdict"], "fail");
+    assert_eq!(json["rto"].as_array().unwrap().len(), 2);
+    let md = std::fs::read_to_string(out_dir.join("report.md")).unwrap();
+    assert!(md.contains("| dr.rto | from backup | 1s |"), "{md}");
+    let svg = std::fs::read_to_string(out_dir.join("timeline.svg")).unwrap();
+    assert!(
+        svg.starts_with("<svg") && svg.contains("RTO from git"),
+        "{svg}"
+    );
     for r in report["recoveries"].as_array().unwrap() {
         assert!(removed(&namespaces, r["namespace"].as_str().unwrap()).await);
     }

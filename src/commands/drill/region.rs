@@ -8,6 +8,7 @@ use crate::cli::DrillArgs;
 use crate::cluster::{Cluster, LoadedKubeconfig, load_kubeconfig};
 use crate::commands::render::render_in_memory;
 use crate::commands::select::{one_environment, runtime, stop_on_signals};
+use crate::drill::evidence::Evidence;
 use crate::drill::is_workload;
 use crate::drill::region::{self as region_drill, RegionDrill, Survivor};
 use crate::environment::Environment;
@@ -172,6 +173,7 @@ pub(super) fn drill(
         return Ok(None);
     }
     drill.stop = stop_on_signals(&rt);
-    let report = rt.block_on(region_drill::region(&target, &env, &drill, &survivors))?;
+    let mut report = rt.block_on(region_drill::region(&target, &env, &drill, &survivors))?;
+    report.evidence = super::keep_evidence(root, args, Evidence::Region(&report))?;
     Ok(Some(Drilled::RegionRan(Box::new(report))))
 }
