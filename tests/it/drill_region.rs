@@ -179,7 +179,7 @@ async fn a_region_drill_recovers_from_backup_and_from_git_and_leaves_the_live_na
         assert!(!removed(&namespaces, copy).await, "{copy} was pruned");
     }
 
-    // An impossible objective: every path misses it, exit 1; the namespaces are deleted.
+    // An objective the backup path cannot meet: exit 1; the namespaces are deleted.
     let before = live_versions(into.clone(), &ns.name).await;
     // With the evidence written and committed: exactly one commit, of the three files.
     edit_env(&ws, "rto: 30m", "rto: 1s");
@@ -195,7 +195,14 @@ async fn a_region_drill_recovers_from_backup_and_from_git_and_leaves_the_live_na
         .iter()
         .filter(|o| o["met"] == false)
         .collect();
-    assert_eq!(missed.len(), 2, "{report:#}");
+    // The Restore alone takes Velero more than a second; the git path may make it on kwok
+    // (no images to pull), so only the backup path is sure to miss.
+    assert!(
+        missed
+            .iter()
+            .any(|o| o["objective"] == "dr.rto" && o["scope"] == "from backup"),
+        "{report:#}"
+    );
     assert!(
         missed
             .iter()
