@@ -77,9 +77,10 @@ pub enum Command {
     /// The git history of an environment's rendered tree, marked where each region is now.
     History(HistoryArgs),
     /// DR drill: lose a zone on purpose (cordon its nodes, evict its pods through the Eviction
-    /// API), watch the environment recover, and compare with `validate --lose` and the PDBs.
+    /// API), or a region (recover it into another from backup and from git), and measure the
+    /// recovery against the objectives.
     #[command(
-        after_help = "Examples:\n  kubectl hadr drill prod --lose zone=eastus2-1 --dry-run\n  kubectl hadr drill prod --lose zone=eastus2-1 --yes -o json\n  kubectl hadr drill prod --cleanup\n\nExit codes: 0 every objective met, 1 one missed, 2 error."
+        after_help = "Examples:\n  kubectl hadr drill prod --lose zone=eastus2-1 --dry-run\n  kubectl hadr drill prod --lose zone=eastus2-1 --yes -o json\n  kubectl hadr drill prod --lose region=eastus2 --restore-into centralus --yes --report drill-out --commit\n  kubectl hadr drill prod --cleanup\n\nExit codes: 0 every objective met, 1 one missed, 2 error."
     )]
     Drill(DrillArgs),
     /// Check environments and their rendered objects against the HA/DR policy.
@@ -330,9 +331,29 @@ pub struct DrillArgs {
     #[arg(value_name = "ENV")]
     pub environment: String,
 
-    /// What to lose: `zone=NAME` (a zone of one of the environment's regions).
-    #[arg(long, value_name = "zone=NAME", value_parser = parse_loss, required_unless_present = "cleanup")]
+    /// What to lose: `zone=NAME` (a zone of one of the environment's regions) or
+    /// `region=NAME` (with --restore-into).
+    #[arg(long, value_name = "zone=NAME|region=NAME", value_parser = parse_loss, required_unless_present = "cleanup")]
     pub lose: Option<(String, String)>,
+
+    /// Region drill: the region to recover into, from the lost region's newest backup and
+    /// from git, each in a drill namespace of its own.
+    #[arg(long, value_name = "REGION")]
+    pub restore_into: Option<String>,
+
+    /// Write the evidence into DIR: report.json, report.md and timeline.svg.
+    #[arg(long, value_name = "DIR")]
+    pub report: Option<PathBuf>,
+
+    /// Commit the evidence under drills/<env>/<date>-<id>/ of the repository, with the
+    /// verdict in the message (one commit, of those files only).
+    #[arg(long)]
+    pub commit: bool,
+
+    /// Region drill: keep the drill namespaces (they are deleted by default, and always after
+    /// an error or a signal).
+    #[arg(long)]
+    pub keep: bool,
 
     /// The region of the zone (default: the region whose zones list it).
     #[arg(long, value_name = "REGION")]

@@ -176,6 +176,9 @@ pub enum Drilled {
     /// `--dry-run`: what it would touch.
     Planned(crate::drill::ZonePlan),
     Ran(Box<crate::drill::DrillReport>),
+    /// `--lose region=X --dry-run`: the steps it would take.
+    RegionPlanned(crate::drill::region::RegionPlan),
+    RegionRan(Box<crate::drill::region::RegionDrillReport>),
     /// Nodes uncordoned by `--cleanup`, with the drill that had cordoned each, per region.
     CleanedUp(Vec<(String, Vec<(String, String)>)>),
 }

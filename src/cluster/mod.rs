@@ -506,6 +506,21 @@ impl Cluster {
         })
     }
 
+    /// A JSON merge patch (RFC 7386) as field manager `kubectl-hadr`: it can remove a label
+    /// another manager set (a restored object's), which server-side apply cannot.
+    pub async fn merge_patch(&self, id: &ObjectId, patch: &Value) -> Result<Value, ClusterError> {
+        let api = self.api(id).await?;
+        let params = PatchParams {
+            field_manager: Some(FIELD_MANAGER.into()),
+            ..PatchParams::default()
+        };
+        let result = api
+            .patch(&id.name, &params, &Patch::Merge(patch))
+            .await
+            .map_err(|e| self.api_error(id, e))?;
+        Ok(serde_json::to_value(result).unwrap_or(Value::Null))
+    }
+
     /// The live object, if it exists.
     pub async fn get(&self, id: &ObjectId) -> Result<Option<Value>, ClusterError> {
         let api = self.api(id).await?;

@@ -1,12 +1,16 @@
 //! `kubectl hadr drill`: a zone of one region lost on purpose, measured against the
-//! prediction of `validate --lose` and the PodDisruptionBudgets.
+//! prediction of `validate --lose` and the PodDisruptionBudgets; or a whole region, recovered
+//! into another from backup and from git, measured against the objectives.
 
 use std::path::Path;
+
+mod region;
 
 use crate::cli::DrillArgs;
 use crate::cluster::{Cluster, load_kubeconfig};
 use crate::commands::render::render_in_memory;
 use crate::commands::select::{one_environment, runtime, stop_on_signals};
+use crate::drill::evidence::{self, Evidence, Written};
 use crate::drill::{self, ZoneDrill};
 use crate::environment::{Environment, Region};
 use crate::error::Error;
@@ -17,12 +21,7 @@ use crate::revision::{Revision, Source, out_dir};
 
 /// The zone, its region and the drill as the environment defines them.
 fn zone_drill(root: &Path, args: &DrillArgs) -> Result<(Environment, Region, ZoneDrill), Error> {
-    let (kind, zone) = args.lose.clone().unwrap_or_default();
-    if kind != "zone" {
-        return Err(Error::Policy(vec![format!(
-            "--lose {kind}={zone}: only zone drills are built yet; a region drill (restore from a backup and from git) needs Velero in the regions\n  help: use --lose zone=NAME"
-        )]));
-    }
+    let (_, zone) = args.lose.clone().unwrap_or_default();
     let env = one_environment(root, &args.environment, args.region.as_ref())?;
     let region = env
         .regions
@@ -76,12 +75,21 @@ fn unknown_zone(env: &Environment, zone: &str) -> String {
     )
 }
 
-/// Plans (`--dry-run`) or runs a zone drill, after `confirm` agrees to the real one.
+/// Plans (`--dry-run`) or runs a zone or region drill, after `confirm` agrees to the real
+/// one (it is asked the question to put).
 pub fn drill(
     root: &Path,
     args: &DrillArgs,
-    confirm: impl FnOnce(&ZoneDrill) -> bool,
+    confirm: impl FnOnce(&str) -> bool,
 ) -> Result<Option<Drilled>, Error> {
+    if args.lose.as_ref().is_some_and(|(kind, _)| kind == "region") {
+        return region::drill(root, args, confirm);
+    }
+    if args.restore_into.is_some() {
+        return Err(Error::Policy(vec![
+            "--restore-into is for region drills\n  help: use --lose region=NAME --restore-into REGION".into(),
+        ]));
+    }
     let (env, region, mut drill) = zone_drill(root, args)?;
     let rt = runtime()?;
     let kubeconfig = load_kubeconfig(args.kubeconfig.as_deref())?;
@@ -90,12 +98,47 @@ pub fn drill(
         let plan = rt.block_on(drill::plan_zone(&cluster, &drill))?;
         return Ok(Some(Drilled::Planned(plan)));
     }
-    if !confirm(&drill) {
+    let question = format!(
+        "Cordon zone {} of region {} and evict its pods (they are restored at the end)?",
+        drill.zone, drill.region
+    );
+    if !confirm(&question) {
         return Ok(None);
     }
     drill.stop = stop_on_signals(&rt);
-    let report = rt.block_on(drill::zone(&cluster, &env, &drill))?;
+    let mut report = rt.block_on(drill::zone(&cluster, &env, &drill))?;
+    report.evidence = keep_evidence(root, args, Evidence::Zone(&report))?;
     Ok(Some(Drilled::Ran(Box::new(report))))
+}
+
+/// Writes the evidence where `--report` says and commits it with `--commit`.
+pub(crate) fn keep_evidence(
+    root: &Path,
+    args: &DrillArgs,
+    ev: Evidence<'_>,
+) -> Result<Option<Written>, Error> {
+    let mut written = None;
+    if let Some(dir) = &args.report {
+        let files = evidence::write(dir, ev).map_err(drill::DrillError::from)?;
+        written = Some(Written {
+            directory: dir.clone(),
+            files,
+            commit: None,
+            committed_to: None,
+        });
+    }
+    if args.commit {
+        let (committed, _) = evidence::commit(root, ev).map_err(drill::DrillError::from)?;
+        written = Some(match written {
+            Some(w) => Written {
+                commit: committed.commit,
+                committed_to: committed.committed_to,
+                ..w
+            },
+            None => committed,
+        });
+    }
+    Ok(written)
 }
 
 /// Uncordons what killed drills left cordoned, in every region of the environment (or one).

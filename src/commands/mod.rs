@@ -218,15 +218,8 @@ fn drill_command(printer: &Printer, root: &Path, args: &cli::DrillArgs) -> Outco
     let result = if args.cleanup {
         drill::cleanup(root, args).map(Some)
     } else {
-        drill::drill(root, args, |d| {
-            confirmed(
-                printer,
-                args.yes,
-                &format!(
-                    "Cordon zone {} of region {} and evict its pods (they are restored at the end)?",
-                    d.zone, d.region
-                ),
-            )
+        drill::drill(root, args, |question| {
+            confirmed(printer, args.yes, question)
         })
     };
     conclude(printer, result, |drilled| match drilled {
@@ -235,6 +228,11 @@ fn drill_command(printer: &Printer, root: &Path, args: &cli::DrillArgs) -> Outco
             printer.drill(&d);
             match d {
                 crate::report::Drilled::Ran(r) if r.verdict == crate::drill::Verdict::Fail => {
+                    Outcome::CheckFailed
+                }
+                crate::report::Drilled::RegionRan(r)
+                    if r.verdict == crate::drill::Verdict::Fail =>
+                {
                     Outcome::CheckFailed
                 }
                 _ => Outcome::Ok,

@@ -9,8 +9,12 @@
 //! a killed drill leaves them marked for `drill --cleanup`.
 
 mod evict;
+pub mod evidence;
 pub mod nodes;
+pub mod objective;
 mod observe;
+pub mod region;
+mod velero;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -26,6 +30,10 @@ use crate::policy::Survival;
 use crate::render::manifest::ObjectId;
 use evict::{Evicted, Evictee};
 use nodes::ZoneNode;
+
+/// The label on everything a region drill makes (its namespaces, the copies in them, Velero's
+/// Restore): the drill's short id. Nothing so labelled is a deployment of the environment.
+pub const DRILL_LABEL: &str = "hadr.dev/drill";
 
 /// How often the workloads are sampled.
 const SAMPLE: Duration = Duration::from_millis(200);
@@ -107,6 +115,11 @@ pub struct DrillReport {
     pub findings: Vec<String>,
     /// Whether every node the drill cordoned was uncordoned.
     pub restored: bool,
+    /// `dr.rto` (slowest workload back to full availability) and each workload's PDB minimum.
+    pub objectives: Vec<objective::Objective>,
+    /// Where `--report` / `--commit` put the evidence.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<evidence::Written>,
     pub verdict: Verdict,
 }
 
@@ -114,6 +127,8 @@ pub struct DrillReport {
 pub enum DrillError {
     #[error(transparent)]
     Cluster(#[from] ClusterError),
+    #[error(transparent)]
+    Evidence(#[from] evidence::EvidenceError),
     #[error(
         "region `{region}` has no nodes labelled topology.kubernetes.io/zone={zone}\n  help: zones here: {known}"
     )]
@@ -197,7 +212,7 @@ pub async fn zone(
             env.name
         ));
     }
-    report.conclude();
+    report.conclude(env.dr.rto.as_deref());
     Ok(report)
 }
 
@@ -401,14 +416,37 @@ impl DrillReport {
             placement: BTreeMap::new(),
             findings: Vec::new(),
             restored: false,
+            objectives: Vec::new(),
+            evidence: None,
             verdict: Verdict::Fail,
         }
     }
 
-    /// Findings per workload, then the verdict: a pass when there are none.
-    fn conclude(&mut self) {
+    /// Objectives and findings per workload, then the verdict: a pass when there are no
+    /// findings (a missed objective is one).
+    fn conclude(&mut self, rto: Option<&str>) {
+        use objective::{Objective, ObjectiveKind};
+        if let Some(rto) = rto {
+            let slowest = self
+                .workloads
+                .iter()
+                .map(|w| w.recovered_after)
+                .try_fold(0.0_f64, |max, t| t.map(|t| max.max(t)));
+            self.objectives.extend(Objective::at_most(
+                ObjectiveKind::Rto,
+                "every workload",
+                rto,
+                slowest,
+            ));
+        }
         for w in &self.workloads {
             let floor = w.pdb_minimum.unwrap_or(1).max(1);
+            self.objectives.push(Objective::at_least(
+                ObjectiveKind::PdbMinimum,
+                &w.workload,
+                floor,
+                w.observed_min,
+            ));
             if w.observed_min < floor {
                 self.findings.push(format!(
                     "{}: availability fell to {} of {}, below the {} the PodDisruptionBudget (or one replica) must keep",
@@ -423,6 +461,17 @@ impl DrillReport {
                     w.workload, w.observed_min, predicted, self.zone
                 ));
             }
+        }
+        if let Some(o) = self
+            .objectives
+            .iter()
+            .find(|o| o.objective == ObjectiveKind::Rto && !o.met)
+        {
+            self.findings.push(format!(
+                "dr.rto missed: target {}, achieved {}",
+                o.target,
+                o.achieved_text()
+            ));
         }
         if self.placement.get(&self.zone).is_some_and(|n| *n > 0) {
             self.findings.push(format!(

@@ -1,6 +1,7 @@
 //! The one place that writes to stdout and stderr: reports for people (text) and machines (JSON).
 
 mod backup;
+mod drill_region;
 
 use std::fmt::Write as _;
 use std::io::{self, IsTerminal, Write};
@@ -297,12 +298,16 @@ impl Printer {
             return match drilled {
                 Drilled::Planned(p) => self.json(p),
                 Drilled::Ran(r) => self.json(r),
+                Drilled::RegionPlanned(p) => self.json(p),
+                Drilled::RegionRan(r) => self.json(r),
                 Drilled::CleanedUp(c) => self.json(c),
             };
         }
         self.raw(&match drilled {
             Drilled::Planned(p) => drill_plan_text(p),
             Drilled::Ran(r) => self.drill_report_text(r),
+            Drilled::RegionPlanned(p) => drill_region::region_plan_text(p),
+            Drilled::RegionRan(r) => self.region_drill_text(r),
             Drilled::CleanedUp(c) => cleanup_text(c),
         });
     }
@@ -355,6 +360,7 @@ impl Printer {
             .map(|(z, n)| format!("{z}: {n}"))
             .collect();
         out.push_str(&format!("  placement after: {}\n", placement.join(", ")));
+        out.push_str(&drill_region::objectives_table(&r.objectives));
         for f in &r.findings {
             out.push_str(&format!("  {} {f}\n", self.paint_out("33", "finding:")));
         }
@@ -374,6 +380,7 @@ impl Printer {
                 "NOT all uncordoned: run drill --cleanup"
             }
         ));
+        out.push_str(&drill_region::evidence_text(r.evidence.as_ref()));
         out
     }
 

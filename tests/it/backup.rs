@@ -18,7 +18,7 @@ use crate::support::workspace::Workspace;
 /// The object store is shared: the test that stops it holds this for writing, the others for
 /// reading, so none of them sees it stopped by another.
 /// (Tokio's lock: each test has a runtime of its own, and the guard is held across awaits.)
-static STORE: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
+pub(crate) static STORE: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
 
 const DR: &str = "  dr: {rpo: 24h, backup: {schedule: '0 3 * * *', ttl: 720h}}\n";
 
@@ -57,7 +57,7 @@ fn backup(ws: &Workspace, code: i32) -> Value {
     report["regions"][0].clone()
 }
 
-fn velero_api(client: kube::Client, kind: &str, plural: &str) -> Api<DynamicObject> {
+pub(crate) fn velero_api(client: kube::Client, kind: &str, plural: &str) -> Api<DynamicObject> {
     let gvk = GroupVersionKind::gvk("velero.io", "v1", kind);
     Api::namespaced_with(
         client,
@@ -67,7 +67,7 @@ fn velero_api(client: kube::Client, kind: &str, plural: &str) -> Api<DynamicObje
 }
 
 /// Waits until Velero ends the object (a Backup or Restore) and returns it.
-async fn ended(api: &Api<DynamicObject>, name: &str, timeout: Duration) -> Value {
+pub(crate) async fn ended(api: &Api<DynamicObject>, name: &str, timeout: Duration) -> Value {
     poll_until(&format!("{name} ended by Velero"), timeout, || async {
         let found = api.get_opt(name).await.map_err(|e| e.to_string())?;
         let v = serde_json::to_value(found.ok_or("not there yet")?).unwrap();

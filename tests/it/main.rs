@@ -7,6 +7,7 @@ mod cluster;
 mod cron_oracles;
 mod diff;
 mod drill;
+mod drill_region;
 mod examples;
 mod git;
 mod kubectl_yaml;
