@@ -33,6 +33,8 @@ pub enum Error {
     Drill(#[from] crate::drill::DrillError),
     #[error(transparent)]
     Backup(#[from] crate::backup::BackupError),
+    #[error(transparent)]
+    DrillHistory(#[from] crate::drill::history::HistoryError),
     #[error(
         "{environment}/{region}: no earlier healthy revision is recorded in the cluster\n  help: roll back with --to <commit>"
     )]

@@ -134,6 +134,23 @@ pub struct StatusReport {
     /// `--check`: backup alarms fail the run too.
     pub check: bool,
     pub regions: Vec<RegionStatus>,
+    /// The drills on record for the environment.
+    pub drills: DrillStatus,
+}
+
+/// The drills committed under `drills/<env>/` at HEAD (`drill --commit`).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct DrillStatus {
+    /// The newest drill, whatever its verdict.
+    pub last: Option<crate::drill::history::DrillRecord>,
+    /// The newest drill that passed.
+    pub last_passed: Option<crate::drill::history::DrillRecord>,
+    /// `dr.drillEvery`, in seconds.
+    pub every_seconds: Option<u64>,
+    /// With `dr.drillEvery`: no drill passed within it (validate's DR009).
+    pub overdue: bool,
+    /// The history could not be read (a `report.json` that is not a drill report).
+    pub error: Option<String>,
 }
 
 impl StatusReport {

@@ -5,10 +5,11 @@ use crate::backup;
 use crate::cluster::record::{WORKING_TREE, read_history};
 use crate::cluster::{Cluster, load_kubeconfig};
 use crate::commands::select::{one_environment, runtime};
+use crate::drill::history;
 use crate::environment::{Environment, Region};
 use crate::error::Error;
 use crate::plan::{Action, PlanOptions, Target, plan_region};
-use crate::report::{Drift, HistoryEntry, RegionStatus, StatusReport};
+use crate::report::{Drift, DrillStatus, HistoryEntry, RegionStatus, StatusReport};
 use crate::revision::Revision;
 use crate::revision::store::Store;
 
@@ -43,7 +44,34 @@ pub fn status(environment: &str, target: &Target, check: bool) -> Result<StatusR
         environment: env.name.clone(),
         check,
         regions,
+        drills: drills(&target.root, &env, jiff::Timestamp::now()),
     })
+}
+
+/// The drills on record, and whether the newest pass is older than `dr.drillEvery` at `now`.
+fn drills(root: &std::path::Path, env: &Environment, now: jiff::Timestamp) -> DrillStatus {
+    let records = match history::read(root, &env.name) {
+        Ok(r) => r,
+        Err(e) => {
+            return DrillStatus {
+                error: Some(e.to_string()),
+                ..DrillStatus::default()
+            };
+        }
+    };
+    let (last, last_passed) = history::newest(&records);
+    let seen = history::last_pass(&records);
+    // Overdue exactly when validate's DR009 says so (and it is not waived).
+    let overdue = crate::policy::validate_drills(env, seen.as_ref(), now)
+        .iter()
+        .any(|f| f.waived.is_none());
+    DrillStatus {
+        last: last.cloned(),
+        last_passed: last_passed.cloned(),
+        every_seconds: env.dr.drill_every,
+        overdue,
+        error: None,
+    }
 }
 
 async fn region_status(

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use crate::commands::render::*;
 use crate::commands::select::*;
+use crate::drill::history;
 use crate::error::Error;
 use crate::policy::{self, Loss};
 use crate::report::ValidateReport;
@@ -74,6 +75,7 @@ pub fn validate(opts: &ValidateOptions) -> Result<ValidateReport, Error> {
     for env in &environments {
         let mine = sets_of(&sets, env);
         findings.extend(policy::validate(env, &mine));
+        findings.extend(drill_age(&opts.root, env)?);
         if let Some(loss) = &opts.lose {
             what_if.extend(policy::what_if(env, &mine, loss));
         }
@@ -84,4 +86,21 @@ pub fn validate(opts: &ValidateOptions) -> Result<ValidateReport, Error> {
         lose: opts.lose.clone(),
         what_if: opts.lose.as_ref().map(|_| what_if),
     })
+}
+
+/// DR009 for an environment with `dr.drillEvery`, over the drills committed under `drills/`.
+fn drill_age(
+    root: &std::path::Path,
+    env: &crate::environment::Environment,
+) -> Result<Vec<policy::Finding>, Error> {
+    if env.dr.drill_every.is_none() {
+        return Ok(Vec::new());
+    }
+    let records = history::read(root, &env.name)?;
+    let last_pass = history::last_pass(&records);
+    Ok(policy::validate_drills(
+        env,
+        last_pass.as_ref(),
+        jiff::Timestamp::now(),
+    ))
 }

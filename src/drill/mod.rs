@@ -10,6 +10,7 @@
 
 mod evict;
 pub mod evidence;
+pub mod history;
 pub mod nodes;
 pub mod objective;
 mod observe;
@@ -53,7 +54,7 @@ pub struct ZoneDrill {
 }
 
 /// Whether every objective of the drill was met.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Verdict {
     Pass,

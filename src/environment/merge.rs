@@ -183,7 +183,8 @@ merge_fields!(DrSpec {
     rto,
     backup,
     storage_locations,
-    restore_target
+    restore_target,
+    drill_every
 });
 merge_fields!(PolicySpec {
     severities,

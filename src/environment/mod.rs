@@ -111,6 +111,8 @@ pub struct Dr {
     /// BackupStorageLocation name -> the region its bucket lives in (`dr.storageLocations`).
     pub storage_locations: BTreeMap<String, String>,
     pub restore_target: Option<String>,
+    /// How often a drill must pass (`dr.drillEvery`), in seconds.
+    pub drill_every: Option<u64>,
 }
 
 /// A region after merging its overrides over the environment.

@@ -397,6 +397,7 @@ impl Chain<'_> {
     fn dr(&self, dr_path: &YamlPath, dr: DrSpec) -> Result<Dr, EnvironmentError> {
         self.check_duration(dr_path.key("rpo"), dr.rpo.as_deref())?;
         self.check_duration(dr_path.key("rto"), dr.rto.as_deref())?;
+        self.check_duration(dr_path.key("drillEvery"), dr.drill_every.as_deref())?;
         let backup = match dr.backup {
             None => None,
             Some(b) => Some(self.backup(&dr_path.key("backup"), b)?),
@@ -412,6 +413,7 @@ impl Chain<'_> {
                 .map(|(name, l)| (name, l.region))
                 .collect(),
             restore_target: dr.restore_target.filter(|t| !t.trim().is_empty()),
+            drill_every: dr.drill_every.as_deref().and_then(parse_duration),
         })
     }
 

@@ -257,6 +257,9 @@ pub struct DrSpec {
     /// Where restores go when a region is lost and no other region of the environment can
     /// take them: a kubeconfig context, or a runbook that names the cluster (DR007).
     pub restore_target: Option<String>,
+    /// How often a drill must pass (`30d`): `validate` warns (DR009) when the newest passing
+    /// drill committed under `drills/<env>/` is older, or there is none.
+    pub drill_every: Option<String>,
 }
 
 /// Where a BackupStorageLocation's bucket lives.

@@ -263,9 +263,43 @@ pub(super) fn check_rto(cx: &mut Reporter<'_>) {
 
 #[cfg(test)]
 mod tests {
-    use super::super::fixture::{GOOD, check, check_edited, ids};
+    use super::super::fixture::{GOOD, check, check_edited, ids, load};
     use super::*;
     use serde_json::Value;
+
+    fn drill_findings(spec: &str, last_pass: Option<&str>) -> Vec<super::super::Finding> {
+        let (env, _) = load(spec);
+        let now: jiff::Timestamp = "2026-11-30T12:00:00Z".parse().unwrap();
+        let last = last_pass.map(|t| LastDrill {
+            path: "drills/prod/2026-11-01-zone-z1-1".into(),
+            started: t.parse().unwrap(),
+        });
+        super::super::validate_drills(&env, last.as_ref(), now)
+    }
+
+    #[test]
+    fn dr009_no_passing_drill_within_drill_every_is_a_warning() {
+        let every = GOOD.replace("dr: {", "dr: {drillEvery: 30d, ");
+        let none = drill_findings(&every, None);
+        assert_eq!(ids(&none), vec![RuleId::DrillEvery]);
+        assert!(
+            none[0].message.starts_with("no passing drill"),
+            "{}",
+            none[0].message
+        );
+        let old = drill_findings(&every, Some("2026-10-01T12:00:00Z"));
+        assert_eq!(ids(&old), vec![RuleId::DrillEvery]);
+        assert!(
+            old[0]
+                .message
+                .contains("is 60d old; `dr.drillEvery` asks for one every 30d"),
+            "{}",
+            old[0].message
+        );
+        assert_eq!(drill_findings(&every, Some("2026-11-01T12:00:00Z")), vec![]);
+        // Without `drillEvery`, drills are not asked for.
+        assert_eq!(drill_findings(GOOD, None), vec![]);
+    }
 
     #[test]
     fn an_rpo_without_a_backup_is_flagged() {
@@ -389,4 +423,46 @@ mod tests {
         let f = check(&daily.replace("ttl: 720h", "ttl: 12h"));
         assert_eq!(ids(&f), vec![RuleId::TtlCoversRpo]);
     }
+}
+
+/// The newest passing drill on record, as DR009 reads it.
+#[derive(Debug, Clone)]
+pub struct LastDrill {
+    /// Where its evidence is kept (`drills/<env>/<date>-<id>`).
+    pub path: String,
+    pub started: jiff::Timestamp,
+}
+
+/// DR009: with `dr.drillEvery`, the newest passing drill is at most that old.
+pub(super) fn check_drill_age(
+    cx: &mut Reporter<'_>,
+    last_pass: Option<&LastDrill>,
+    now: jiff::Timestamp,
+) {
+    let Some(every) = cx.env.dr.drill_every else {
+        return;
+    };
+    let message = match last_pass {
+        None => "no passing drill is on record under `drills/` (committed at HEAD)".to_string(),
+        Some(last) => {
+            let age = now.as_second().saturating_sub(last.started.as_second());
+            if u64::try_from(age).unwrap_or(0) <= every {
+                return;
+            }
+            format!(
+                "the newest passing drill ({}, {}) is {} old",
+                last.path,
+                last.started,
+                format_seconds(age)
+            )
+        }
+    };
+    let every_text = format_seconds(i64::try_from(every).unwrap_or(i64::MAX));
+    cx.report(
+        RuleId::DrillEvery,
+        None,
+        None,
+        spec().key("dr").key("drillEvery"),
+        format!("{message}; `dr.drillEvery` asks for one every {every_text}"),
+    );
 }

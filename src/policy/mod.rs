@@ -18,6 +18,7 @@ mod workload;
 #[cfg(test)]
 mod fixture;
 
+pub use dr::LastDrill;
 pub use finding::Finding;
 pub use rule::{RuleId, UnknownRuleId};
 pub use what_if::{Loss, Survival, what_if};
@@ -40,7 +41,24 @@ pub fn validate(env: &Environment, sets: &[&RenderedSet]) -> Vec<Finding> {
         multi_region::zone_loss_budget(&mut cx, set, &workloads);
         stateful::check(&mut cx, set, &workloads);
     }
-    let mut findings = apply_policy(env, cx.into_findings());
+    finish(env, cx.into_findings())
+}
+
+/// DR009 over the drills on record: `last_pass` is the newest drill that passed, `now` the
+/// time it is measured at. Findings come as from [`validate`].
+pub fn validate_drills(
+    env: &Environment,
+    last_pass: Option<&LastDrill>,
+    now: jiff::Timestamp,
+) -> Vec<Finding> {
+    let mut cx = Reporter::new(env);
+    dr::check_drill_age(&mut cx, last_pass, now);
+    finish(env, cx.into_findings())
+}
+
+/// Applies `spec.policy`, then sorts and deduplicates.
+fn finish(env: &Environment, findings: Vec<Finding>) -> Vec<Finding> {
+    let mut findings = apply_policy(env, findings);
     findings.sort_by(|a, b| {
         // By the ID's text, as reports have always been ordered (DR before HA before MR).
         (

@@ -161,6 +161,10 @@ rules! {
         "Backups expire so soon that at times only the newest one exists: if it is bad, there is nothing older to restore."
         "raise `spec.dr.backup.ttl` to at least twice the schedule's longest gap"
         "https://velero.io/docs/main/how-velero-works/#set-a-backup-to-expire";
+    DrillEvery "DR009" "drill-every" Warning
+        "No drill has passed within `dr.drillEvery`: the recovery the objectives promise is untested (a DR plan is only as good as its last test)."
+        "run `kubectl hadr drill <env> --lose zone=<zone> --commit` (or `--lose region=<r> --restore-into <r2>`) and keep its report under `drills/<env>/`"
+        "README.md, \"DR drills\" (`drill --commit`, `dr.drillEvery`)";
     StatefulVolumeBinding "ST001" "stateful-volume-binding" Error
         "A zone-spread StatefulSet's volume is on a zonal StorageClass that binds at once (`Immediate`): the volume is placed before its pod, possibly in a zone the spread forbids, and the pod stays Pending."
         "set the class's `volumeBindingMode: WaitForFirstConsumer` in the cluster and in `spec.storageClasses`"
@@ -235,7 +239,7 @@ mod tests {
         let expected: Vec<String> = (1..=11)
             .map(|n| format!("HA{n:03}"))
             .chain((1..=4).map(|n| format!("MR{n:03}")))
-            .chain((1..=8).map(|n| format!("DR{n:03}")))
+            .chain((1..=9).map(|n| format!("DR{n:03}")))
             .chain((1..=3).map(|n| format!("ST{n:03}")))
             .collect();
         assert_eq!(ids, expected);

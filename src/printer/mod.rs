@@ -418,6 +418,7 @@ impl Printer {
                 out.push_str(&backup::backup_lines(b));
             }
         }
+        out.push_str(&drill_lines(&report.drills));
         self.raw(&out);
     }
 
@@ -736,4 +737,46 @@ fn summary_line(s: &crate::plan::Summary) -> String {
         s.unchanged,
         optional(s.error, "with errors"),
     )
+}
+
+/// `last drill: ...` under `status`: the newest drill on record, the newest pass if it is
+/// another, and whether `dr.drillEvery` is overdue. Nothing without drills or `drillEvery`.
+fn drill_lines(d: &crate::report::DrillStatus) -> String {
+    use crate::drill::history::DrillRecord;
+    let line = |label: &str, r: &DrillRecord| {
+        let verdict = match r.verdict {
+            crate::drill::Verdict::Pass => "passed",
+            crate::drill::Verdict::Fail => "FAILED",
+        };
+        format!(
+            "{label}: {} {} drill, {}: {verdict} ({})\n",
+            r.started,
+            r.drill,
+            r.lost,
+            r.path.display()
+        )
+    };
+    let mut out = String::new();
+    if let Some(e) = &d.error {
+        out.push_str(&format!("drills: error: {e}\n"));
+    }
+    match (&d.last, &d.last_passed) {
+        (Some(last), passed) => {
+            out.push_str(&line("last drill", last));
+            if let Some(p) = passed.as_ref().filter(|p| p.id != last.id) {
+                out.push_str(&line("last passing drill", p));
+            }
+        }
+        (None, _) if d.every_seconds.is_some() => out.push_str("last drill: none on record\n"),
+        (None, _) => {}
+    }
+    if d.overdue {
+        let every = d.every_seconds.map_or(String::new(), |s| {
+            crate::environment::cron::format_seconds(i64::try_from(s).unwrap_or(i64::MAX))
+        });
+        out.push_str(&format!(
+            "drill overdue: no drill passed within dr.drillEvery ({every}); validate reports DR009\n"
+        ));
+    }
+    out
 }
