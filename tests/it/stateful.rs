@@ -3,7 +3,8 @@
 //! (no provisioner needed), a 3-replica StatefulSet spread over the zones next to two
 //! Deployments. Losing a zone (`drill --lose zone=`) brings the Deployments' pods back in the
 //! other zones but leaves the StatefulSet pod of that zone Pending on its volume's node
-//! affinity: per workload, what was observed is what `validate --lose zone=` predicted.
+//! affinity: per workload, what was observed is what `validate --lose zone=` predicted. A
+//! Velero backup of it (`--with-velero`) holds the claims and the volumes bound to them.
 //! The tests use `STATEFUL_REGION`, a region no other test uses.
 
 use std::time::Duration;
@@ -14,18 +15,21 @@ use k8s_openapi::api::storage::v1::StorageClass;
 use kube::api::{Api, DeleteParams, ListParams, PostParams};
 use serde_json::{Value, json};
 
-use crate::support::testenv::{TestNamespace, ZONE_LABEL, poll_until};
+use crate::support::testenv::{self, TestNamespace, ZONE_LABEL, poll_until};
 use crate::support::workspace::Workspace;
 
 const STATEFUL_REGION: &str = "westcentralus";
 const LOST_ZONE: &str = "westcentralus-1";
+/// The tests of this module never overlap: one cordons a zone the other's pods need.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 /// The scheduler's words for a pod whose bound volume lives where it may not run
 /// (VolumeBinding plugin, `ErrReasonNodeConflict`).
 const VOLUME_AFFINITY_REASON: &str = "didn't match PersistentVolume's node affinity";
 
 /// web (Deployment, 3), worker (Deployment, 2) and db (StatefulSet, 3, one volume each of
 /// storage class CLASS, declared zonal and `WaitForFirstConsumer`), spread over zones and hosts.
-fn workspace(ns: &str, class: &str) -> Workspace {
+/// DR adds lines to the spec (e.g. `dr:`).
+fn workspace(ns: &str, class: &str, dr: &str) -> Workspace {
     let ws = Workspace::empty();
     ws.write(
         &format!("environments/{ns}.yaml"),
@@ -52,7 +56,7 @@ spec:
     antiAffinity: required
     disruptionBudget: {{maxUnavailable: 1}}
     survive: zone
-  regions:
+{dr}  regions:
     - {{name: {STATEFUL_REGION}, context: {STATEFUL_REGION}}}
 "
         ),
@@ -64,7 +68,7 @@ spec:
 }
 
 /// The command's JSON output and exit code, whatever the code.
-fn json_of(mut cmd: assert_cmd::Command) -> (Option<i32>, Value) {
+fn json_of(cmd: &mut assert_cmd::Command) -> (Option<i32>, Value) {
     let out = cmd.output().unwrap();
     let value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
         panic!(
@@ -152,6 +156,23 @@ impl Drop for Storage {
     }
 }
 
+/// Rolls ENV out into the region and waits until its StatefulSet `db` is 3/3 ready.
+async fn roll_out(ws: &Workspace, ns: &TestNamespace) {
+    ws.hadr_on_testenv(&["rollout", &ns.name, "--yes", "--take-ownership"])
+        .args(["--allow-violations", "--timeout", "120s"])
+        .assert()
+        .success();
+    let sets: Api<StatefulSet> = ns.api(STATEFUL_REGION);
+    poll_until("db 3/3 ready", Duration::from_secs(60), || async {
+        let s = sets.get("db").await.map_err(|e| e.to_string())?;
+        match s.status.and_then(|s| s.ready_replicas) {
+            Some(3) => Ok(()),
+            other => Err(format!("ready: {other:?}")),
+        }
+    })
+    .await;
+}
+
 /// The entry of `what_if` (validate) or `workloads` (drill) for WORKLOAD (`Kind/name`; both
 /// name it `Kind.group namespace/name`).
 fn entry<'a>(list: &'a Value, workload: &str) -> &'a Value {
@@ -171,25 +192,12 @@ fn entry<'a>(list: &'a Value, workload: &str) -> &'a Value {
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs testenv: scripts/test runs it"]
 async fn losing_a_zone_leaves_the_pinned_statefulset_pod_pending_as_validate_predicted() {
+    let _one = ONE_AT_A_TIME.lock().await;
     let ns = TestNamespace::create("stateful-zone", &[STATEFUL_REGION]).await;
     let storage = Storage::create(&ns, STATEFUL_REGION).await;
-    let ws = workspace(&ns.name, &storage.class);
+    let ws = workspace(&ns.name, &storage.class, "");
     let env = ns.name.as_str();
-    ws.hadr_on_testenv(&["rollout", env, "--yes", "--take-ownership"])
-        .args(["--allow-violations", "--timeout", "120s"])
-        .assert()
-        .success();
-
-    // Bound one claim per zone, and the StatefulSet ready.
-    let sets: Api<StatefulSet> = ns.api(STATEFUL_REGION);
-    poll_until("db 3/3 ready", Duration::from_secs(60), || async {
-        let s = sets.get("db").await.map_err(|e| e.to_string())?;
-        match s.status.and_then(|s| s.ready_replicas) {
-            Some(3) => Ok(()),
-            other => Err(format!("ready: {other:?}")),
-        }
-    })
-    .await;
+    roll_out(&ws, &ns).await;
     // Bound one claim per zone; the pod whose volume is in the lost zone is the pinned one.
     let claims: Api<PersistentVolumeClaim> = ns.api(STATEFUL_REGION);
     let pvs: Api<PersistentVolume> = Api::all(ns.client(STATEFUL_REGION));
@@ -218,8 +226,8 @@ async fn losing_a_zone_leaves_the_pinned_statefulset_pod_pending_as_validate_pre
     let pinned_pod = pinned_pod.unwrap();
 
     let lose = format!("zone={LOST_ZONE}");
-    let (_, predicted) = json_of(ws.hadr(&["validate", env, "--lose", &lose, "-o", "json"]));
-    let (code, drill) = json_of(ws.hadr_on_testenv(&[
+    let (_, predicted) = json_of(&mut ws.hadr(&["validate", env, "--lose", &lose, "-o", "json"]));
+    let (code, drill) = json_of(&mut ws.hadr_on_testenv(&[
         "drill",
         env,
         "--lose",
@@ -272,4 +280,76 @@ async fn losing_a_zone_leaves_the_pinned_statefulset_pod_pending_as_validate_pre
     assert_eq!(drill["verdict"], "pass", "{drill:#}");
     assert_eq!(code, Some(0), "{drill:#}");
     assert_eq!(drill["restored"], true, "{drill:#}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs testenv: scripts/test runs it"]
+async fn a_backup_of_the_stateful_environment_holds_its_claims_and_volumes() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let _store = crate::backup::STORE.read().await;
+    testenv::ensure_velero(&[STATEFUL_REGION]);
+    let ns = TestNamespace::create("stateful-backup", &[STATEFUL_REGION]).await;
+    let storage = Storage::create(&ns, STATEFUL_REGION).await;
+    let dr = "  dr: {rpo: 24h, backup: {schedule: '0 3 * * *', ttl: 720h}}\n";
+    let ws = workspace(&ns.name, &storage.class, dr);
+    roll_out(&ws, &ns).await;
+    let (code, report) = json_of(
+        ws.hadr_on_testenv(&["backup", &ns.name, "--wait", "--yes"])
+            .args(["--timeout", "120s", "-o", "json"]),
+    );
+    // The rendered Schedule asks for a file-system backup of every volume; kwok runs no
+    // kubelet and so no Velero node agent: Velero takes the resources and fails exactly the
+    // data of each db pod, which makes the backup PartiallyFailed (exit 1).
+    let r = &report["regions"][0];
+    assert_eq!(code, Some(1), "{report:#}");
+    assert_eq!(r["phase"], "PartiallyFailed", "{report:#}");
+    assert_eq!(r["errors"], 3, "{report:#}");
+    let name = r["backup"].as_str().unwrap();
+    let dir = testenv::bucket_dir().join("backups").join(name);
+    let results = gunzip(&dir.join(format!("{name}-results.gz")));
+    let results: Value = serde_json::from_str(&results).unwrap();
+    let errors = results["errors"]["velero"].as_array().unwrap();
+    for pod in ["db-0", "db-1", "db-2"] {
+        assert!(
+            errors.iter().any(|e| e
+                .as_str()
+                .is_some_and(|e| e.contains(&format!("name: /{pod} "))
+                    && e.contains("daemonset pod not found"))),
+            "no fs-backup attempt of {pod}'s volume: {results:#}"
+        );
+    }
+
+    // Velero took each claim and, with it, the cluster-scoped volume it is bound to.
+    let claims: Api<PersistentVolumeClaim> = ns.api(STATEFUL_REGION);
+    let mut expected = Vec::new();
+    for claim in claims.list(&ListParams::default()).await.unwrap().items {
+        let volume = claim.spec.unwrap().volume_name.expect("claim bound");
+        let claim = claim.metadata.name.unwrap();
+        expected.push(format!(
+            "resources/persistentvolumeclaims/namespaces/{}/{claim}.json",
+            ns.name
+        ));
+        expected.push(format!("resources/persistentvolumes/cluster/{volume}.json"));
+    }
+    assert_eq!(expected.len(), 6, "{expected:?}");
+    let tarball = dir.join(format!("{name}.tar.gz"));
+    let entries = crate::backup::tar_entries(&tarball);
+    for path in &expected {
+        assert!(
+            entries.iter().any(|e| e.ends_with(path.as_str())),
+            "{path} not in {}: {entries:?}",
+            tarball.display()
+        );
+    }
+}
+
+/// The text of a gzipped file.
+fn gunzip(path: &std::path::Path) -> String {
+    let out = std::process::Command::new("gzip")
+        .arg("-dc")
+        .arg(path)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "gzip -dc {}", path.display());
+    String::from_utf8(out.stdout).unwrap()
 }
