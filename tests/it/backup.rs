@@ -87,7 +87,7 @@ async fn create(api: &Api<DynamicObject>, object: Value) {
 }
 
 /// The entries of a gzipped tarball in the bucket.
-fn tar_entries(path: &std::path::Path) -> Vec<String> {
+pub(crate) fn tar_entries(path: &std::path::Path) -> Vec<String> {
     let out = Command::new("tar").arg("tzf").arg(path).output().unwrap();
     assert!(out.status.success(), "tar tzf {}", path.display());
     String::from_utf8_lossy(&out.stdout)

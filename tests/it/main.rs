@@ -19,6 +19,7 @@ mod rbac;
 mod render;
 mod rollout;
 mod schema;
+mod stateful;
 mod support;
 mod validate;
 mod velero;

@@ -79,6 +79,15 @@ impl Workspace {
         cmd
     }
 
+    /// `kubectl hadr ARGS` against the local control plane (its kubeconfig, one context per
+    /// region), for the commands that talk to a cluster.
+    pub fn hadr_on_testenv(&self, args: &[&str]) -> Command {
+        let mut cmd = self.hadr(args);
+        cmd.arg("--kubeconfig")
+            .arg(crate::support::testenv::kubeconfig_path());
+        cmd
+    }
+
     /// Every file under `rel`, relative path -> bytes.
     pub fn snapshot(&self, rel: &str) -> BTreeMap<String, Vec<u8>> {
         snapshot_of(&self.root().join(rel))
