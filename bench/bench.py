@@ -112,9 +112,11 @@ def kustomize_base(d):
             "template": {"metadata": {"labels": LABELS}, "spec": {
                 "topologySpreadConstraints": [
                     {"maxSkew": 1, "topologyKey": "topology.kubernetes.io/zone",
-                     "whenUnsatisfiable": "DoNotSchedule", "labelSelector": ms},
+                     "whenUnsatisfiable": "DoNotSchedule", "nodeTaintsPolicy": "Honor",
+                     "labelSelector": ms},
                     {"maxSkew": 1, "topologyKey": "kubernetes.io/hostname",
-                     "whenUnsatisfiable": "ScheduleAnyway", "labelSelector": ms}],
+                     "whenUnsatisfiable": "ScheduleAnyway", "nodeTaintsPolicy": "Honor",
+                     "labelSelector": ms}],
                 "affinity": {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
                     {"topologyKey": "kubernetes.io/hostname", "labelSelector": ms}]}},
                 "containers": [{
@@ -178,7 +180,7 @@ def generate(work, envs, nregions):
     """work/hadr/environments/*.yaml (read by kubectl-hadr and the jinja2 pipeline) and
     work/kustomize/{base, <region>/<env>/, <region>/kustomization.yaml}."""
     stamp = os.path.join(work, "fleet.json")
-    want = {"envs": envs, "regions": nregions, "version": 3}
+    want = {"envs": envs, "regions": nregions, "version": 4}
     if os.path.exists(stamp) and json.load(open(stamp)) == want:
         return
     shutil.rmtree(work, ignore_errors=True)

@@ -359,7 +359,11 @@ impl Walk<'_> {
     fn boolean(&mut self, v: &Value) -> Result<(), Issue> {
         match v {
             Value::Bool(_) => Ok(()),
-            Value::String(s) => match self.plain_text(s).and_then(|t| yaml::kubectl_bool(&t)) {
+            // As for numbers: the text first, the template's scalar only for a candidate.
+            Value::String(s) => match yaml::kubectl_bool(s)
+                .and_then(|_| self.plain_text(s))
+                .and_then(|t| yaml::kubectl_bool(&t))
+            {
                 Some(b) => {
                     self.rewrite(Value::Bool(b));
                     Ok(())
@@ -374,7 +378,10 @@ impl Walk<'_> {
     }
 
     /// The number kubectl reads from this string's scalar, when the template wrote it plain.
+    /// The text is tried first: the scalar counts only when its text is `s`, and finding it
+    /// re-parses the template's output, which every `port: http` would otherwise pay for.
     fn kubectl_reads_number(&self, s: &str) -> Option<Number> {
+        yaml::kubectl_number(s)?;
         self.plain_text(s).and_then(|t| yaml::kubectl_number(&t))
     }
 
