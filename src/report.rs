@@ -196,8 +196,8 @@ pub enum Drilled {
     /// `--lose region=X --dry-run`: the steps it would take.
     RegionPlanned(crate::drill::region::RegionPlan),
     RegionRan(Box<crate::drill::region::RegionDrillReport>),
-    /// Nodes uncordoned by `--cleanup`, with the drill that had cordoned each, per region.
-    CleanedUp(Vec<(String, Vec<(String, String)>)>),
+    /// What `--cleanup` undid, per region.
+    CleanedUp(Vec<crate::drill::CleanedUp>),
 }
 
 /// What `backup` did: one Velero Backup per selected region.

@@ -107,8 +107,20 @@ pub fn drill(
     }
     drill.stop = stop_on_signals(&rt);
     let mut report = rt.block_on(drill::zone(&cluster, &env, &drill))?;
-    report.evidence = keep_evidence(root, args, Evidence::Zone(&report))?;
+    (report.evidence, report.evidence_error) =
+        kept_or_why(keep_evidence(root, args, Evidence::Zone(&report)));
     Ok(Some(Drilled::Ran(Box::new(report))))
+}
+
+/// The evidence kept, or why it could not be: a drill that ran is never hidden by a report
+/// directory or a repository that refused its files.
+pub(crate) fn kept_or_why(
+    kept: Result<Option<Written>, Error>,
+) -> (Option<Written>, Option<String>) {
+    match kept {
+        Ok(written) => (written, None),
+        Err(e) => (None, Some(e.messages().join("\n"))),
+    }
 }
 
 /// Writes the evidence where `--report` says and commits it with `--commit`.
@@ -141,18 +153,18 @@ pub(crate) fn keep_evidence(
     Ok(written)
 }
 
-/// Uncordons what killed drills left cordoned, in every region of the environment (or one).
+/// Undoes what killed drills left (cordoned nodes, drill namespaces), in every region of the environment (or one).
 pub fn cleanup(root: &Path, args: &DrillArgs) -> Result<Drilled, Error> {
     let env = one_environment(root, &args.environment, args.region.as_ref())?;
     let rt = runtime()?;
     let kubeconfig = load_kubeconfig(args.kubeconfig.as_deref())?;
     let mut out = Vec::new();
     for region in env.selected_regions(args.region.as_deref()) {
-        let restored = rt.block_on(async {
+        let undone = rt.block_on(async {
             let cluster = Cluster::connect(&kubeconfig, &region.name, &region.context).await?;
-            drill::cleanup(&cluster).await
+            drill::cleanup(&cluster, &env.namespace).await
         })?;
-        out.push((region.name.clone(), restored));
+        out.push(undone);
     }
     Ok(Drilled::CleanedUp(out))
 }

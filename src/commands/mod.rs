@@ -22,6 +22,7 @@ use crate::cluster::stop::Stop;
 use crate::error::Error;
 use crate::plan::{Plan, PlanOptions, Target};
 use crate::printer::{Format, Printer};
+use crate::report::Drilled;
 use crate::rollout::{RolloutOptions, RolloutReport};
 use render::{Action, RenderOptions};
 
@@ -226,15 +227,20 @@ fn drill_command(printer: &Printer, root: &Path, args: &cli::DrillArgs) -> Outco
         None => Outcome::Error,
         Some(d) => {
             printer.drill(&d);
-            match d {
-                crate::report::Drilled::Ran(r) if r.verdict == crate::drill::Verdict::Fail => {
-                    Outcome::CheckFailed
-                }
-                crate::report::Drilled::RegionRan(r)
-                    if r.verdict == crate::drill::Verdict::Fail =>
-                {
-                    Outcome::CheckFailed
-                }
+            let (verdict, evidence_error) = match &d {
+                Drilled::Ran(r) => (Some(r.verdict), r.evidence_error.as_ref()),
+                Drilled::RegionRan(r) => (Some(r.verdict), r.evidence_error.as_ref()),
+                _ => (None, None),
+            };
+            if let Some(why) = evidence_error {
+                // `-o json` has it in the report (`evidence_error`): stdout stays one document.
+                printer.errors_on_stderr(&[format!(
+                    "the drill ran, but its evidence was not kept: {why}"
+                )]);
+                return Outcome::Error;
+            }
+            match verdict {
+                Some(crate::drill::Verdict::Fail) => Outcome::CheckFailed,
                 _ => Outcome::Ok,
             }
         }

@@ -553,6 +553,7 @@ mod tests {
             findings: vec!["dr.rto (from backup) missed: target 1s, achieved 5.4s".into()],
             removed: true,
             evidence: None,
+            evidence_error: None,
             verdict: Verdict::Fail,
         }
     }

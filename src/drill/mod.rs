@@ -2,10 +2,11 @@
 //! happened with what `validate --lose` predicted and with the objectives.
 //!
 //! A zone drill cordons the zone's nodes and evicts their pods through the Eviction API, so
-//! PodDisruptionBudgets are honoured exactly as in a drain or a zone outage, then samples the
-//! environment's workloads every 200 ms (Ready pods, not the controllers' status, which lags)
-//! until every pod is evicted, none is Pending and every workload is back to full
-//! availability, or the timeout. The nodes it cordoned are always restored: at the end, on error and on a signal;
+//! PodDisruptionBudgets are honoured exactly as in a drain or a zone outage, then follows the
+//! environment's workloads through a watch of their pods (Ready pods, not the controllers'
+//! status, which lags; every change, not samples that could miss a short outage) and checks
+//! every 200 ms whether every pod is evicted, none is Pending and every workload is back to
+//! full availability, or the timeout. The nodes it cordoned are always restored: at the end, on error and on a signal;
 //! a killed drill leaves them marked for `drill --cleanup`.
 
 mod evict;
@@ -130,6 +131,10 @@ pub struct DrillReport {
     /// Where `--report` / `--commit` put the evidence.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub evidence: Option<evidence::Written>,
+    /// Why `--report` / `--commit` could not keep the evidence: the drill's result still
+    /// stands and is shown, and the command exits 2.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub evidence_error: Option<String>,
     pub verdict: Verdict,
 }
 
@@ -237,14 +242,35 @@ async fn restore(cluster: &Cluster, cordoned: &[String]) -> Result<(), ClusterEr
     first.map_or(Ok(()), Err)
 }
 
-/// Undoes what killed drills left: every node marked with a drill id is uncordoned. Returns
-/// the nodes restored, with the drill that had cordoned each.
-pub async fn cleanup(cluster: &Cluster) -> Result<Vec<(String, String)>, ClusterError> {
+/// What `drill --cleanup` undid in one region: each entry is `(name, drill id)`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct CleanedUp {
+    pub region: String,
+    /// Nodes a killed zone drill had cordoned, now uncordoned.
+    pub nodes: Vec<(String, String)>,
+    /// Drill namespaces (`<namespace>-drill-<id>-<path>`) a killed region drill left, now
+    /// deleted with everything in them.
+    pub namespaces: Vec<(String, String)>,
+}
+
+/// Undoes what killed drills left in the cluster: every node marked with a drill id is
+/// uncordoned, and every namespace labelled `hadr.dev/drill` whose name is a drill namespace
+/// of the environment's NAMESPACE is deleted (a region drill's copies; the live namespace
+/// never carries the label).
+pub async fn cleanup(cluster: &Cluster, namespace: &str) -> Result<CleanedUp, ClusterError> {
     let left = nodes::left_cordoned(cluster).await?;
     for (node, _) in &left {
         nodes::uncordon(cluster, node).await?;
     }
-    Ok(left)
+    let copies = region::left_namespaces(cluster, namespace).await?;
+    for (name, _) in &copies {
+        cluster.delete(&region::namespace_id(name)).await?;
+    }
+    Ok(CleanedUp {
+        region: cluster.region.clone(),
+        nodes: left,
+        namespaces: copies,
+    })
 }
 
 /// Cordons the zone, evicts its pods and follows the workloads until they are back or time
@@ -262,13 +288,30 @@ async fn lose_and_recover(
     }
     let names: Vec<String> = report.nodes.iter().map(|n| n.name.clone()).collect();
     let mut to_evict = evict::pods_on(cluster, &names).await?;
+    let selected = observe::selectors(cluster, &drill.workloads).await?;
+    let mut pods = observe::PodWatch::start(cluster, &env.namespace, selected).await?;
     let start = Instant::now();
     let mut seen = Watch::new(drill.workloads.len());
+    seen.record(0.0, &drill.workloads, &pods.current, report);
     loop {
         let t = start.elapsed().as_secs_f64();
         to_evict = evict_all(cluster, to_evict, t, report).await?;
-        let now = observe::availability(cluster, &env.namespace, &drill.workloads).await?;
-        seen.record(t, &drill.workloads, &now, report);
+        let now = if pods.alive() {
+            for (at, counts) in pods.drain() {
+                let t = at.saturating_duration_since(start).as_secs_f64();
+                seen.record(t, &drill.workloads, &counts, report);
+            }
+            pods.current.clone()
+        } else {
+            let now = observe::availability(cluster, &env.namespace, &drill.workloads).await?;
+            seen.record(
+                start.elapsed().as_secs_f64(),
+                &drill.workloads,
+                &now,
+                report,
+            );
+            now
+        };
         let pending = observe::pending(cluster, &env.namespace).await?;
         for (pod, why) in &pending {
             if !report
@@ -472,6 +515,7 @@ impl DrillReport {
             restored: false,
             objectives: Vec::new(),
             evidence: None,
+            evidence_error: None,
             verdict: Verdict::Fail,
         }
     }

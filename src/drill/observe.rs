@@ -3,9 +3,12 @@
 //! reason.
 
 use std::collections::BTreeMap;
+use std::time::Instant;
 
+use futures::StreamExt;
 use k8s_openapi::api::core::v1::Pod;
-use kube::api::{Api, ListParams};
+use kube::api::{Api, ListParams, WatchEvent, WatchParams};
+use tokio::sync::mpsc;
 
 use crate::cluster::{Cluster, ClusterError};
 use crate::render::manifest::ObjectId;
@@ -15,6 +18,33 @@ use crate::render::manifest::ObjectId;
 pub(super) struct Availability {
     pub(super) available: u32,
     pub(super) desired: u32,
+}
+
+/// A workload's pod selector (`spec.selector.matchLabels`) and its desired replicas
+/// (`spec.replicas`, 1 when unset); `None` for a workload that is not in the cluster.
+pub(super) type Selected = Option<(BTreeMap<String, String>, u32)>;
+
+/// Reads each workload's selector and desired replicas from the cluster.
+pub(super) async fn selectors(
+    cluster: &Cluster,
+    workloads: &[ObjectId],
+) -> Result<Vec<Selected>, ClusterError> {
+    let mut out = Vec::new();
+    for id in workloads {
+        out.push(cluster.get(id).await?.map(|live| {
+            let desired = live["spec"]["replicas"].as_u64().map_or(1, |r| r as u32);
+            let selector = live["spec"]["selector"]["matchLabels"]
+                .as_object()
+                .map(|m| {
+                    m.iter()
+                        .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+                        .collect()
+                })
+                .unwrap_or_default();
+            (selector, desired)
+        }));
+    }
+    Ok(out)
 }
 
 /// Each workload's availability now, counted from its pods rather than from the status its
@@ -28,32 +58,188 @@ pub(super) async fn availability(
 ) -> Result<Vec<Availability>, ClusterError> {
     let pods: Api<Pod> = Api::namespaced(cluster.client(), namespace);
     let mut out = Vec::new();
-    for id in workloads {
-        let Some(live) = cluster.get(id).await? else {
+    for selected in selectors(cluster, workloads).await? {
+        let Some((selector, desired)) = selected else {
             out.push(Availability {
                 available: 0,
                 desired: 0,
             });
             continue;
         };
-        let desired = live["spec"]["replicas"].as_u64().map_or(1, |r| r as u32);
-        let selector = live["spec"]["selector"]["matchLabels"]
-            .as_object()
-            .map(|m| {
-                m.iter()
-                    .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
-                    .collect::<Vec<_>>()
-                    .join(",")
-            })
-            .unwrap_or_default();
+        let labels: Vec<String> = selector.iter().map(|(k, v)| format!("{k}={v}")).collect();
         let list = pods
-            .list(&ListParams::default().labels(&selector))
+            .list(&ListParams::default().labels(&labels.join(",")))
             .await
-            .map_err(|e| cluster.request_error(format!("pods of {id}"), e))?;
+            .map_err(|e| cluster.request_error(format!("pods in {namespace}"), e))?;
         let available = list.items.iter().filter(|p| ready(p)).count() as u32;
         out.push(Availability { available, desired });
     }
     Ok(out)
+}
+
+/// Each workload's availability after every change of the namespace's pods, in the order the
+/// API server's watch delivers them: nothing between two samples is missed (kwok brings a
+/// one-pod Deployment back in well under the 200 ms between two polls, and a real cluster may
+/// too). If the watch ends or fails, `alive` turns false and the caller polls instead.
+pub(super) struct PodWatch {
+    changes: mpsc::UnboundedReceiver<(Instant, Vec<u32>)>,
+    task: tokio::task::JoinHandle<()>,
+    desired: Vec<u32>,
+    /// The available count per workload after the last change drained.
+    pub(super) current: Vec<Availability>,
+}
+
+impl PodWatch {
+    /// Lists the namespace's pods and follows them from that list's resourceVersion.
+    pub(super) async fn start(
+        cluster: &Cluster,
+        namespace: &str,
+        selected: Vec<Selected>,
+    ) -> Result<PodWatch, ClusterError> {
+        let pods: Api<Pod> = Api::namespaced(cluster.client(), namespace);
+        let list = pods
+            .list(&ListParams::default())
+            .await
+            .map_err(|e| cluster.request_error(format!("pods in {namespace}"), e))?;
+        let version = list.metadata.resource_version.unwrap_or_default();
+        let store: BTreeMap<String, Pod> = list
+            .items
+            .into_iter()
+            .filter_map(|p| Some((p.metadata.name.clone()?, p)))
+            .collect();
+        let desired: Vec<u32> = selected
+            .iter()
+            .map(|s| s.as_ref().map_or(0, |s| s.1))
+            .collect();
+        let selectors: Vec<Option<BTreeMap<String, String>>> =
+            selected.into_iter().map(|s| s.map(|s| s.0)).collect();
+        let first = counts(&store, &selectors);
+        let current = first
+            .iter()
+            .zip(&desired)
+            .map(|(&available, &desired)| Availability { available, desired })
+            .collect();
+        let (tx, changes) = mpsc::unbounded_channel();
+        let follow = Follow {
+            pods,
+            version,
+            store,
+            selectors,
+            last: first,
+        };
+        let task = tokio::spawn(follow.run(tx));
+        Ok(PodWatch {
+            changes,
+            task,
+            desired,
+            current,
+        })
+    }
+
+    /// Whether the watch still runs.
+    pub(super) fn alive(&self) -> bool {
+        !self.task.is_finished() || !self.changes.is_empty()
+    }
+
+    /// The changes received since the last call, each with when it was received; `current`
+    /// ends as the last of them.
+    pub(super) fn drain(&mut self) -> Vec<(Instant, Vec<Availability>)> {
+        let mut out = Vec::new();
+        while let Ok((at, counts)) = self.changes.try_recv() {
+            let now: Vec<Availability> = counts
+                .iter()
+                .zip(&self.desired)
+                .map(|(&available, &desired)| Availability { available, desired })
+                .collect();
+            self.current = now.clone();
+            out.push((at, now));
+        }
+        out
+    }
+}
+
+impl Drop for PodWatch {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// The watch's own state, moved into its task.
+struct Follow {
+    pods: Api<Pod>,
+    version: String,
+    store: BTreeMap<String, Pod>,
+    selectors: Vec<Option<BTreeMap<String, String>>>,
+    last: Vec<u32>,
+}
+
+impl Follow {
+    /// Applies each event to the store and sends the counts whenever they change; a watch the
+    /// server closes (its timeout) is resumed from the last resourceVersion seen. Returns on an
+    /// error (e.g. 410 Gone) or when the receiver is gone.
+    async fn run(mut self, tx: mpsc::UnboundedSender<(Instant, Vec<u32>)>) {
+        loop {
+            let params = WatchParams::default().timeout(290);
+            let Ok(stream) = self.pods.watch(&params, &self.version).await else {
+                return;
+            };
+            let mut stream = std::pin::pin!(stream);
+            while let Some(event) = stream.next().await {
+                match event {
+                    Ok(WatchEvent::Added(p) | WatchEvent::Modified(p)) => self.keep(p, true),
+                    Ok(WatchEvent::Deleted(p)) => self.keep(p, false),
+                    Ok(WatchEvent::Bookmark(b)) => self.version = b.metadata.resource_version,
+                    Ok(WatchEvent::Error(_)) | Err(_) => return,
+                }
+                let now = counts(&self.store, &self.selectors);
+                if now != self.last {
+                    if tx.send((Instant::now(), now.clone())).is_err() {
+                        return;
+                    }
+                    self.last = now;
+                }
+            }
+        }
+    }
+
+    fn keep(&mut self, pod: Pod, present: bool) {
+        if let Some(v) = &pod.metadata.resource_version {
+            self.version.clone_from(v);
+        }
+        let Some(name) = pod.metadata.name.clone() else {
+            return;
+        };
+        if present {
+            self.store.insert(name, pod);
+        } else {
+            self.store.remove(&name);
+        }
+    }
+}
+
+/// Ready pods per workload: those whose labels hold every pair of its selector.
+fn counts(
+    store: &BTreeMap<String, Pod>,
+    selectors: &[Option<BTreeMap<String, String>>],
+) -> Vec<u32> {
+    selectors
+        .iter()
+        .map(|selector| {
+            let Some(selector) = selector else {
+                return 0;
+            };
+            store
+                .values()
+                .filter(|p| ready(p))
+                .filter(|p| {
+                    let labels = p.metadata.labels.as_ref();
+                    selector
+                        .iter()
+                        .all(|(k, v)| labels.and_then(|l| l.get(k)) == Some(v))
+                })
+                .count() as u32
+        })
+        .collect()
 }
 
 /// Ready (condition `Ready=True`) and not being deleted.

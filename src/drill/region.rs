@@ -16,7 +16,9 @@
 
 use std::time::{Duration, Instant};
 
+use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::jiff::Timestamp;
+use kube::api::{Api, ListParams};
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -136,6 +138,10 @@ pub struct RegionDrillReport {
     /// Where `--report` / `--commit` put the evidence.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub evidence: Option<super::evidence::Written>,
+    /// Why `--report` / `--commit` could not keep the evidence: the drill's result still
+    /// stands and is shown, and the command exits 2.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub evidence_error: Option<String>,
     pub verdict: Verdict,
 }
 
@@ -415,7 +421,31 @@ async fn create_namespace(
     target.apply(&id, &object, true).await.map(|_| ())
 }
 
-fn namespace_id(name: &str) -> ObjectId {
+/// The drill namespaces of NAMESPACE that are still there (a killed region drill's copies),
+/// with the drill id each is labelled with; those already being deleted are left out.
+pub(super) async fn left_namespaces(
+    target: &Cluster,
+    namespace: &str,
+) -> Result<Vec<(String, String)>, ClusterError> {
+    let api: Api<Namespace> = Api::all(target.client());
+    let list = api
+        .list(&ListParams::default().labels(DRILL_LABEL))
+        .await
+        .map_err(|e| target.request_error("namespaces".into(), e))?;
+    let prefix = format!("{namespace}-drill-");
+    Ok(list
+        .items
+        .into_iter()
+        .filter(|n| n.metadata.deletion_timestamp.is_none())
+        .filter_map(|n| {
+            let drill = n.metadata.labels.as_ref()?.get(DRILL_LABEL)?.clone();
+            let name = n.metadata.name?;
+            name.starts_with(&prefix).then_some((name, drill))
+        })
+        .collect())
+}
+
+pub(super) fn namespace_id(name: &str) -> ObjectId {
     ObjectId {
         api_version: "v1".into(),
         kind: "Namespace".into(),
@@ -604,6 +634,7 @@ impl RegionDrillReport {
             findings: Vec::new(),
             removed: false,
             evidence: None,
+            evidence_error: None,
             verdict: Verdict::Fail,
         }
     }

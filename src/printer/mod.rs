@@ -108,12 +108,17 @@ impl Printer {
 
     /// Errors go to stderr in both formats; JSON also gets them on stdout for machines.
     pub fn errors(&self, messages: &[String]) {
+        self.errors_on_stderr(messages);
+        if self.format != Format::Text {
+            self.json(&serde_json::json!({ "errors": messages }));
+        }
+    }
+
+    /// Errors that a report already printed on stdout carries: stderr only, in both formats.
+    pub fn errors_on_stderr(&self, messages: &[String]) {
         let mut err = io::stderr().lock();
         for m in messages {
             let _ = writeln!(err, "{} {m}", self.paint("31", "error:"));
-        }
-        if self.format != Format::Text {
-            self.json(&serde_json::json!({ "errors": messages }));
         }
     }
 
@@ -341,13 +346,22 @@ impl Printer {
                 (Some(a), Some(b)) => format!("{a}-{b}"),
                 _ => "-".into(),
             };
+            // A pinned workload is predicted to stay short until the zone returns: the end
+            // count against that prediction is the figure that tells whether it behaved.
+            let pinned = if w.pinned {
+                ", pinned to its volumes' zone"
+            } else {
+                ""
+            };
             out.push_str(&format!(
-                "  {}: {} desired, fewest available {} (predicted {}, PDB minimum {}), {}\n",
+                "  {}: {} desired, fewest available {} (predicted {}, PDB minimum {}), {} at the end (predicted {}{pinned}), {}\n",
                 w.workload,
                 w.desired,
                 w.observed_min,
                 range(w.predicted_min, w.predicted_max),
                 w.pdb_minimum.map_or("-".into(), |m| m.to_string()),
+                w.observed_end,
+                range(w.predicted_recovered_min, w.predicted_recovered_max),
                 w.recovered_after
                     .map_or("not recovered".into(), |t| format!(
                         "fully available after {t:.1}s"
@@ -689,15 +703,22 @@ fn drill_plan_text(p: &ZonePlan) -> String {
     out
 }
 
-fn cleanup_text(regions: &[(String, Vec<(String, String)>)]) -> String {
+fn cleanup_text(regions: &[crate::drill::CleanedUp]) -> String {
     let mut out = String::new();
-    for (region, nodes) in regions {
-        if nodes.is_empty() {
-            out.push_str(&format!("{region}: no node left cordoned by a drill\n"));
+    for r in regions {
+        if r.nodes.is_empty() && r.namespaces.is_empty() {
+            out.push_str(&format!("{}: nothing left by a drill\n", r.region));
         }
-        for (node, drill) in nodes {
+        for (node, drill) in &r.nodes {
             out.push_str(&format!(
-                "{region}: uncordoned {node} (left by drill {drill})\n"
+                "{}: uncordoned {node} (left by drill {drill})\n",
+                r.region
+            ));
+        }
+        for (namespace, drill) in &r.namespaces {
+            out.push_str(&format!(
+                "{}: deleted namespace {namespace} (left by drill {drill})\n",
+                r.region
             ));
         }
     }

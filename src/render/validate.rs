@@ -90,6 +90,15 @@ fn check_name(api_version: &str, kind: &str, name: &str, object: &Value) -> Resu
             "at most 52 characters",
             Err("it is longer than 52 characters"),
         ),
+        // Velero labels every Backup it takes from a Schedule with `velero.io/schedule-name:
+        // <schedule>` (v1.18 pkg/builder `FromSchedule`, no shortening), and a label value
+        // is at most 63 characters: the API server would refuse every one of those Backups.
+        ("velero.io", "Schedule") if name.len() > crate::environment::names::LABEL_MAX => (
+            "at most 63 characters",
+            Err(
+                "Velero labels each Backup it takes with the Schedule's name (`velero.io/schedule-name`), a label value the API server refuses over 63 characters, so no backup would ever be taken",
+            ),
+        ),
         _ => ("a DNS-1123 subdomain", dns1123_subdomain(name)),
     };
     if let Err(problem) = result {
@@ -122,6 +131,7 @@ fn name_fix(rule: &str) -> String {
         "a DNS-1035 label" => "start the name with a lowercase letter and use only lowercase letters, digits and '-', at most 63 characters (a Service name becomes a DNS name)".into(),
         "a DNS-1123 label" => "use lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters".into(),
         "a path segment" => "leave out '/' and '%', and do not use `.` or `..`".into(),
+        "at most 63 characters" => "shorten the name to at most 63 characters (the rendered Schedule is named `<app>-<environment>`: shorten the app's or the environment's name)".into(),
         _ => "use lowercase letters, digits, '-' and '.', starting and ending with a letter or digit, at most 253 characters (52 for a CronJob)".into(),
     }
 }
@@ -345,6 +355,22 @@ mod tests {
 
     fn violation(o: Value) -> Violation {
         check_object(&o).expect_err("a violation")
+    }
+
+    #[test]
+    fn a_velero_schedule_named_over_63_characters_is_refused_as_velero_could_never_back_up() {
+        // Found by the stateful backup test: `<app>-<env>` of 65 characters, whose Backup the
+        // API server refused (metadata.labels: must be no more than 63 bytes).
+        let long = "stateful-backup-a22c5347ce2a1749-stateful-backup-a22c5347ce2a1749";
+        let schedule = |name: &str| {
+            json!({"apiVersion": "velero.io/v1", "kind": "Schedule",
+                "metadata": {"name": name, "namespace": "velero"}})
+        };
+        let v = violation(schedule(long));
+        assert_eq!(v.field, "metadata.name");
+        assert!(v.message.contains("velero.io/schedule-name"), "{v:?}");
+        assert!(v.hint.contains("at most 63 characters"), "{v:?}");
+        assert!(check_object(&schedule(&long[..63])).is_ok());
     }
 
     #[test]

@@ -195,6 +195,36 @@ async fn an_eviction_a_pdb_forbids_is_reported_and_the_drill_still_ends_with_the
     );
     assert_eq!(report["restored"], true);
     assert!(cordoned_nodes(&ns).await.is_empty());
+
+    // Evidence that cannot be written (the report directory is a file) hides nothing: the
+    // drill's report is still printed, with why, and the command exits 2.
+    let file = ws.root().join("not-a-directory");
+    std::fs::write(&file, "").unwrap();
+    let out = hadr(
+        &ws,
+        &[
+            "drill",
+            &ns.name,
+            "--lose",
+            &format!("zone={ZONE}"),
+            "--yes",
+        ],
+    )
+    .args(["--timeout", "5s", "-o", "json", "--report"])
+    .arg(&file)
+    .output()
+    .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["verdict"], "fail", "{report:#}");
+    assert!(report["evidence_error"].is_string(), "{report:#}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("the drill ran, but its evidence was not kept")
+            && stderr.contains("not-a-directory"),
+        "{stderr}"
+    );
+    assert!(cordoned_nodes(&ns).await.is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread")]

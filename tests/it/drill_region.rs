@@ -256,3 +256,94 @@ async fn a_region_drill_recovers_from_backup_and_from_git_and_leaves_the_live_na
     }
     assert_eq!(live_versions(into, &ns.name).await, before);
 }
+
+/// The drill namespaces of NS in INTO that are there and not being deleted.
+async fn drill_copies(namespaces: &Api<Namespace>, ns: &str) -> Vec<String> {
+    let list = namespaces
+        .list(&ListParams::default().labels("hadr.dev/drill"))
+        .await
+        .unwrap();
+    list.items
+        .into_iter()
+        .filter(|n| n.metadata.deletion_timestamp.is_none())
+        .filter_map(|n| n.metadata.name)
+        .filter(|name| name.starts_with(&format!("{ns}-drill-")))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs testenv: scripts/test runs it"]
+async fn a_terminated_region_drill_removes_its_namespaces_and_a_killed_ones_are_removed_by_cleanup()
+{
+    let _store = STORE.read().await;
+    testenv::ensure_velero(&[LOST, INTO]);
+    let ns = TestNamespace::create("drill-region-signal", &[LOST, INTO]).await;
+    let ws = deployed_and_backed_up(&ns).await;
+    // HEAD now asks for more CPU than any node has: the git path's copy stays Pending, so the
+    // drill is still waiting when the signal comes (kwok is too fast to catch it otherwise).
+    edit_env(&ws, "replicas: 2}", "replicas: 2, resources: {cpu: '64'}}");
+    ws.hadr(&["render", "--allow-violations"])
+        .assert()
+        .success();
+    ws.commit_rendered();
+    let namespaces: Api<Namespace> = Api::all(ns.client(INTO));
+    for (signal, cleanup) in [("-TERM", false), ("-KILL", true)] {
+        let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("kubectl-hadr"))
+            .arg("-C")
+            .arg(ws.root())
+            .args(["drill", &env_name(&ws), "--lose", &format!("region={LOST}")])
+            .args(["--restore-into", INTO, "--yes", "--timeout", "120s"])
+            .arg("--kubeconfig")
+            .arg(testenv::kubeconfig_path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        testenv::poll_until(
+            "both drill namespaces exist",
+            Duration::from_secs(60),
+            || {
+                let (namespaces, ns) = (&namespaces, &ns.name);
+                async move {
+                    let copies = drill_copies(namespaces, ns).await;
+                    if copies.len() == 2 {
+                        Ok(())
+                    } else {
+                        Err(format!("{copies:?}"))
+                    }
+                }
+            },
+        )
+        .await;
+        let pid = child.id().to_string();
+        let killed = std::process::Command::new("kill")
+            .args([signal, &pid])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        let out = child.wait_with_output().unwrap();
+        if cleanup {
+            assert_eq!(
+                drill_copies(&namespaces, &ns.name).await.len(),
+                2,
+                "SIGKILL left nothing to clean up"
+            );
+            hadr(&ws, "drill", &["--cleanup", "--region", INTO])
+                .assert()
+                .success()
+                .stdout(predicates::str::contains("deleted namespace"));
+        } else {
+            assert!(
+                out.status.code().is_some(),
+                "SIGTERM killed it: {:?} {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        assert_eq!(
+            drill_copies(&namespaces, &ns.name).await,
+            Vec::<String>::new(),
+            "{signal}: drill namespaces left"
+        );
+    }
+}

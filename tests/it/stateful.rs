@@ -288,7 +288,9 @@ async fn a_backup_of_the_stateful_environment_holds_its_claims_and_volumes() {
     let _one = ONE_AT_A_TIME.lock().await;
     let _store = crate::backup::STORE.read().await;
     testenv::ensure_velero(&[STATEFUL_REGION]);
-    let ns = TestNamespace::create("stateful-backup", &[STATEFUL_REGION]).await;
+    // The Schedule is named `<namespace>-<environment>`, both this name: kept within the 63
+    // characters Velero's backup label allows (a longer one is refused by render).
+    let ns = TestNamespace::create("sts-backup", &[STATEFUL_REGION]).await;
     let storage = Storage::create(&ns, STATEFUL_REGION).await;
     let dr = "  dr: {rpo: 24h, backup: {schedule: '0 3 * * *', ttl: 720h}}\n";
     let ws = workspace(&ns.name, &storage.class, dr);

@@ -174,6 +174,7 @@ pub(super) fn drill(
     }
     drill.stop = stop_on_signals(&rt);
     let mut report = rt.block_on(region_drill::region(&target, &env, &drill, &survivors))?;
-    report.evidence = super::keep_evidence(root, args, Evidence::Region(&report))?;
+    (report.evidence, report.evidence_error) =
+        super::kept_or_why(super::keep_evidence(root, args, Evidence::Region(&report)));
     Ok(Some(Drilled::RegionRan(Box::new(report))))
 }
