@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::environment::{App, Dr, Environment, Ha, Region, StorageClass, Workload};
-use crate::render::templates::{Origin, TemplateSet};
+use crate::render::templates::{CrdFile, Origin, TemplateSet};
 use crate::yaml;
 use finish::finish;
 use manifest::{Index, IndexEntry, ObjectId};
@@ -404,6 +404,7 @@ impl Renderer {
             sources: &sources,
             env: env_name,
             region: region_name,
+            crds: &self.set.crds,
         };
         warnings.extend(checked.check(&mut objects)?);
         let (set, late) = finish(env_name, region_name, objects, self.keep_objects)?;
@@ -425,6 +426,8 @@ struct Checked<'a> {
     sources: &'a HashMap<String, &'a str>,
     env: &'a str,
     region: &'a str,
+    /// The repository's `crds/` files.
+    crds: &'a BTreeMap<String, CrdFile>,
 }
 
 impl Checked<'_> {
@@ -432,7 +435,8 @@ impl Checked<'_> {
     /// OpenAPI schema), before anything is hashed or written, and rewrites the scalars the
     /// schema says kubectl would read otherwise (see `schema::check`), returning their warnings.
     fn check(&self, objects: &mut [(Value, String)]) -> Result<Vec<Warning>, RenderError> {
-        let schemas = schema::Schemas::with_crds(objects.iter().map(|(o, _)| o));
+        let shipped = self.crds.values().flat_map(|f| &f.documents);
+        let schemas = schema::Schemas::with_crds(objects.iter().map(|(o, _)| o).chain(shipped));
         let mut warnings = Vec::new();
         for (i, (object, template)) in objects.iter_mut().enumerate() {
             let invalid = |v: validate::Violation| RenderFailure::Invalid {
@@ -507,6 +511,7 @@ pub fn check_output(text: &str) -> Result<(Vec<Value>, Vec<Warning>), RenderErro
         sources: &sources,
         env: "",
         region: "",
+        crds: &BTreeMap::new(),
     };
     let warnings = checked.check(&mut objects)?;
     Ok((objects.into_iter().map(|(o, _)| o).collect(), warnings))
@@ -693,15 +698,21 @@ pub fn merge_warnings(mut warnings: Vec<Warning>) -> Vec<Warning> {
 fn templates_digest(set: &TemplateSet) -> [u8; 32] {
     use sha2::{Digest, Sha256};
     let mut h = Sha256::new();
+    let mut part = |text: &str| {
+        h.update((text.len() as u64).to_le_bytes());
+        h.update(text.as_bytes());
+    };
     for name in set.templates.keys() {
-        for part in [
-            name.as_str(),
-            &display_name(set, name),
-            &set.templates[name].source,
-        ] {
-            h.update((part.len() as u64).to_le_bytes());
-            h.update(part.as_bytes());
-        }
+        part(name);
+        part(&display_name(set, name));
+        part(&set.templates[name].source);
+    }
+    // The CRDs' schemas decide what render accepts: a changed crds/ file renders every region
+    // again. The marker keeps a CRD file from ever hashing like a template.
+    for (name, crd) in &set.crds {
+        part("crds/");
+        part(name);
+        part(&crd.source);
     }
     h.finalize().into()
 }

@@ -14,6 +14,7 @@ mod kubectl_yaml;
 mod kustomize_parity;
 mod messages;
 mod ownership;
+mod patterns;
 mod policy_cluster;
 mod rbac;
 mod render;

@@ -305,7 +305,8 @@ fn render_to_branch(
 }
 
 pub(crate) fn renderer(root: &Path, keep_objects: bool) -> Result<Renderer, Error> {
-    let templates = TemplateSet::with_overrides(&root.join("templates"))?;
+    let templates =
+        TemplateSet::with_overrides(&root.join("templates"))?.with_crds(&root.join("crds"))?;
     Ok(Renderer::new(templates)
         .map_err(|e| Error::Render(vec![e]))?
         .keep_objects(keep_objects))

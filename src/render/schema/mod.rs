@@ -9,6 +9,7 @@
 //! walker must also say where a template's plain scalar means something else to kubectl
 //! (`0644` is 420 in an integer field), which needs the schema type at each path.
 
+pub mod pattern;
 mod walk;
 
 use std::collections::HashMap;
@@ -70,6 +71,22 @@ pub(crate) struct Node {
     pub(crate) minl: Option<usize>,
     #[serde(default)]
     pub(crate) maxl: Option<usize>,
+    /// A CRD's `pattern` (Go RE2 syntax), compiled on first use (`None` inside when it
+    /// cannot be checked; see `pattern`).
+    #[serde(default)]
+    pub(crate) pat: Option<String>,
+    #[serde(skip)]
+    pub(crate) compiled: OnceLock<Option<regex::Regex>>,
+}
+
+impl Node {
+    /// Whether TEXT matches the node's `pattern` as the API server tests it; `None` when
+    /// there is no pattern or it cannot be checked.
+    pub(crate) fn matches_pattern(&self, text: &str) -> Option<bool> {
+        let pattern = self.pat.as_deref()?;
+        let re = self.compiled.get_or_init(|| pattern::go_regex(pattern));
+        re.as_ref().map(|re| re.is_match(text))
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -215,6 +232,8 @@ fn short(s: &Value) -> Node {
         maxi: count("maxItems"),
         minl: count("minLength"),
         maxl: count("maxLength"),
+        pat: s["pattern"].as_str().map(str::to_string),
+        compiled: OnceLock::new(),
     }
 }
 

@@ -252,6 +252,14 @@ impl Walk<'_> {
                 "shorten or lengthen it to fit".into(),
             ));
         }
+        if node.matches_pattern(&text) == Some(false) {
+            let pattern = node.pat.as_deref().unwrap_or_default();
+            // The value is not shown: it may be a Secret's.
+            return Err(self.issue(
+                format!("the text does not match the schema's pattern `{pattern}`"),
+                format!("change it to match `{pattern}` (Go RE2 syntax, found anywhere in the text unless anchored with ^ and $)"),
+            ));
+        }
         if node.f.as_deref() == Some("byte") && !is_base64(&text) {
             return Err(self.issue(
                 "the value is not base64".into(),
