@@ -126,6 +126,11 @@ pub struct DrillReport {
     pub findings: Vec<String>,
     /// Whether every node the drill cordoned was uncordoned.
     pub restored: bool,
+    /// Seconds after the loss from which availability was sampled every 200 ms instead of
+    /// followed through the pod watch (which ended, or was refused: RBAC `watch` on pods);
+    /// absent when the watch saw every change.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sampled_from: Option<f64>,
     /// `dr.rto` (slowest workload back to full availability) and each workload's PDB minimum.
     pub objectives: Vec<objective::Objective>,
     /// Where `--report` / `--commit` put the evidence.
@@ -303,6 +308,7 @@ async fn lose_and_recover(
             }
             pods.current.clone()
         } else {
+            report.sampled_from.get_or_insert(t);
             let now = observe::availability(cluster, &env.namespace, &drill.workloads).await?;
             seen.record(
                 start.elapsed().as_secs_f64(),
@@ -513,6 +519,7 @@ impl DrillReport {
             placement: BTreeMap::new(),
             findings: Vec::new(),
             restored: false,
+            sampled_from: None,
             objectives: Vec::new(),
             evidence: None,
             evidence_error: None,

@@ -374,6 +374,11 @@ impl Printer {
             .map(|(z, n)| format!("{z}: {n}"))
             .collect();
         out.push_str(&format!("  placement after: {}\n", placement.join(", ")));
+        if let Some(t) = r.sampled_from {
+            out.push_str(&format!(
+                "  availability sampled every 200 ms from {t:.1}s: the pod watch ended (a short outage between two samples may be missing; RBAC: `watch` on pods)\n"
+            ));
+        }
         out.push_str(&drill_region::objectives_table(&r.objectives));
         for f in &r.findings {
             out.push_str(&format!("  {} {f}\n", self.paint_out("33", "finding:")));

@@ -197,7 +197,15 @@ async fn a_service_account_with_the_shipped_roles_rolls_out_backs_up_and_drills_
         2,
     ));
     reapply();
-    assert_code("drill", &drill(&ws, &kubeconfig), 0);
+    let drilled = assert_code("drill", &drill(&ws, &kubeconfig), 0);
+    // The drill followed the pods through a watch (the role's `watch` on pods), not sampling.
+    assert!(!drilled.contains("availability sampled"), "{drilled}");
+    // `--cleanup` lists nodes and namespaces (a killed region drill's copies).
+    assert_code(
+        "drill --cleanup",
+        &hadr(&ws, &kubeconfig, "drill", &["--cleanup"]),
+        0,
+    );
 
     let mut settings = filters(&ns.name);
     // The Backup's name ends in the time it was asked for.
