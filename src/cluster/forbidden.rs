@@ -26,6 +26,10 @@ const SHIPPED: &[(&str, &str)] = &[
         "deploy/rbac/drill.yaml",
         include_str!("../../deploy/rbac/drill.yaml"),
     ),
+    (
+        "deploy/rbac/drill-region.yaml",
+        include_str!("../../deploy/rbac/drill-region.yaml"),
+    ),
 ];
 
 /// One permission as RBAC checks it.
@@ -73,10 +77,15 @@ impl Permission {
     }
 
     /// The shipped roles with a rule that grants this permission (apiGroups, resources and
-    /// verbs each list it or `*`), in file order.
+    /// verbs each list it or `*`), in file order, from the first file that has any: the
+    /// cluster-wide `drill-region.yaml` comes last and is named only when no narrower role
+    /// grants the permission.
     pub fn granted_by(&self) -> Vec<Grant> {
         let mut out = Vec::new();
         for (file, text) in SHIPPED {
+            if !out.is_empty() {
+                break;
+            }
             for role in crate::yaml::documents(text).unwrap_or_default() {
                 let kind = role["kind"].as_str().unwrap_or_default();
                 if !matches!(kind, "Role" | "ClusterRole") || !self.in_role(&role) {

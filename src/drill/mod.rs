@@ -297,10 +297,11 @@ async fn lose_and_recover(
     let mut pods = observe::PodWatch::start(cluster, &env.namespace, selected).await?;
     let start = Instant::now();
     let mut seen = Watch::new(drill.workloads.len());
+    let mut evicted = Vec::new();
     seen.record(0.0, &drill.workloads, &pods.current, report);
     loop {
         let t = start.elapsed().as_secs_f64();
-        to_evict = evict_all(cluster, to_evict, t, report).await?;
+        to_evict = evict_all(cluster, to_evict, t, report, &mut evicted).await?;
         let now = if pods.alive() {
             for (at, counts) in pods.drain() {
                 let t = at.saturating_duration_since(start).as_secs_f64();
@@ -332,7 +333,10 @@ async fn lose_and_recover(
                 });
             }
         }
-        let recovered = to_evict.is_empty() && settled(drill, &now, &pending);
+        // Until the watch has seen the evicted pods go, its counts are from before the loss.
+        let caught_up =
+            !pods.alive() || !pods.still_running(evicted.iter().map(|e| e.name.as_str()));
+        let recovered = to_evict.is_empty() && caught_up && settled(drill, &now, &pending);
         if recovered || start.elapsed() > drill.timeout || drill.stop.requested() {
             if drill.stop.requested() {
                 report
@@ -397,17 +401,22 @@ fn is_stateful_pod_of(pod: &str, set: &str) -> bool {
         .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
 }
 
-/// Asks to evict every pod still to go; returns those the API server refused for now.
+/// Asks to evict every pod still to go, adding those evicted to EVICTED; returns those the
+/// API server refused for now.
 async fn evict_all(
     cluster: &Cluster,
     pods: Vec<Evictee>,
     t: f64,
     report: &mut DrillReport,
+    evicted: &mut Vec<Evictee>,
 ) -> Result<Vec<Evictee>, ClusterError> {
     let mut refused = Vec::new();
     for pod in pods {
         match evict::evict(cluster, &pod).await? {
-            Evicted::Yes => report.evicted.push(pod.to_string()),
+            Evicted::Yes => {
+                report.evicted.push(pod.to_string());
+                evicted.push(pod);
+            }
             Evicted::Gone => {}
             Evicted::Refused(message) => {
                 let name = pod.to_string();

@@ -2,7 +2,7 @@
 //! in `status.availableReplicas`) and the environment's Pending pods with the scheduler's
 //! reason.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
 use futures::StreamExt;
@@ -82,11 +82,34 @@ pub(super) async fn availability(
 /// one-pod Deployment back in well under the 200 ms between two polls, and a real cluster may
 /// too). If the watch ends or fails, `alive` turns false and the caller polls instead.
 pub(super) struct PodWatch {
-    changes: mpsc::UnboundedReceiver<(Instant, Vec<u32>)>,
+    changes: mpsc::UnboundedReceiver<(Instant, Seen)>,
     task: tokio::task::JoinHandle<()>,
     desired: Vec<u32>,
     /// The available count per workload after the last change drained.
     pub(super) current: Vec<Availability>,
+    /// The pods present and not being deleted after the last change drained.
+    running: BTreeSet<String>,
+}
+
+/// What the watch has seen after one event: Ready pods per workload, and the names of the
+/// pods present and not being deleted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Seen {
+    counts: Vec<u32>,
+    running: BTreeSet<String>,
+}
+
+impl Seen {
+    fn of(store: &BTreeMap<String, Pod>, selectors: &[Option<BTreeMap<String, String>>]) -> Seen {
+        Seen {
+            counts: counts(store, selectors),
+            running: store
+                .iter()
+                .filter(|(_, p)| p.metadata.deletion_timestamp.is_none())
+                .map(|(name, _)| name.clone())
+                .collect(),
+        }
+    }
 }
 
 impl PodWatch {
@@ -113,12 +136,14 @@ impl PodWatch {
             .collect();
         let selectors: Vec<Option<BTreeMap<String, String>>> =
             selected.into_iter().map(|s| s.map(|s| s.0)).collect();
-        let first = counts(&store, &selectors);
+        let first = Seen::of(&store, &selectors);
         let current = first
+            .counts
             .iter()
             .zip(&desired)
             .map(|(&available, &desired)| Availability { available, desired })
             .collect();
+        let first_running = first.running.clone();
         let (tx, changes) = mpsc::unbounded_channel();
         let follow = Follow {
             pods,
@@ -133,6 +158,7 @@ impl PodWatch {
             task,
             desired,
             current,
+            running: first_running,
         })
     }
 
@@ -145,8 +171,10 @@ impl PodWatch {
     /// ends as the last of them.
     pub(super) fn drain(&mut self) -> Vec<(Instant, Vec<Availability>)> {
         let mut out = Vec::new();
-        while let Ok((at, counts)) = self.changes.try_recv() {
-            let now: Vec<Availability> = counts
+        while let Ok((at, seen)) = self.changes.try_recv() {
+            self.running = seen.running;
+            let now: Vec<Availability> = seen
+                .counts
                 .iter()
                 .zip(&self.desired)
                 .map(|(&available, &desired)| Availability { available, desired })
@@ -155,6 +183,12 @@ impl PodWatch {
             out.push((at, now));
         }
         out
+    }
+
+    /// Whether the watch has yet to see any of PODS deleted or being deleted: until it has,
+    /// what it reports is from before they were evicted.
+    pub(super) fn still_running<'a>(&self, mut pods: impl Iterator<Item = &'a str>) -> bool {
+        pods.any(|p| self.running.contains(p))
     }
 }
 
@@ -170,14 +204,14 @@ struct Follow {
     version: String,
     store: BTreeMap<String, Pod>,
     selectors: Vec<Option<BTreeMap<String, String>>>,
-    last: Vec<u32>,
+    last: Seen,
 }
 
 impl Follow {
     /// Applies each event to the store and sends the counts whenever they change; a watch the
     /// server closes (its timeout) is resumed from the last resourceVersion seen. Returns on an
     /// error (e.g. 410 Gone) or when the receiver is gone.
-    async fn run(mut self, tx: mpsc::UnboundedSender<(Instant, Vec<u32>)>) {
+    async fn run(mut self, tx: mpsc::UnboundedSender<(Instant, Seen)>) {
         loop {
             let params = WatchParams::default().timeout(290);
             let Ok(stream) = self.pods.watch(&params, &self.version).await else {
@@ -191,7 +225,7 @@ impl Follow {
                     Ok(WatchEvent::Bookmark(b)) => self.version = b.metadata.resource_version,
                     Ok(WatchEvent::Error(_)) | Err(_) => return,
                 }
-                let now = counts(&self.store, &self.selectors);
+                let now = Seen::of(&self.store, &self.selectors);
                 if now != self.last {
                     if tx.send((Instant::now(), now.clone())).is_err() {
                         return;

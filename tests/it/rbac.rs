@@ -1,4 +1,4 @@
-//! Least privilege: `rollout`, `backup` and a zone `drill` as a ServiceAccount bound to exactly
+//! Least privilege: `rollout`, `backup`, a zone and a region `drill` as a ServiceAccount bound to exactly
 //! the roles shipped in `deploy/rbac/`, applied by the real kubectl into the real API server's
 //! RBAC authorizer; with one rule removed, each command names the missing permission and the
 //! shipped role that grants it.
@@ -61,7 +61,7 @@ fn shipped(file: &str) -> String {
 /// examples), which becomes the test's.
 fn apply_shipped(file: &str, namespace: &str) {
     let text = shipped(file);
-    assert!(text.contains(SHIPPED_NAMESPACE) || file == "account.yaml");
+    assert!(text.contains(SHIPPED_NAMESPACE) || ["account.yaml", CLUSTER_WIDE].contains(&file));
     let text = text.replace(SHIPPED_NAMESPACE, &format!("namespace: {namespace}\n"));
     kubectl(&["apply", "-f", "-"], Some(&text));
 }
@@ -144,10 +144,95 @@ fn assert_code(what: &str, out: &std::process::Output, code: i32) -> String {
     seen
 }
 
+/// The role a region drill needs besides drill.yaml: write access to the environment's kinds
+/// in every namespace. It would grant what the other test removes rules for, so it is bound
+/// only while the region drill test runs.
+const CLUSTER_WIDE: &str = "drill-region.yaml";
+
+/// Deletes what a shipped file created when dropped (even when the test fails).
+struct Unapply(&'static str);
+
+impl Drop for Unapply {
+    fn drop(&mut self) {
+        kubectl(
+            &["delete", "-f", "-", "--ignore-not-found"],
+            Some(&shipped(self.0)),
+        );
+    }
+}
+
+/// The tests here change the cluster-wide roles of RBAC_REGION: one at a time.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs testenv: scripts/test runs it"]
+async fn a_service_account_with_the_shipped_drill_roles_recovers_a_lost_region_into_its_own() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let _store = crate::backup::STORE.read().await;
+    testenv::ensure_velero(&["eastus2", RBAC_REGION]);
+    let ns = TestNamespace::create("rbac-region", &["eastus2", RBAC_REGION]).await;
+    let ws = workspace(
+        &ns.name,
+        "  dr: {rpo: 24h, rto: 30m, backup: {schedule: '0 3 * * *', ttl: 720h}}\n",
+    );
+    edit_env(
+        &ws,
+        "{name: centralus, context: centralus}",
+        &format!("{{name: {RBAC_REGION}, context: {RBAC_REGION}}}"),
+    );
+    ws.hadr(&["render"]).assert().success();
+    ws.commit_rendered();
+    // As an admin: the environment runs in both regions, and eastus2 has a backup that
+    // RBAC_REGION's Velero lists (synced from the shared bucket).
+    let admin = testenv::kubeconfig_path();
+    let rolled = [
+        "--take-ownership",
+        "--allow-violations",
+        "--yes",
+        "--timeout",
+        "90s",
+    ];
+    assert_code("rollout", &hadr(&ws, &admin, "rollout", &rolled), 0);
+    let backed_up = hadr(
+        &ws,
+        &admin,
+        "backup",
+        &["--region", "eastus2", "--wait", "--yes", "-o", "json"],
+    );
+    assert_code("backup", &backed_up, 0);
+    let report: serde_json::Value = serde_json::from_slice(&backed_up.stdout).unwrap();
+    let name = report["regions"][0]["backup"].as_str().unwrap();
+    let synced = crate::backup::velero_api(testenv::client(RBAC_REGION).await, "Backup", "backups");
+    crate::backup::ended(&synced, name, std::time::Duration::from_secs(90)).await;
+
+    // The drill itself as the account, whose kubeconfig knows only RBAC_REGION: nothing of
+    // the lost region is contacted.
+    for file in ["account.yaml", "drill.yaml", CLUSTER_WIDE] {
+        apply_shipped(file, &ns.name);
+    }
+    let _unbind = Unapply(CLUSTER_WIDE);
+    let kubeconfig = account_kubeconfig(ws.root());
+    let lose = ["--lose", "region=eastus2", "--restore-into", RBAC_REGION];
+    let out = hadr(
+        &ws,
+        &kubeconfig,
+        "drill",
+        &[&lose[..], &["--yes", "--timeout", "120s", "-o", "json"]].concat(),
+    );
+    let seen = assert_code("region drill", &out, 0);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for r in report["recoveries"].as_array().unwrap() {
+        assert!(r["error"].is_null(), "{seen}");
+        assert_eq!(r["differences"], serde_json::json!([]), "{seen}");
+    }
+    assert_eq!(report["removed"], true, "{seen}");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs testenv: scripts/test runs it"]
 async fn a_service_account_with_the_shipped_roles_rolls_out_backs_up_and_drills_and_names_a_removed_rule()
  {
+    let _one = ONE_AT_A_TIME.lock().await;
     testenv::ensure_velero(&[RBAC_REGION]);
     let ns = TestNamespace::create("rbac", &[RBAC_REGION]).await;
     let ws = workspace(
