@@ -13,6 +13,8 @@ pub(super) struct Evictee {
     pub(super) namespace: String,
     pub(super) name: String,
     pub(super) node: String,
+    /// Its UID: a StatefulSet recreates an evicted pod under the same name.
+    pub(super) uid: String,
 }
 
 impl std::fmt::Display for Evictee {
@@ -52,6 +54,7 @@ pub(super) async fn pods_on(
                 namespace: p.metadata.namespace?,
                 name: p.metadata.name?,
                 node: node.clone(),
+                uid: p.metadata.uid.unwrap_or_default(),
             })
         }));
     }

@@ -335,7 +335,7 @@ async fn lose_and_recover(
         }
         // Until the watch has seen the evicted pods go, its counts are from before the loss.
         let caught_up =
-            !pods.alive() || !pods.still_running(evicted.iter().map(|e| e.name.as_str()));
+            !pods.alive() || !pods.still_running(evicted.iter().map(|e| e.uid.as_str()));
         let recovered = to_evict.is_empty() && caught_up && settled(drill, &now, &pending);
         if recovered || start.elapsed() > drill.timeout || drill.stop.requested() {
             if drill.stop.requested() {

@@ -87,12 +87,12 @@ pub(super) struct PodWatch {
     desired: Vec<u32>,
     /// The available count per workload after the last change drained.
     pub(super) current: Vec<Availability>,
-    /// The pods present and not being deleted after the last change drained.
+    /// The UIDs of the pods present and not being deleted after the last change drained.
     running: BTreeSet<String>,
 }
 
-/// What the watch has seen after one event: Ready pods per workload, and the names of the
-/// pods present and not being deleted.
+/// What the watch has seen after one event: Ready pods per workload, and the UIDs of the
+/// pods present and not being deleted (UIDs: a StatefulSet's new pod keeps the old name).
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Seen {
     counts: Vec<u32>,
@@ -104,9 +104,9 @@ impl Seen {
         Seen {
             counts: counts(store, selectors),
             running: store
-                .iter()
-                .filter(|(_, p)| p.metadata.deletion_timestamp.is_none())
-                .map(|(name, _)| name.clone())
+                .values()
+                .filter(|p| p.metadata.deletion_timestamp.is_none())
+                .filter_map(|p| p.metadata.uid.clone())
                 .collect(),
         }
     }
@@ -185,8 +185,8 @@ impl PodWatch {
         out
     }
 
-    /// Whether the watch has yet to see any of PODS deleted or being deleted: until it has,
-    /// what it reports is from before they were evicted.
+    /// Whether the watch has yet to see any of the pods of these UIDs deleted or being
+    /// deleted: until it has, what it reports is from before they were evicted.
     pub(super) fn still_running<'a>(&self, mut pods: impl Iterator<Item = &'a str>) -> bool {
         pods.any(|p| self.running.contains(p))
     }

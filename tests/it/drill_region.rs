@@ -103,9 +103,14 @@ async fn live_versions(client: kube::Client, namespace: &str) -> Vec<(String, St
     out
 }
 
+/// The region drills here run one at a time: two at once into the same region were seen to
+/// stall the second before it made its namespaces (2 of 4 runs; cause not found yet).
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs testenv: scripts/test runs it"]
 async fn a_region_drill_recovers_from_backup_and_from_git_and_leaves_the_live_namespace_alone() {
+    let _one = ONE_AT_A_TIME.lock().await;
     let _store = STORE.read().await;
     testenv::ensure_velero(&[LOST, INTO]);
     let ns = TestNamespace::create("drill-region", &[LOST, INTO]).await;
@@ -275,6 +280,7 @@ async fn drill_copies(namespaces: &Api<Namespace>, ns: &str) -> Vec<String> {
 #[ignore = "needs testenv: scripts/test runs it"]
 async fn a_terminated_region_drill_removes_its_namespaces_and_a_killed_ones_are_removed_by_cleanup()
 {
+    let _one = ONE_AT_A_TIME.lock().await;
     let _store = STORE.read().await;
     testenv::ensure_velero(&[LOST, INTO]);
     let ns = TestNamespace::create("drill-region-signal", &[LOST, INTO]).await;
@@ -299,22 +305,20 @@ async fn a_terminated_region_drill_removes_its_namespaces_and_a_killed_ones_are_
             .stderr(std::process::Stdio::piped())
             .spawn()
             .unwrap();
-        testenv::poll_until(
-            "both drill namespaces exist",
-            Duration::from_secs(60),
-            || {
-                let (namespaces, ns) = (&namespaces, &ns.name);
-                async move {
-                    let copies = drill_copies(namespaces, ns).await;
-                    if copies.len() == 2 {
-                        Ok(())
-                    } else {
-                        Err(format!("{copies:?}"))
-                    }
-                }
-            },
-        )
-        .await;
+        let mut child = child;
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while drill_copies(&namespaces, &ns.name).await.len() < 2 {
+            let ended = child.try_wait().unwrap();
+            if ended.is_some() || std::time::Instant::now() > deadline {
+                let _ = child.kill();
+                let out = child.wait_with_output().unwrap();
+                panic!(
+                    "no two drill namespaces ({ended:?}): {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
         let pid = child.id().to_string();
         let killed = std::process::Command::new("kill")
             .args([signal, &pid])
