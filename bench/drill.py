@@ -19,7 +19,9 @@ DR = "  dr: {rpo: 24h, rto: 30m, backup: {schedule: '0 3 * * *', ttl: 720h}}\n"
 
 
 def hadr(args, work, *argv):
-    cmd = [args.hadr, "-C", work, *argv, "--kubeconfig", args.kubeconfig]
+    # render reads no cluster; every other command gets the testenv's kubeconfig.
+    cluster = [] if argv[0] == "render" else ["--kubeconfig", args.kubeconfig]
+    cmd = [args.hadr, "-C", work, *argv, *cluster]
     p = subprocess.run(cmd, capture_output=True, text=True)
     if p.returncode not in (0, 1):
         sys.exit(f"{' '.join(argv)} exited {p.returncode}:\n{p.stdout}\n{p.stderr}")
