@@ -149,15 +149,19 @@ fn assert_code(what: &str, out: &std::process::Output, code: i32) -> String {
 /// only while the region drill test runs.
 const CLUSTER_WIDE: &str = "drill-region.yaml";
 
-/// Deletes what a shipped file created when dropped (even when the test fails).
+/// Deletes the roles and bindings a shipped file creates (the cluster-scoped ones, and those in
+/// the shipped namespace).
+fn unapply(file: &str) {
+    let args = ["delete", "-f", "-", "--ignore-not-found"];
+    kubectl(&args, Some(&shipped(file)));
+}
+
+/// Unapplies a shipped file when dropped (even when the test fails).
 struct Unapply(&'static str);
 
 impl Drop for Unapply {
     fn drop(&mut self) {
-        kubectl(
-            &["delete", "-f", "-", "--ignore-not-found"],
-            Some(&shipped(self.0)),
-        );
+        unapply(self.0);
     }
 }
 
@@ -207,6 +211,11 @@ async fn a_service_account_with_the_shipped_drill_roles_recovers_a_lost_region_i
 
     // The drill itself as the account, whose kubeconfig knows only RBAC_REGION: nothing of
     // the lost region is contacted.
+    // Exactly the drill roles: what the other test bound (deployer.yaml's cluster-wide
+    // namespace patch, for one) must not stand in for a rule drill.yaml lacks.
+    for file in ["deployer.yaml", "backup.yaml"] {
+        unapply(file);
+    }
     for file in ["account.yaml", "drill.yaml", CLUSTER_WIDE] {
         apply_shipped(file, &ns.name);
     }
