@@ -9,6 +9,7 @@ use k8s_openapi::api::core::v1::Node;
 use kube::api::{Api, ListParams};
 use serde_json::Value;
 
+use crate::support::json_of;
 use crate::support::testenv::{self, TestNamespace};
 use crate::support::workspace::Workspace;
 
@@ -69,21 +70,13 @@ fn drill(ws: &Workspace, env: &str, timeout: &str) -> (Option<i32>, Value) {
 }
 
 fn drill_zone(ws: &Workspace, env: &str, zone: &str, timeout: &str) -> (Option<i32>, Value) {
-    let out = hadr(
-        ws,
-        &["drill", env, "--lose", &format!("zone={zone}"), "--yes"],
-    )
-    .args(["--timeout", timeout, "-o", "json"])
-    .output()
-    .unwrap();
-    let report = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "{e}: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
+    json_of(
+        hadr(
+            ws,
+            &["drill", env, "--lose", &format!("zone={zone}"), "--yes"],
         )
-    });
-    (out.status.code(), report)
+        .args(["--timeout", timeout, "-o", "json"]),
+    )
 }
 
 /// The drill region's nodes that are cordoned or still marked by a drill.

@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use crate::backup::{STORE, ended, velero_api};
 use crate::diff::{edit_env, env_name, workspace};
+use crate::support::json_of;
 use crate::support::testenv::{self, TestNamespace};
 use crate::support::workspace::Workspace;
 
@@ -48,23 +49,15 @@ async fn deployed_and_backed_up(ns: &TestNamespace) -> Workspace {
 
 /// The drill's JSON report and exit code.
 fn drill(ws: &Workspace, extra: &[&str]) -> (Option<i32>, Value) {
-    let out = hadr(
-        ws,
-        "drill",
-        &["--lose", &format!("region={LOST}"), "--restore-into", INTO],
-    )
-    .args(["--yes", "--timeout", "120s", "-o", "json"])
-    .args(extra)
-    .output()
-    .unwrap();
-    let report = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "{e}: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
+    json_of(
+        hadr(
+            ws,
+            "drill",
+            &["--lose", &format!("region={LOST}"), "--restore-into", INTO],
         )
-    });
-    (out.status.code(), report)
+        .args(["--yes", "--timeout", "120s", "-o", "json"])
+        .args(extra),
+    )
 }
 
 /// Whether the namespace is gone or being deleted.

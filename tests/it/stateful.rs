@@ -15,6 +15,7 @@ use k8s_openapi::api::storage::v1::StorageClass;
 use kube::api::{Api, DeleteParams, ListParams, PostParams};
 use serde_json::{Value, json};
 
+use crate::support::json_of;
 use crate::support::testenv::{self, TestNamespace, ZONE_LABEL, poll_until};
 use crate::support::workspace::Workspace;
 
@@ -65,19 +66,6 @@ spec:
         .assert()
         .success();
     ws
-}
-
-/// The command's JSON output and exit code, whatever the code.
-fn json_of(cmd: &mut assert_cmd::Command) -> (Option<i32>, Value) {
-    let out = cmd.output().unwrap();
-    let value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "{e}: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
-    (out.status.code(), value)
 }
 
 /// Cluster-scoped storage of one test: a StorageClass named after the test's namespace and
