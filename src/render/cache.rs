@@ -8,6 +8,11 @@
 //! every render is a full one. Anything wrong with it (unreadable, corrupt, written by another
 //! build of the program or for another output directory) makes it empty: it can cost a full
 //! render, never a wrong result.
+//!
+//! It is also kept per boot of the machine: rendered files are not synced to disk (see
+//! `revision::tree::apply`), so after a power loss a file may hold other bytes than its stat
+//! data promised. A cache written before the last boot is empty: the first render after a
+//! reboot reads every file again by content.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::{OsStr, OsString};
@@ -21,7 +26,7 @@ use crate::digest::{hex, sha256_hex};
 use crate::render::Warning;
 
 /// The first line of a cache file, followed by the sha256 of the rest.
-const MAGIC: &str = "kubectl-hadr render cache v3";
+const MAGIC: &str = "kubectl-hadr render cache v4";
 
 /// What `stat` says of a file: the fields git's index compares. A change of content changes
 /// the change time (`ctime`) at least, and a file replaced by a rename has another inode.
@@ -200,6 +205,8 @@ pub struct Verified {
 #[derive(Serialize, Deserialize)]
 struct Stored {
     program: String,
+    /// `boot_id`: which boot of the machine the stat data belongs to.
+    boot: String,
     out: PathBuf,
     regions: Vec<RegionEntry>,
     environments: Vec<EnvEntry>,
@@ -216,6 +223,7 @@ pub struct Cache {
     scratch: PathBuf,
     started: i128,
     program: String,
+    boot: String,
     out: PathBuf,
     /// The modification time of the cache file as loaded, that is when the run that wrote it
     /// had recorded every stat it holds: a file whose times are not older than this may have
@@ -255,16 +263,20 @@ impl Cache {
             scratch,
             started: started.mtime,
             program,
+            boot: boot_id(),
             out,
             trusted_before: i128::MIN,
             regions: BTreeMap::new(),
             environments: BTreeMap::new(),
             gates: BTreeSet::new(),
         };
-        if let Some((stored, written)) = recall
-            .then(|| load(&cache.file))
-            .flatten()
-            .filter(|(s, _)| s.program == cache.program && s.out == cache.out)
+        if let Some((stored, written)) =
+            recall
+                .then(|| load(&cache.file))
+                .flatten()
+                .filter(|(s, _)| {
+                    s.program == cache.program && s.boot == cache.boot && s.out == cache.out
+                })
         {
             cache.trusted_before = written;
             cache.regions = stored
@@ -422,6 +434,7 @@ impl Cache {
         gates.extend(gates_passed);
         let stored = Stored {
             program: std::mem::take(&mut self.program),
+            boot: std::mem::take(&mut self.boot),
             out: std::mem::take(&mut self.out),
             regions: new_regions.into_values().collect(),
             environments: new_environments.into_values().collect(),
@@ -506,6 +519,15 @@ fn program_id() -> Option<String> {
     ))
 }
 
+/// Which boot of the machine this is: Linux's random `boot_id`, new at every boot (proc(5),
+/// `/proc/sys/kernel/random/boot_id`). Elsewhere the empty string, and a cache outlives a
+/// reboot there: a power loss can leave a file whose stat data the cache still trusts.
+fn boot_id() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default()
+}
+
 /// An absolute, symlink-free form of a path that may not exist yet (its parent must).
 fn absolute(path: &Path) -> Option<PathBuf> {
     // The output directory (and its parents) may not exist before the first render: resolve
@@ -536,6 +558,7 @@ mod tests {
     fn stored() -> Stored {
         Stored {
             program: "p".into(),
+            boot: "b".into(),
             out: PathBuf::from("/o"),
             regions: vec![],
             environments: vec![],
@@ -636,6 +659,27 @@ mod tests {
         // One more file is not what the render wrote.
         std::fs::write(dir.join("b.yaml"), "").unwrap();
         assert!(cache.verify(&entry, &dir, &listing(&dir), false).is_none());
+    }
+
+    #[test]
+    fn a_cache_written_before_the_last_boot_is_empty() {
+        let root = tempfile::tempdir().unwrap();
+        git2::Repository::init(root.path()).unwrap();
+        let out = root.path().join("rendered");
+        let entry = region_with_one_file(&out);
+        let cache = Cache::open(root.path(), &out, true).unwrap();
+        let file = cache.file.clone();
+        cache.save(vec![entry], vec![], vec![], false, false);
+        let found = |out: &Path| {
+            let cache = Cache::open(root.path(), out, true).unwrap();
+            cache.lookup("env", "region", "i").is_some()
+        };
+        assert!(found(&out), "the cache of this boot was not found");
+
+        let mut stored = parse(&std::fs::read(&file).unwrap()).unwrap();
+        stored.boot = "an earlier boot".into();
+        std::fs::write(&file, file_bytes(&stored)).unwrap();
+        assert!(!found(&out), "stat data of an earlier boot was trusted");
     }
 
     #[test]
