@@ -407,6 +407,15 @@ pub struct ValidateArgs {
     /// Predict what losing one region or zone leaves: `region=NAME` or `zone=NAME`.
     #[arg(long, value_name = "region=NAME|zone=NAME", value_parser = parse_loss)]
     pub lose: Option<(String, String)>,
+
+    /// Also ask each region's Velero server for its version (a ServerStatusRequest, as
+    /// `velero version` does) and check it against the declared one (DR010).
+    #[arg(long)]
+    pub server: bool,
+
+    /// kubeconfig file for --server (default: $KUBECONFIG, then ~/.kube/config).
+    #[arg(long, value_name = "FILE", requires = "server")]
+    pub kubeconfig: Option<PathBuf>,
 }
 
 fn parse_loss(s: &str) -> Result<(String, String), String> {

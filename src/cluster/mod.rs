@@ -10,6 +10,7 @@ pub mod record;
 mod scan;
 mod settle;
 pub mod stop;
+pub mod velero;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -425,6 +426,9 @@ impl Cluster {
         let found = match kube::discovery::group(&self.client, group).await {
             Ok(g) => g.recommended_kind(kind),
             Err(kube::Error::Api(s)) if s.code == 404 => None,
+            // The group's last CRD is gone (or was never installed): the server lists no
+            // such group at all.
+            Err(kube::Error::Discovery(kube::error::DiscoveryError::MissingApiGroup(_))) => None,
             Err(e) => return Err(self.request_error(format!("discovery of {kind}.{group}"), e)),
         };
         Ok(found.map(|(ar, caps)| {

@@ -265,6 +265,9 @@ fn validate(printer: &Printer, root: PathBuf, args: cli::ValidateArgs) -> Outcom
             "region" => crate::policy::Loss::Region(name),
             _ => crate::policy::Loss::Zone(name),
         }),
+        server: args.server.then_some(validate::ServerCheck {
+            kubeconfig: args.kubeconfig,
+        }),
     };
     conclude(printer, validate::validate(&opts), |report| {
         printer.validate_report(&report);

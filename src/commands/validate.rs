@@ -17,7 +17,19 @@ pub struct ValidateOptions {
     pub environments: Vec<String>,
     pub strict: bool,
     pub lose: Option<Loss>,
+    /// Ask the regions' Velero servers too (`--server`).
+    pub server: Option<ServerCheck>,
 }
+
+/// How to reach the regions for `validate --server`.
+#[derive(Debug, Clone)]
+pub struct ServerCheck {
+    pub kubeconfig: Option<PathBuf>,
+}
+
+/// How long a region's Velero has to answer a ServerStatusRequest (seconds). Its controller
+/// answers as soon as its watch sees the request: milliseconds when it runs.
+const VELERO_ANSWER_SECONDS: u64 = 10;
 
 /// Runs the policy over environments and their rendered objects (rendered in memory).
 pub fn validate(opts: &ValidateOptions) -> Result<ValidateReport, Error> {
@@ -79,6 +91,9 @@ pub fn validate(opts: &ValidateOptions) -> Result<ValidateReport, Error> {
         if let Some(loss) = &opts.lose {
             what_if.extend(policy::what_if(env, &mine, loss));
         }
+        if let Some(server) = &opts.server {
+            findings.extend(velero_servers(env, &mine, server)?);
+        }
     }
     Ok(ValidateReport {
         findings,
@@ -103,4 +118,50 @@ fn drill_age(
         last_pass.as_ref(),
         jiff::Timestamp::now(),
     ))
+}
+
+/// DR010 for an environment with `dr.backup`: what each region's Velero server says of its
+/// version, asked in the namespace of the region's rendered Schedule (else `velero`).
+fn velero_servers(
+    env: &crate::environment::Environment,
+    sets: &[&crate::render::RenderedSet],
+    server: &ServerCheck,
+) -> Result<Vec<policy::Finding>, Error> {
+    use crate::cluster::velero::{VeleroServer, server_version};
+    use crate::cluster::{Cluster, load_kubeconfig};
+    use policy::ServerVelero;
+    if env.dr.backup.is_none() {
+        return Ok(Vec::new());
+    }
+    let rt = runtime()?;
+    let kubeconfig = load_kubeconfig(server.kubeconfig.as_deref())?;
+    let wait = std::time::Duration::from_secs(VELERO_ANSWER_SECONDS);
+    let mut seen = Vec::new();
+    for region in &env.regions {
+        let namespace = sets
+            .iter()
+            .filter(|s| s.region == region.name)
+            .flat_map(|s| &s.objects)
+            .find(|o| o.id.kind == "Schedule" && o.id.api_version == "velero.io/v1")
+            .and_then(|o| o.id.namespace.clone())
+            .unwrap_or_else(|| "velero".into());
+        let answer = rt.block_on(async {
+            let cluster = Cluster::connect(&kubeconfig, &region.name, &region.context).await?;
+            server_version(&cluster, &namespace, wait).await
+        })?;
+        let answer = match answer {
+            VeleroServer::Version(v) => ServerVelero::Version(v),
+            VeleroServer::NotInstalled => ServerVelero::Silent(
+                "the cluster does not serve velero.io ServerStatusRequests (are Velero's CRDs installed?)".into(),
+            ),
+            VeleroServer::NoNamespace { namespace } => ServerVelero::Silent(format!(
+                "Velero's namespace `{namespace}` (the Schedule's) does not exist"
+            )),
+            VeleroServer::NoAnswer { namespace, seconds } => ServerVelero::Silent(format!(
+                "no Velero server for namespace `{namespace}` answered a ServerStatusRequest within {seconds} s (is it running?)"
+            )),
+        };
+        seen.push((region.name.clone(), answer));
+    }
+    Ok(policy::validate_velero_servers(env, &seen))
 }

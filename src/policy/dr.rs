@@ -2,7 +2,7 @@
 //! RPO, whether the rendered Schedules back up its namespace somewhere a region's loss does not
 //! take with it, and whether the RTO has something to restore and somewhere to restore into.
 
-use super::finding::{Reporter, spec};
+use super::finding::{Reporter, region_path, spec};
 use super::rule::RuleId;
 use crate::environment::cron::{Schedule, VeleroVersion, format_seconds};
 use crate::environment::{Backup, parse_duration, parse_go_duration};
@@ -261,11 +261,92 @@ pub(super) fn check_rto(cx: &mut Reporter<'_>) {
     );
 }
 
+/// What a region's Velero server reported of its version, as `validate --server` saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServerVelero {
+    /// `status.serverVersion` of a ServerStatusRequest (`v1.18.3`).
+    Version(String),
+    /// No version: why, in words (no Velero CRDs; no server answered within the wait).
+    Silent(String),
+}
+
+/// DR010: each region's Velero against the version its `velero` declares (the cron dialect
+/// DR002 and DR008 computed with). Only for environments with `dr.backup`: without one no
+/// Velero is needed.
+pub(super) fn check_velero_servers(cx: &mut Reporter<'_>, seen: &[(String, ServerVelero)]) {
+    let Some(backup) = &cx.env.dr.backup else {
+        return;
+    };
+    let declared_for_env = backup.velero;
+    for (region, answer) in seen {
+        let Some(r) = cx.env.regions.iter().find(|r| &r.name == region) else {
+            continue;
+        };
+        let declared = r.velero;
+        let message = match answer {
+            ServerVelero::Version(v) if VeleroVersion::parse(v) == Some(declared) => continue,
+            ServerVelero::Version(v) => format!(
+                "Velero {v} runs here, but schedules were checked as Velero {declared} reads them{}",
+                match VeleroVersion::parse(v) {
+                    Some(_) => String::new(),
+                    None => format!(
+                        " (kubectl-hadr knows the cron of {} only)",
+                        VeleroVersion::ALL.map(|v| v.as_str()).join(", ")
+                    ),
+                }
+            ),
+            ServerVelero::Silent(why) => format!("no Velero version: {why}"),
+        };
+        let path = if declared == declared_for_env {
+            spec().key("dr").key("backup").key("velero")
+        } else {
+            region_path(cx.env, region).key("velero")
+        };
+        cx.report(RuleId::VeleroServer, Some(region), None, path, message);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::fixture::{GOOD, check, check_edited, ids, load};
     use super::*;
     use serde_json::Value;
+
+    #[test]
+    fn dr010_names_each_region_whose_velero_is_not_its_declared_one_or_is_silent() {
+        // west declares 1.18.1 of its own; east takes the environment's default (1.18.3).
+        let (env, _) = load(&GOOD.replace(
+            "{name: west, context: c-west}",
+            "{name: west, context: c-west, velero: '1.18.1'}",
+        ));
+        let seen = |east: &str, west: &str| {
+            let answer = |v: &str| match v.strip_prefix("silent:") {
+                Some(why) => ServerVelero::Silent(why.into()),
+                None => ServerVelero::Version(v.into()),
+            };
+            let found = super::super::validate_velero_servers(
+                &env,
+                &[("east".into(), answer(east)), ("west".into(), answer(west))],
+            );
+            found
+                .iter()
+                .map(|f| (f.region.clone().unwrap(), f.message.clone()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(seen("v1.18.3", "v1.18.1"), vec![]);
+        let found = seen("v1.18.1", "v1.17.0");
+        assert_eq!(
+            found[0].1,
+            "Velero v1.18.1 runs here, but schedules were checked as Velero 1.18.3 reads them"
+        );
+        assert_eq!(
+            found[1].1,
+            "Velero v1.17.0 runs here, but schedules were checked as Velero 1.18.1 reads them (kubectl-hadr knows the cron of 1.18.1, 1.18.3 only)"
+        );
+        let found = seen("silent:no server answered", "v1.18.1");
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].1, "no Velero version: no server answered");
+    }
 
     fn drill_findings(spec: &str, last_pass: Option<&str>) -> Vec<super::super::Finding> {
         let (env, _) = load(spec);

@@ -18,7 +18,7 @@ mod workload;
 #[cfg(test)]
 mod fixture;
 
-pub use dr::LastDrill;
+pub use dr::{LastDrill, ServerVelero};
 pub use finding::Finding;
 pub use rule::{RuleId, UnknownRuleId};
 pub use what_if::{Loss, Survival, what_if};
@@ -53,6 +53,14 @@ pub fn validate_drills(
 ) -> Vec<Finding> {
     let mut cx = Reporter::new(env);
     dr::check_drill_age(&mut cx, last_pass, now);
+    finish(env, cx.into_findings())
+}
+
+/// DR010 over what each region's Velero server reported (`validate --server`), as
+/// `(region, answer)`. Findings come as from [`validate`].
+pub fn validate_velero_servers(env: &Environment, seen: &[(String, ServerVelero)]) -> Vec<Finding> {
+    let mut cx = Reporter::new(env);
+    dr::check_velero_servers(&mut cx, seen);
     finish(env, cx.into_findings())
 }
 

@@ -165,6 +165,10 @@ rules! {
         "No drill has passed within `dr.drillEvery`: the recovery the objectives promise is untested (a DR plan is only as good as its last test)."
         "run `kubectl hadr drill <env> --lose zone=<zone> --commit` (or `--lose region=<r> --restore-into <r2>`) and keep its report under `drills/<env>/`"
         "README.md, \"DR drills\" (`drill --commit`, `dr.drillEvery`)";
+    VeleroServer "DR010" "velero-server" Error
+        "A region's Velero server does not answer, or runs another version than the environment declares: its cron reads the schedule otherwise, so DR002's gap is not the one Velero keeps (`validate --server` only)."
+        "set `spec.dr.backup.velero` (or the region's `velero`) to the version the server reports, or start Velero in the region"
+        "Velero `ServerStatusRequest` (what `velero version` asks); issue 13 (robfig/cron v3.0.1 in v1.18.1, netresearch/go-cron v0.15.0 in v1.18.3)";
     StatefulVolumeBinding "ST001" "stateful-volume-binding" Error
         "A zone-spread StatefulSet's volume is on a zonal StorageClass that binds at once (`Immediate`): the volume is placed before its pod, possibly in a zone the spread forbids, and the pod stays Pending."
         "set the class's `volumeBindingMode: WaitForFirstConsumer` in the cluster and in `spec.storageClasses`"
@@ -239,7 +243,7 @@ mod tests {
         let expected: Vec<String> = (1..=11)
             .map(|n| format!("HA{n:03}"))
             .chain((1..=4).map(|n| format!("MR{n:03}")))
-            .chain((1..=9).map(|n| format!("DR{n:03}")))
+            .chain((1..=10).map(|n| format!("DR{n:03}")))
             .chain((1..=3).map(|n| format!("ST{n:03}")))
             .collect();
         assert_eq!(ids, expected);

@@ -172,3 +172,93 @@ fn the_environment_schema_documents_the_velero_version() {
     let out = stdout(&ws, &["schema"]);
     assert!(out.contains("\"velero\""), "{out}");
 }
+
+/// `validate --server` asks each region's Velero for its version (a ServerStatusRequest, as
+/// `velero version` does): eastus2 runs the testenv's v1.18.3 where 1.18.1 is declared, a
+/// region with no Velero says so, and the declared version matching gives nothing. The
+/// request is deleted once read.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs testenv: scripts/test runs it"]
+async fn validate_server_reports_a_velero_other_than_declared_and_a_region_without_one() {
+    use kube::api::ListParams;
+
+    use crate::backup::{STORE, velero_api};
+    use crate::support::testenv;
+
+    let _store = STORE.read().await;
+    testenv::ensure_velero(&["eastus2"]);
+    let ws = Workspace::empty();
+    ws.write(
+        "environments/shop.yaml",
+        "apiVersion: hadr.dev/v1alpha1
+kind: Environment
+spec:
+  namespace: shop-velero-version
+  app: {name: web, image: 'registry.k8s.io/pause:3.10', replicas: 2}
+  dr:
+    rpo: 24h
+    backup: {schedule: '0 3 * * *', ttl: 720h, velero: '1.18.1'}
+  regions:
+    - {name: eastus2, context: eastus2}
+    - {name: westus3, context: westus3, velero: '1.18.3'}
+",
+    );
+    let (_, report) = crate::support::json_of(
+        ws.hadr(&["validate", "--server", "-o", "json", "--kubeconfig"])
+            .arg(testenv::kubeconfig_path()),
+    );
+    let dr010: Vec<(String, String)> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["rule"] == "DR010")
+        .map(|f| {
+            let text = |k: &str| f[k].as_str().unwrap_or_default().to_string();
+            (text("region"), text("message"))
+        })
+        .collect();
+    assert_eq!(dr010.len(), 2, "{dr010:#?}");
+    assert_eq!(dr010[0].0, "eastus2");
+    assert_eq!(
+        dr010[0].1,
+        "Velero v1.18.3 runs here, but schedules were checked as Velero 1.18.1 reads them"
+    );
+    // westus3 runs no Velero server (its CRDs may be there, from another test).
+    assert_eq!(dr010[1].0, "westus3");
+    assert!(
+        dr010[1].1.starts_with("no Velero version: "),
+        "{}",
+        dr010[1].1
+    );
+
+    // Declared as it runs: nothing to say of eastus2.
+    ws.write(
+        "environments/shop.yaml",
+        std::fs::read_to_string(ws.root().join("environments/shop.yaml"))
+            .unwrap()
+            .replace("velero: '1.18.1'", "velero: '1.18.3'"),
+    );
+    let out = ws
+        .hadr(&["validate", "--server", "--kubeconfig"])
+        .arg(testenv::kubeconfig_path())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!text.contains("shop/eastus2: Velero"), "{text}");
+
+    let requests = velero_api(
+        testenv::client("eastus2").await,
+        "ServerStatusRequest",
+        "serverstatusrequests",
+    );
+    let left = requests.list(&ListParams::default()).await.unwrap();
+    assert!(
+        left.items.iter().all(|r| !r
+            .metadata
+            .name
+            .as_deref()
+            .unwrap_or_default()
+            .starts_with("hadr-validate-")),
+        "a ServerStatusRequest was left behind"
+    );
+}
