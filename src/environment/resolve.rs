@@ -515,7 +515,7 @@ impl Chain<'_> {
                     "`{schedule}` is not a schedule Velero {version} accepts (region `{}` runs it): {problem}",
                     region.name
                 ),
-                Some(schedule_hint(version)),
+                Some(version.schedule_hint()),
             ));
         }
         Ok(())
@@ -632,15 +632,4 @@ impl Chain<'_> {
             },
         })
     }
-}
-
-/// How to write a schedule the version accepts.
-fn schedule_hint(version: VeleroVersion) -> String {
-    let dow = match version.dialect() {
-        super::cron::Dialect::Robfig => "0-6 or sun-sat (Sunday is 0; 7 is refused)",
-        super::cron::Dialect::GoCron => "0-7 or sun-sat (0 and 7 are Sunday)",
-    };
-    format!(
-        "use five fields, minute hour day-of-month month day-of-week (day-of-week {dow}), or @hourly, @daily, @weekly, @monthly, @yearly or @every DURATION such as `@every 6h`; prefix `CRON_TZ=Europe/Berlin ` for a time zone other than UTC"
-    )
 }

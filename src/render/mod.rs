@@ -9,6 +9,7 @@ mod references;
 pub mod schema;
 pub mod templates;
 pub mod validate;
+mod velero;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -404,6 +405,7 @@ impl Renderer {
             sources: &sources,
             env: env_name,
             region: region_name,
+            velero: region.velero,
             crds: &self.set.crds,
         };
         warnings.extend(checked.check(&mut objects)?);
@@ -426,6 +428,8 @@ struct Checked<'a> {
     sources: &'a HashMap<String, &'a str>,
     env: &'a str,
     region: &'a str,
+    /// The Velero version the region runs: how it reads velero.io objects.
+    velero: crate::environment::cron::VeleroVersion,
     /// The repository's `crds/` files.
     crds: &'a BTreeMap<String, CrdFile>,
 }
@@ -449,6 +453,7 @@ impl Checked<'_> {
                 hint: v.hint,
             };
             validate::check_object(object).map_err(invalid)?;
+            velero::check_object(object, self.velero).map_err(invalid)?;
             let (output, doc) = self.origins[i];
             let text = self.outputs[output].as_str();
             let source = |path: &yaml::Path| yaml::scalar_at(text, doc, path);
@@ -511,6 +516,7 @@ pub fn check_output(text: &str) -> Result<(Vec<Value>, Vec<Warning>), RenderErro
         sources: &sources,
         env: "",
         region: "",
+        velero: crate::environment::cron::VeleroVersion::DEFAULT,
         crds: &BTreeMap::new(),
     };
     let warnings = checked.check(&mut objects)?;

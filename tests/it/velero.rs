@@ -173,6 +173,41 @@ fn the_environment_schema_documents_the_velero_version() {
     assert!(out.contains("\"velero\""), "{out}");
 }
 
+/// A Schedule from the repository's own templates is read as the region's Velero reads it,
+/// as `dr.backup` is (issue 13, item 2: the reviewer's `ttl: 7d` in `templates/s.yaml`
+/// rendered with exit 0).
+#[test]
+fn issue13_item2_a_templated_schedule_is_held_to_go_durations_and_the_regions_cron() {
+    let ws = Workspace::empty();
+    let mut env = environment("e", "");
+    env.push_str("    - {name: west, context: ctx-west, velero: '1.18.1'}\n");
+    ws.write("environments/e.yaml", env);
+    let schedule = |cron: &str, ttl: &str| {
+        format!(
+            "apiVersion: velero.io/v1\nkind: Schedule\nmetadata: {{name: nightly, namespace: velero}}\nspec: {{schedule: \"{cron}\", template: {{ttl: {ttl}, includedNamespaces: [my-app]}}}}\n"
+        )
+    };
+    ws.write("templates/s.yaml", schedule("0 0 * * 0", "7d"));
+    ws.hadr(&["render"])
+        .assert()
+        .code(2)
+        .stderr(contains("Schedule velero/nightly: spec.template.ttl: `7d`"))
+        .stderr(contains("help: write `168h`"));
+    // Sunday as 7: go-cron (Velero 1.18.3) reads it, robfig (1.18.1, region west) refuses it.
+    ws.write("templates/s.yaml", schedule("0 0 * * 7", "168h"));
+    ws.hadr(&["render"])
+        .assert()
+        .code(2)
+        .stderr(contains(
+            "spec.schedule: `0 0 * * 7` is not a schedule Velero 1.18.1 runs",
+        ))
+        .stderr(contains("region `west`"));
+    ws.write("templates/s.yaml", schedule("0 0 * * 0", "1.5h"));
+    ws.hadr(&["render", "--allow-violations"])
+        .assert()
+        .success();
+}
+
 /// `validate --server` asks each region's Velero for its version (a ServerStatusRequest, as
 /// `velero version` does): eastus2 runs the testenv's v1.18.3 where 1.18.1 is declared, a
 /// region with no Velero says so, and the declared version matching gives nothing. The

@@ -80,6 +80,17 @@ impl VeleroVersion {
             VeleroVersion::V1_18_3 => Dialect::GoCron,
         }
     }
+
+    /// How to write a schedule this version accepts.
+    pub fn schedule_hint(self) -> String {
+        let dow = match self.dialect() {
+            Dialect::Robfig => "0-6 or sun-sat (Sunday is 0; 7 is refused)",
+            Dialect::GoCron => "0-7 or sun-sat (0 and 7 are Sunday)",
+        };
+        format!(
+            "use five fields, minute hour day-of-month month day-of-week (day-of-week {dow}), or @hourly, @daily, @weekly, @monthly, @yearly or @every DURATION such as `@every 6h`; prefix `CRON_TZ=Europe/Berlin ` for a time zone other than UTC"
+        )
+    }
 }
 
 impl fmt::Display for VeleroVersion {
