@@ -448,12 +448,16 @@ impl Checked<'_> {
                 message: v.message,
                 hint: v.hint,
             };
+            let api = object["apiVersion"].as_str().unwrap_or_default();
+            let kind = object["kind"].as_str().unwrap_or_default();
+            // First: the rules of a kind at a version the API server does not serve are moot.
+            if let Some(unserved) = schemas.unserved(api, kind) {
+                return Err(invalid(unserved_violation(object, api, kind, &unserved)).into());
+            }
             validate::check_object(object).map_err(invalid)?;
             let (output, doc) = self.origins[i];
             let text = self.outputs[output].as_str();
             let source = |path: &yaml::Path| yaml::scalar_at(text, doc, path);
-            let api = object["apiVersion"].as_str().unwrap_or_default();
-            let kind = object["kind"].as_str().unwrap_or_default();
             let result = match schemas.of(api, kind) {
                 Some(node) => schema::check(&schemas, node, object, kind == "Secret", &source),
                 None => schema::check_big_integers(object, &source).map(|()| Vec::new()),
@@ -483,6 +487,37 @@ impl Checked<'_> {
             }
         }
         Ok(warnings)
+    }
+}
+
+/// The problem with an object of an apiVersion and kind the pinned Kubernetes (or Velero) does
+/// not serve, and the apiVersion to use instead.
+fn unserved_violation(
+    object: &Value,
+    api: &str,
+    kind: &str,
+    unserved: &schema::Unserved,
+) -> validate::Violation {
+    let hint = match unserved.instead.as_slice() {
+        [] => format!(
+            "no apiVersion of this Kubernetes serves a kind `{kind}`: check the kind's spelling, or put the CustomResourceDefinition that defines it in crds/"
+        ),
+        [one] => format!(
+            "use `apiVersion: {one}` (the version that serves {kind}), and check the object against that version's fields"
+        ),
+        many => format!(
+            "use one of the apiVersions that serve {kind}: {}",
+            many.join(", ")
+        ),
+    };
+    validate::Violation {
+        object: validate::shown_object(object),
+        field: "apiVersion".into(),
+        message: format!(
+            "`{api}` {kind} is not served by Kubernetes {} (a removed or never-served version): the API server refuses it",
+            unserved.kubernetes
+        ),
+        hint,
     }
 }
 
@@ -960,6 +995,56 @@ mod tests {
             panic!()
         };
         assert_eq!(field, "spec.size");
+    }
+
+    #[test]
+    fn an_unserved_version_of_a_known_group_is_refused_naming_the_served_one() {
+        let pdb = "apiVersion: policy/v1beta1\nkind: PodDisruptionBudget\nmetadata: {name: p}\nspec: {minAvailable: 1}\n";
+        let cron = "apiVersion: batch/v1beta1\nkind: CronJob\nmetadata: {name: c}\nspec: {}\n";
+        let ingress = "apiVersion: extensions/v1beta1\nkind: Ingress\nmetadata: {name: i}\n";
+        let hpa =
+            "apiVersion: autoscaling/v2beta2\nkind: HorizontalPodAutoscaler\nmetadata: {name: h}\n";
+        let typo = "apiVersion: apps/v1\nkind: Deploymnt\nmetadata: {name: d}\n";
+        let deployment = deployment("      containers: [{name: c, image: i}]\n");
+        let deployment = deployment.replace("apps/v1", "apps/v1beta1");
+        for (text, want) in [
+            (deployment.as_str(), "use `apiVersion: apps/v1`"),
+            (pdb, "use `apiVersion: policy/v1`"),
+            (cron, "use `apiVersion: batch/v1`"),
+            (ingress, "use `apiVersion: networking.k8s.io/v1`"),
+            (hpa, "autoscaling/v1, autoscaling/v2"),
+            (
+                typo,
+                "no apiVersion of this Kubernetes serves a kind `Deploymnt`",
+            ),
+        ] {
+            let RenderFailure::Invalid {
+                field,
+                message,
+                hint,
+                ..
+            } = refused(text)
+            else {
+                panic!("{text}")
+            };
+            assert_eq!(field, "apiVersion", "{text}");
+            assert!(
+                message.contains("is not served by Kubernetes v1.36"),
+                "{message}"
+            );
+            assert!(hint.contains(want), "{text}: {hint}");
+        }
+        // Groups only other CRDs define are not judged here; a rendered CRD serves its kinds.
+        let other = "apiVersion: example.com/v9\nkind: Widget\nmetadata: {name: w}\n";
+        assert!(check_output(other).is_ok());
+        let velero = "apiVersion: velero.io/v1\nkind: Schedule\nmetadata: {name: s}\nspec: {schedule: \"0 1 * * *\", template: {}}\n";
+        assert!(check_output(velero).is_ok());
+        let RenderFailure::Invalid { hint, .. } =
+            refused(&velero.replace("velero.io/v1", "velero.io/v2"))
+        else {
+            panic!()
+        };
+        assert!(hint.contains("velero.io/v1"), "{hint}");
     }
 
     #[test]

@@ -364,3 +364,118 @@ fn the_committed_schema_bundle_is_current() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+const UNSERVED: [(&str, &str, &str); 3] = [
+    ("apps/v1beta1", "Deployment", "apps/v1"),
+    ("policy/v1beta1", "PodDisruptionBudget", "policy/v1"),
+    ("batch/v1beta1", "CronJob", "batch/v1"),
+];
+
+/// The reviewer's inputs for issue 13: removed API versions exit 2, naming the template, the
+/// object, the apiVersion and kind, and the version that is served.
+#[test]
+fn issue_13_removed_api_versions_exit_2_naming_the_served_version() {
+    for (api, kind, served) in UNSERVED {
+        let ws = issue_workspace();
+        ws.write(
+            "templates/deployment.yaml",
+            format!("apiVersion: {api}\nkind: {kind}\nmetadata:\n  name: web\n  namespace: web\nspec: {{}}\n"),
+        );
+        ws.hadr(&["render"])
+            .assert()
+            .code(2)
+            .stderr(contains(format!(
+                "templates/deployment.yaml: {kind} web/web: apiVersion: `{api}` {kind} is not served by Kubernetes v1.36"
+            )))
+            .stderr(contains(format!("help: use `apiVersion: {served}`")));
+    }
+}
+
+/// Render's verdict on whether an apiVersion serves a kind, against the real API server's
+/// discovery: for every built-in group the server serves (and `extensions`, removed), every
+/// kind it serves there, at each served version and at the versions Kubernetes has used
+/// (`v1beta1`, `v2beta2`, ...). Render refuses exactly those the server does not serve.
+#[test]
+#[ignore = "needs testenv: scripts/test runs it"]
+fn render_refuses_exactly_the_api_versions_the_server_does_not_serve() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let client = runtime.block_on(testenv::client("eastus2"));
+    let mut served: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    let mut resources =
+        |api_version: &str,
+         list: k8s_openapi::apimachinery::pkg::apis::meta::v1::APIResourceList| {
+            let kinds = list
+                .resources
+                .into_iter()
+                .filter(|r| !r.name.contains('/'))
+                .map(|r| r.kind);
+            served
+                .entry(api_version.to_string())
+                .or_default()
+                .extend(kinds);
+        };
+    for version in runtime
+        .block_on(client.list_core_api_versions())
+        .unwrap()
+        .versions
+    {
+        resources(
+            &version,
+            runtime
+                .block_on(client.list_core_api_resources(&version))
+                .unwrap(),
+        );
+    }
+    let groups = runtime.block_on(client.list_api_groups()).unwrap().groups;
+    let mut candidates = Vec::new();
+    let versions = [
+        "v1alpha1", "v1beta1", "v1beta2", "v1beta3", "v1", "v2beta1", "v2beta2", "v2",
+    ];
+    for group in groups.iter().filter(|g| !g.name.contains("velero")) {
+        for v in &group.versions {
+            let list = runtime
+                .block_on(client.list_api_group_resources(&v.group_version))
+                .unwrap();
+            resources(&v.group_version, list);
+        }
+        candidates.extend(versions.iter().map(|v| format!("{}/{v}", group.name)));
+    }
+    candidates.extend(versions.iter().map(|v| v.to_string()));
+    candidates.push("extensions/v1beta1".into());
+    let group_of = |api: &str| api.rsplit_once('/').map_or("", |(g, _)| g).to_string();
+    let mut kinds_of_group: std::collections::BTreeMap<String, std::collections::BTreeSet<String>> =
+        Default::default();
+    for (api, kinds) in &served {
+        kinds_of_group
+            .entry(group_of(api))
+            .or_default()
+            .extend(kinds.iter().cloned());
+    }
+    let moved = [
+        "Deployment",
+        "Ingress",
+        "NetworkPolicy",
+        "DaemonSet",
+        "ReplicaSet",
+    ];
+    kinds_of_group.insert("extensions".into(), moved.map(String::from).into());
+    let mut checked = 0;
+    let mut wrong = Vec::new();
+    for api in &candidates {
+        for kind in kinds_of_group.get(&group_of(api)).into_iter().flatten() {
+            let text = format!("apiVersion: {api}\nkind: {kind}\nmetadata: {{name: x}}\n");
+            let ours = kubectl_hadr::render::check_output(&text)
+                .err()
+                .is_some_and(|e| e.to_string().contains(": apiVersion: "));
+            let server = served.get(api).is_some_and(|k| k.contains(kind));
+            checked += 1;
+            if ours == server {
+                wrong.push(format!(
+                    "{api} {kind}: render refuses: {ours}, server serves: {server}"
+                ));
+            }
+        }
+    }
+    assert!(checked > 300, "{checked}");
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
