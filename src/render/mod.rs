@@ -1047,6 +1047,92 @@ mod tests {
         assert!(hint.contains("velero.io/v1"), "{hint}");
     }
 
+    fn with_volume(volume: &str) -> String {
+        deployment(&format!(
+            "      containers: [{{name: c, image: i}}]\n      volumes:\n      - name: v\n        {volume}\n"
+        ))
+    }
+
+    #[test]
+    fn file_modes_outside_0_to_0777_are_refused_with_the_octal_fix() {
+        let volumes = [
+            (
+                "configMap: {name: c, defaultMode: 644}",
+                "configMap.defaultMode",
+            ),
+            (
+                "secret: {secretName: s, defaultMode: 0999}",
+                "secret.defaultMode",
+            ),
+            (
+                "configMap: {name: c, items: [{key: k, path: p, mode: 1000}]}",
+                "configMap.items[0].mode",
+            ),
+            ("downwardAPI: {defaultMode: 512}", "downwardAPI.defaultMode"),
+            (
+                "downwardAPI: {items: [{path: p, fieldRef: {fieldPath: metadata.name}, mode: -1}]}",
+                "downwardAPI.items[0].mode",
+            ),
+            (
+                "projected: {defaultMode: 1000, sources: []}",
+                "projected.defaultMode",
+            ),
+            (
+                "projected: {sources: [{secret: {name: s, items: [{key: k, path: p, mode: 777}]}}]}",
+                "projected.sources[0].secret.items[0].mode",
+            ),
+        ];
+        for (volume, want) in volumes {
+            let RenderFailure::Invalid {
+                field,
+                message,
+                hint,
+                ..
+            } = refused(&with_volume(volume))
+            else {
+                panic!("{volume}")
+            };
+            assert_eq!(field, format!("spec.template.spec.volumes[0].{want}"));
+            assert!(message.contains("between 0 and 0777 (octal)"), "{message}");
+            assert!(hint.contains("octal"), "{hint}");
+        }
+        let RenderFailure::Invalid { hint, .. } =
+            refused(&with_volume("configMap: {name: c, defaultMode: 644}"))
+        else {
+            panic!()
+        };
+        assert!(
+            hint.starts_with(
+                "did you mean octal 0644? write 0644 unquoted (kubectl reads it as 420) or 420"
+            ),
+            "{hint}"
+        );
+        for ok in ["0", "0644", "420", "511", "0777"] {
+            let text = with_volume(&format!("secret: {{secretName: s, defaultMode: {ok}}}"));
+            assert!(check_output(&text).is_ok(), "{ok}");
+        }
+    }
+
+    #[test]
+    fn quoted_digits_with_a_leading_zero_are_not_told_to_use_int() {
+        let RenderFailure::Invalid { hint, .. } =
+            refused(&with_volume("configMap: {name: c, defaultMode: \"0644\"}"))
+        else {
+            panic!()
+        };
+        assert!(
+            hint.starts_with("write 0644 unquoted: kubectl reads a plain 0644 as octal, 420;"),
+            "{hint}"
+        );
+        assert!(!hint.contains("`{{ value | int }}`"), "{hint}");
+        let RenderFailure::Invalid { hint, .. } =
+            refused(&with_volume("configMap: {name: c, defaultMode: \"420\"}"))
+        else {
+            panic!()
+        };
+        assert!(hint.contains("| int"), "{hint}");
+    }
+
     #[test]
     fn output_lines_trace_back_to_their_template_line() {
         let src = "data:\n{%- for k, v in config|items %}\n  {{ k }}: {{ v }}\n{%- endfor %}\nkind: {{ kind }}\n";

@@ -330,6 +330,26 @@ mod tests {
         }
     }
 
+    /// Every `mode` and `defaultMode` of the pinned Kubernetes is a file mode the walk holds to
+    /// the API server's range, and every definition listed has one.
+    #[test]
+    fn every_mode_field_is_a_file_mode() {
+        let bundle = builtin();
+        let mut with_modes: Vec<&str> = bundle
+            .defs
+            .iter()
+            .filter(|(_, n)| {
+                n.p.as_ref()
+                    .is_some_and(|p| p.contains_key("mode") || p.contains_key("defaultMode"))
+            })
+            .map(|(name, _)| name.as_str())
+            .collect();
+        with_modes.sort();
+        let mut listed = walk::FILE_MODES.to_vec();
+        listed.sort();
+        assert_eq!(with_modes, listed);
+    }
+
     #[test]
     fn a_rendered_crd_gives_its_kind_a_schema() {
         let crd = json!({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
