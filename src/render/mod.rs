@@ -1133,6 +1133,21 @@ mod tests {
         assert!(hint.contains("| int"), "{hint}");
     }
 
+    /// The reviewer's input: a Service port's `protocl` was "did you mean did you mean …??".
+    #[test]
+    fn an_unknown_field_hint_says_did_you_mean_once() {
+        let text = "apiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec:\n  ports: [{port: 80, protocl: TCP}]\n";
+        let RenderFailure::Invalid { field, hint, .. } = refused(text) else {
+            panic!()
+        };
+        assert_eq!(field, "spec.ports[0].protocl");
+        assert!(
+            hint.starts_with("did you mean `protocol`? (fields here: appProtocol, name,"),
+            "{hint}"
+        );
+        assert_eq!(hint.matches("did you mean").count(), 1, "{hint}");
+    }
+
     #[test]
     fn output_lines_trace_back_to_their_template_line() {
         let src = "data:\n{%- for k, v in config|items %}\n  {{ k }}: {{ v }}\n{%- endfor %}\nkind: {{ kind }}\n";

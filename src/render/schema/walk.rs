@@ -193,7 +193,7 @@ impl Walk<'_> {
         let mut known: Vec<String> = node.p.iter().flat_map(|p| p.keys().cloned()).collect();
         known.sort();
         let hint = match yaml::did_you_mean(key, &known) {
-            Some(near) => format!("did you mean `{near}`? (fields here: {})", known.join(", ")),
+            Some(near) => format!("{near} (fields here: {})", known.join(", ")),
             None => format!("remove it, or use one of: {}", known.join(", ")),
         };
         self.steps.push(Step::Field(key.to_string()));
