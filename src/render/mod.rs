@@ -354,6 +354,8 @@ impl Renderer {
         let mut outputs: Vec<String> = Vec::new();
         let mut warnings = Vec::new();
         let mut sources: HashMap<String, &str> = HashMap::new();
+        // YAML 1.1 warnings by (output, output line): worded once the field's type is known.
+        let mut ambiguous: Vec<((usize, usize), Warning)> = Vec::new();
         for name in self.set.renderable() {
             let template = self
                 .env
@@ -390,7 +392,8 @@ impl Renderer {
                 } else {
                     a.value.as_str()
                 };
-                warnings.push(ambiguity_warning(&shown, line, value, &a));
+                let warning = ambiguity_warning(&shown, line, value, &a);
+                ambiguous.push(((outputs.len(), a.position.line), warning));
             }
             let output_index = outputs.len();
             origins.extend((0..read.documents.len()).map(|d| (output_index, d)));
@@ -406,7 +409,14 @@ impl Renderer {
             region: region_name,
             crds: &self.set.crds,
         };
-        warnings.extend(checked.check(&mut objects)?);
+        let (checked_warnings, typed) = checked.check(&mut objects)?;
+        for (at, warning) in ambiguous {
+            warnings.push(match typed.get(&at) {
+                Some((field, value)) => typed_scalar_warning(warning, field, value),
+                None => warning,
+            });
+        }
+        warnings.extend(checked_warnings);
         let (set, late) = finish(env_name, region_name, objects, self.keep_objects)?;
         for u in late {
             let source = sources.get(&u.warning.template).copied().unwrap_or("");
@@ -434,7 +444,10 @@ impl Checked<'_> {
     /// Refuses the first object the API server would refuse (`validate`, then the object's
     /// OpenAPI schema), before anything is hashed or written, and rewrites the scalars the
     /// schema says kubectl would read otherwise (see `schema::check`), returning their warnings.
-    fn check(&self, objects: &mut [(Value, String)]) -> Result<Vec<Warning>, RenderError> {
+    /// Also returns the plain scalars rewritten silently to what kubectl reads (an integer
+    /// or boolean field), by (output index, output line), with their field and new value.
+    fn check(&self, objects: &mut [(Value, String)]) -> Result<(Vec<Warning>, Typed), RenderError> {
+        let mut typed = Typed::new();
         let shipped = self.crds.values().flat_map(|f| &f.documents);
         let schemas = schema::Schemas::with_crds(objects.iter().map(|(o, _)| o).chain(shipped));
         let mut warnings = Vec::new();
@@ -471,6 +484,12 @@ impl Checked<'_> {
                 })
             })?;
             for action in actions {
+                if action.warning.is_none()
+                    && let Some(at) = source(&action.path)
+                {
+                    let value = (action.field.clone(), action.value.clone());
+                    typed.insert((output, at.position.line), value);
+                }
                 if let Some((line, message, fix)) = action.warning {
                     let source = self.sources.get(template).copied().unwrap_or("");
                     let out_line = text.lines().nth(line.saturating_sub(1)).unwrap_or_default();
@@ -486,7 +505,36 @@ impl Checked<'_> {
                 }
             }
         }
-        Ok(warnings)
+        Ok((warnings, typed))
+    }
+}
+
+/// See `Checked::check`: (output index, output line) -> (field, the value written).
+type Typed = HashMap<(usize, usize), (String, Value)>;
+
+/// The YAML 1.1 warning for a plain scalar in an integer or boolean field, which render writes
+/// as kubectl reads it (`0644` is 420, `yes` is true): quoting would make it a type error, so
+/// the fix is the spelling every reader agrees on.
+fn typed_scalar_warning(warning: Warning, field: &str, value: &Value) -> Warning {
+    let (what, takes) = if value.is_boolean() {
+        ("the boolean", "true or false")
+    } else {
+        ("the integer", "an integer")
+    };
+    let shown = warning
+        .message
+        .split('`')
+        .nth(1)
+        .unwrap_or_default()
+        .to_string();
+    Warning {
+        message: format!(
+            "emits the plain scalar `{shown}`, which kubectl and the API server (YAML 1.1) read as {what} {value}; `{field}` takes {takes}, so render writes {value}"
+        ),
+        fix: format!(
+            "write `{value}` to mean the same in every YAML reader (do not quote it: `{field}` refuses text)"
+        ),
+        ..warning
     }
 }
 
@@ -548,7 +596,7 @@ pub fn check_output(text: &str) -> Result<(Vec<Value>, Vec<Warning>), RenderErro
         region: "",
         crds: &BTreeMap::new(),
     };
-    let warnings = checked.check(&mut objects)?;
+    let (warnings, _) = checked.check(&mut objects)?;
     Ok((objects.into_iter().map(|(o, _)| o).collect(), warnings))
 }
 

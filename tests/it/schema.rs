@@ -561,3 +561,20 @@ fn file_modes_render_accepts_are_exactly_those_the_server_takes() {
     // 0, 0644, 420, 511, 0777 and 0o644 (kubectl's reader takes Go's `0o` prefix) in each field.
     assert_eq!(accepted, 6 * fields.len());
 }
+
+/// The reviewer's inputs: YAML 1.1 scalars in an integer field (`0644`), a boolean field
+/// (`yes`) and a string field (`on`) each get the warning that fits the field's type; only the
+/// string field is told to quote.
+#[test]
+fn yaml11_scalar_warnings_follow_the_field_type() {
+    let ws = issue_workspace();
+    ws.write(
+        "templates/deployment.yaml",
+        VOLUME_TEMPLATE.replace("value: true", "value: on").replace(
+            "        env:\n",
+            "        securityContext:\n          readOnlyRootFilesystem: yes\n        env:\n",
+        ),
+    );
+    let _s = crate::support::snapshot::filters(&ws.root().display().to_string()).bind_to_scope();
+    insta::assert_snapshot!(crate::support::snapshot::cli(&mut ws.hadr(&["render"])));
+}
