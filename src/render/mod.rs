@@ -355,6 +355,8 @@ impl Renderer {
         let mut outputs: Vec<String> = Vec::new();
         let mut warnings = Vec::new();
         let mut sources: HashMap<String, &str> = HashMap::new();
+        // YAML 1.1 warnings by (output, output line): worded once the field's type is known.
+        let mut ambiguous: Vec<((usize, usize), Warning)> = Vec::new();
         for name in self.set.renderable() {
             let template = self
                 .env
@@ -391,7 +393,8 @@ impl Renderer {
                 } else {
                     a.value.as_str()
                 };
-                warnings.push(ambiguity_warning(&shown, line, value, &a));
+                let warning = ambiguity_warning(&shown, line, value, &a);
+                ambiguous.push(((outputs.len(), a.position.line), warning));
             }
             let output_index = outputs.len();
             origins.extend((0..read.documents.len()).map(|d| (output_index, d)));
@@ -408,7 +411,14 @@ impl Renderer {
             velero: region.velero,
             crds: &self.set.crds,
         };
-        warnings.extend(checked.check(&mut objects)?);
+        let (checked_warnings, typed) = checked.check(&mut objects)?;
+        for (at, warning) in ambiguous {
+            warnings.push(match typed.get(&at) {
+                Some((field, value)) => typed_scalar_warning(warning, field, value),
+                None => warning,
+            });
+        }
+        warnings.extend(checked_warnings);
         let (set, late) = finish(env_name, region_name, objects, self.keep_objects)?;
         for u in late {
             let source = sources.get(&u.warning.template).copied().unwrap_or("");
@@ -438,7 +448,10 @@ impl Checked<'_> {
     /// Refuses the first object the API server would refuse (`validate`, then the object's
     /// OpenAPI schema), before anything is hashed or written, and rewrites the scalars the
     /// schema says kubectl would read otherwise (see `schema::check`), returning their warnings.
-    fn check(&self, objects: &mut [(Value, String)]) -> Result<Vec<Warning>, RenderError> {
+    /// Also returns the plain scalars rewritten silently to what kubectl reads (an integer
+    /// or boolean field), by (output index, output line), with their field and new value.
+    fn check(&self, objects: &mut [(Value, String)]) -> Result<(Vec<Warning>, Typed), RenderError> {
+        let mut typed = Typed::new();
         let shipped = self.crds.values().flat_map(|f| &f.documents);
         let schemas = schema::Schemas::with_crds(objects.iter().map(|(o, _)| o).chain(shipped));
         let mut warnings = Vec::new();
@@ -452,13 +465,17 @@ impl Checked<'_> {
                 message: v.message,
                 hint: v.hint,
             };
+            let api = object["apiVersion"].as_str().unwrap_or_default();
+            let kind = object["kind"].as_str().unwrap_or_default();
+            // First: the rules of a kind at a version the API server does not serve are moot.
+            if let Some(unserved) = schemas.unserved(api, kind) {
+                return Err(invalid(unserved_violation(object, api, kind, &unserved)).into());
+            }
             validate::check_object(object).map_err(invalid)?;
             velero::check_object(object, self.velero).map_err(invalid)?;
             let (output, doc) = self.origins[i];
             let text = self.outputs[output].as_str();
             let source = |path: &yaml::Path| yaml::scalar_at(text, doc, path);
-            let api = object["apiVersion"].as_str().unwrap_or_default();
-            let kind = object["kind"].as_str().unwrap_or_default();
             let result = match schemas.of(api, kind) {
                 Some(node) => schema::check(&schemas, node, object, kind == "Secret", &source),
                 None => schema::check_big_integers(object, &source).map(|()| Vec::new()),
@@ -472,6 +489,12 @@ impl Checked<'_> {
                 })
             })?;
             for action in actions {
+                if action.warning.is_none()
+                    && let Some(at) = source(&action.path)
+                {
+                    let value = (action.field.clone(), action.value.clone());
+                    typed.insert((output, at.position.line), value);
+                }
                 if let Some((line, message, fix)) = action.warning {
                     let source = self.sources.get(template).copied().unwrap_or("");
                     let out_line = text.lines().nth(line.saturating_sub(1)).unwrap_or_default();
@@ -487,7 +510,67 @@ impl Checked<'_> {
                 }
             }
         }
-        Ok(warnings)
+        Ok((warnings, typed))
+    }
+}
+
+/// See `Checked::check`: (output index, output line) -> (field, the value written).
+type Typed = HashMap<(usize, usize), (String, Value)>;
+
+/// The YAML 1.1 warning for a plain scalar in an integer or boolean field, which render writes
+/// as kubectl reads it (`0644` is 420, `yes` is true): quoting would make it a type error, so
+/// the fix is the spelling every reader agrees on.
+fn typed_scalar_warning(warning: Warning, field: &str, value: &Value) -> Warning {
+    let (what, takes) = if value.is_boolean() {
+        ("the boolean", "true or false")
+    } else {
+        ("the integer", "an integer")
+    };
+    let shown = warning
+        .message
+        .split('`')
+        .nth(1)
+        .unwrap_or_default()
+        .to_string();
+    Warning {
+        message: format!(
+            "emits the plain scalar `{shown}`, which kubectl and the API server (YAML 1.1) read as {what} {value}; `{field}` takes {takes}, so render writes {value}"
+        ),
+        fix: format!(
+            "write `{value}` to mean the same in every YAML reader (do not quote it: `{field}` refuses text)"
+        ),
+        ..warning
+    }
+}
+
+/// The problem with an object of an apiVersion and kind the pinned Kubernetes (or Velero) does
+/// not serve, and the apiVersion to use instead.
+fn unserved_violation(
+    object: &Value,
+    api: &str,
+    kind: &str,
+    unserved: &schema::Unserved,
+) -> validate::Violation {
+    let hint = match unserved.instead.as_slice() {
+        [] => format!(
+            "no apiVersion of this Kubernetes serves a kind `{kind}`: check the kind's spelling, or put the CustomResourceDefinition that defines it in crds/"
+        ),
+        [one] => format!(
+            "use `apiVersion: {one}` (the version that serves {kind}), and check the object against that version's fields"
+        ),
+        many => format!(
+            "use one of the apiVersions that serve {kind}: {}",
+            many.join(", ")
+        ),
+    };
+    validate::Violation {
+        object: validate::shown_object(object),
+        field: "apiVersion".into(),
+        message: format!(
+            "`{api}` {kind} is not served by Kubernetes {} (a removed or never-served version): the API server refuses it",
+            unserved.kubernetes
+        ),
+        hint,
     }
 }
 
@@ -519,7 +602,7 @@ pub fn check_output(text: &str) -> Result<(Vec<Value>, Vec<Warning>), RenderErro
         velero: crate::environment::cron::VeleroVersion::DEFAULT,
         crds: &BTreeMap::new(),
     };
-    let warnings = checked.check(&mut objects)?;
+    let (warnings, _) = checked.check(&mut objects)?;
     Ok((objects.into_iter().map(|(o, _)| o).collect(), warnings))
 }
 
@@ -966,6 +1049,157 @@ mod tests {
             panic!()
         };
         assert_eq!(field, "spec.size");
+    }
+
+    #[test]
+    fn an_unserved_version_of_a_known_group_is_refused_naming_the_served_one() {
+        let pdb = "apiVersion: policy/v1beta1\nkind: PodDisruptionBudget\nmetadata: {name: p}\nspec: {minAvailable: 1}\n";
+        let cron = "apiVersion: batch/v1beta1\nkind: CronJob\nmetadata: {name: c}\nspec: {}\n";
+        let ingress = "apiVersion: extensions/v1beta1\nkind: Ingress\nmetadata: {name: i}\n";
+        let hpa =
+            "apiVersion: autoscaling/v2beta2\nkind: HorizontalPodAutoscaler\nmetadata: {name: h}\n";
+        let typo = "apiVersion: apps/v1\nkind: Deploymnt\nmetadata: {name: d}\n";
+        let deployment = deployment("      containers: [{name: c, image: i}]\n");
+        let deployment = deployment.replace("apps/v1", "apps/v1beta1");
+        for (text, want) in [
+            (deployment.as_str(), "use `apiVersion: apps/v1`"),
+            (pdb, "use `apiVersion: policy/v1`"),
+            (cron, "use `apiVersion: batch/v1`"),
+            (ingress, "use `apiVersion: networking.k8s.io/v1`"),
+            (hpa, "autoscaling/v1, autoscaling/v2"),
+            (
+                typo,
+                "no apiVersion of this Kubernetes serves a kind `Deploymnt`",
+            ),
+        ] {
+            let RenderFailure::Invalid {
+                field,
+                message,
+                hint,
+                ..
+            } = refused(text)
+            else {
+                panic!("{text}")
+            };
+            assert_eq!(field, "apiVersion", "{text}");
+            assert!(
+                message.contains("is not served by Kubernetes v1.36"),
+                "{message}"
+            );
+            assert!(hint.contains(want), "{text}: {hint}");
+        }
+        // Groups only other CRDs define are not judged here; a rendered CRD serves its kinds.
+        let other = "apiVersion: example.com/v9\nkind: Widget\nmetadata: {name: w}\n";
+        assert!(check_output(other).is_ok());
+        let velero = "apiVersion: velero.io/v1\nkind: Schedule\nmetadata: {name: s}\nspec: {schedule: \"0 1 * * *\", template: {}}\n";
+        assert!(check_output(velero).is_ok());
+        let RenderFailure::Invalid { hint, .. } =
+            refused(&velero.replace("velero.io/v1", "velero.io/v2"))
+        else {
+            panic!()
+        };
+        assert!(hint.contains("velero.io/v1"), "{hint}");
+    }
+
+    fn with_volume(volume: &str) -> String {
+        deployment(&format!(
+            "      containers: [{{name: c, image: i}}]\n      volumes:\n      - name: v\n        {volume}\n"
+        ))
+    }
+
+    #[test]
+    fn file_modes_outside_0_to_0777_are_refused_with_the_octal_fix() {
+        let volumes = [
+            (
+                "configMap: {name: c, defaultMode: 644}",
+                "configMap.defaultMode",
+            ),
+            (
+                "secret: {secretName: s, defaultMode: 0999}",
+                "secret.defaultMode",
+            ),
+            (
+                "configMap: {name: c, items: [{key: k, path: p, mode: 1000}]}",
+                "configMap.items[0].mode",
+            ),
+            ("downwardAPI: {defaultMode: 512}", "downwardAPI.defaultMode"),
+            (
+                "downwardAPI: {items: [{path: p, fieldRef: {fieldPath: metadata.name}, mode: -1}]}",
+                "downwardAPI.items[0].mode",
+            ),
+            (
+                "projected: {defaultMode: 1000, sources: []}",
+                "projected.defaultMode",
+            ),
+            (
+                "projected: {sources: [{secret: {name: s, items: [{key: k, path: p, mode: 777}]}}]}",
+                "projected.sources[0].secret.items[0].mode",
+            ),
+        ];
+        for (volume, want) in volumes {
+            let RenderFailure::Invalid {
+                field,
+                message,
+                hint,
+                ..
+            } = refused(&with_volume(volume))
+            else {
+                panic!("{volume}")
+            };
+            assert_eq!(field, format!("spec.template.spec.volumes[0].{want}"));
+            assert!(message.contains("between 0 and 0777 (octal)"), "{message}");
+            assert!(hint.contains("octal"), "{hint}");
+        }
+        let RenderFailure::Invalid { hint, .. } =
+            refused(&with_volume("configMap: {name: c, defaultMode: 644}"))
+        else {
+            panic!()
+        };
+        assert!(
+            hint.starts_with(
+                "did you mean octal 0644? write 0644 unquoted (kubectl reads it as 420) or 420"
+            ),
+            "{hint}"
+        );
+        for ok in ["0", "0644", "420", "511", "0777"] {
+            let text = with_volume(&format!("secret: {{secretName: s, defaultMode: {ok}}}"));
+            assert!(check_output(&text).is_ok(), "{ok}");
+        }
+    }
+
+    #[test]
+    fn quoted_digits_with_a_leading_zero_are_not_told_to_use_int() {
+        let RenderFailure::Invalid { hint, .. } =
+            refused(&with_volume("configMap: {name: c, defaultMode: \"0644\"}"))
+        else {
+            panic!()
+        };
+        assert!(
+            hint.starts_with("write 0644 unquoted: kubectl reads a plain 0644 as octal, 420;"),
+            "{hint}"
+        );
+        assert!(!hint.contains("`{{ value | int }}`"), "{hint}");
+        let RenderFailure::Invalid { hint, .. } =
+            refused(&with_volume("configMap: {name: c, defaultMode: \"420\"}"))
+        else {
+            panic!()
+        };
+        assert!(hint.contains("| int"), "{hint}");
+    }
+
+    /// The reviewer's input: a Service port's `protocl` was "did you mean did you mean …??".
+    #[test]
+    fn an_unknown_field_hint_says_did_you_mean_once() {
+        let text = "apiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec:\n  ports: [{port: 80, protocl: TCP}]\n";
+        let RenderFailure::Invalid { field, hint, .. } = refused(text) else {
+            panic!()
+        };
+        assert_eq!(field, "spec.ports[0].protocl");
+        assert!(
+            hint.starts_with("did you mean `protocol`? (fields here: appProtocol, name,"),
+            "{hint}"
+        );
+        assert_eq!(hint.matches("did you mean").count(), 1, "{hint}");
     }
 
     #[test]

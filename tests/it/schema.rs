@@ -5,6 +5,7 @@
 
 use kube::Api;
 use kube::api::{ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams};
+use predicates::prelude::*;
 use predicates::str::contains;
 use proptest::prelude::*;
 use serde_json::Value;
@@ -96,7 +97,11 @@ fn an_object_the_schema_refuses_exits_2_naming_template_object_field_and_fix() {
         .assert()
         .code(2)
         .stderr(contains("templates/deployment.yaml: Deployment web/web: spec.template.spec.volumes[0].configMap.defaultMode: the string \"0644\" where an integer is needed"))
-        .stderr(contains("help: write the number unquoted"));
+        // Not `| int`: it would read the digits as the decimal 644.
+        .stderr(contains(
+            "help: write 0644 unquoted: kubectl reads a plain 0644 as octal, 420",
+        ))
+        .stderr(contains("{{ value | int }}").not());
     ws.write(
         "templates/deployment.yaml",
         VOLUME_TEMPLATE.replace(
@@ -244,29 +249,7 @@ fn unchanged(ours: &Value, server: &Value) -> bool {
 fn server_dry_run_accepts_exactly_what_render_accepts_with_no_value_changed() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let ns = runtime.block_on(TestNamespace::create("schema-dry-run", &["westus"]));
-    let client = ns.client("westus");
-    // The corpus holds namespaced kinds whose plural is the kind lowercased plus `s`.
-    let api = |api_version: &str, kind: &str| {
-        let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
-        let gvk = GroupVersionKind::gvk(group, version, kind);
-        let plural = format!("{}s", kind.to_lowercase());
-        Api::<DynamicObject>::namespaced_with(
-            client.clone(),
-            &ns.name,
-            &ApiResource::from_gvk_with_plural(&gvk, &plural),
-        )
-    };
-    let mut params = PatchParams::apply("kubectl-hadr-test").dry_run().force();
-    params.field_validation = Some(kube::api::ValidationDirective::Strict);
-    let dry_run = |object: &Value| -> Result<Value, String> {
-        let kind = object["kind"].as_str().unwrap_or_default();
-        let api_version = object["apiVersion"].as_str().unwrap_or_default();
-        let name = object["metadata"]["name"].as_str().unwrap_or_default();
-        runtime
-            .block_on(api(api_version, kind).patch(name, &params, &Patch::Apply(object)))
-            .map(|o| serde_json::to_value(o).unwrap())
-            .map_err(|e| e.to_string())
-    };
+    let dry_run = server_dry_run(&runtime, &ns, "westus");
     let mut examples: Vec<String> = Vec::new();
     for entry in walk(&repo_root().join("rendered")) {
         let text = std::fs::read_to_string(&entry).unwrap();
@@ -285,6 +268,36 @@ fn server_dry_run_accepts_exactly_what_render_accepts_with_no_value_changed() {
     differential("k8s-yaml", 400, strategy, |oracle, (field, scalar)| {
         judge(oracle, &dry_run, &corpus_object(field, &scalar)).map_err(TestCaseError::fail)
     });
+}
+
+/// Server-side apply of one object in NS of REGION, dry run, strict field validation: the
+/// object as the server would store it, or its refusal. For namespaced kinds whose plural is
+/// the kind lowercased plus `s`.
+fn server_dry_run<'a>(
+    runtime: &'a tokio::runtime::Runtime,
+    ns: &'a TestNamespace,
+    region: &str,
+) -> impl Fn(&Value) -> Result<Value, String> + 'a {
+    let client = ns.client(region);
+    let mut params = PatchParams::apply("kubectl-hadr-test").dry_run().force();
+    params.field_validation = Some(kube::api::ValidationDirective::Strict);
+    move |object: &Value| {
+        let kind = object["kind"].as_str().unwrap_or_default();
+        let api_version = object["apiVersion"].as_str().unwrap_or_default();
+        let name = object["metadata"]["name"].as_str().unwrap_or_default();
+        let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
+        let gvk = GroupVersionKind::gvk(group, version, kind);
+        let plural = format!("{}s", kind.to_lowercase());
+        let api = Api::<DynamicObject>::namespaced_with(
+            client.clone(),
+            &ns.name,
+            &ApiResource::from_gvk_with_plural(&gvk, &plural),
+        );
+        runtime
+            .block_on(api.patch(name, &params, &Patch::Apply(object)))
+            .map(|o| serde_json::to_value(o).unwrap())
+            .map_err(|e| e.to_string())
+    }
 }
 
 /// Renders `text` through render's checks and asks the server: accepted by both, with every
@@ -363,4 +376,205 @@ fn the_committed_schema_bundle_is_current() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+const UNSERVED: [(&str, &str, &str); 3] = [
+    ("apps/v1beta1", "Deployment", "apps/v1"),
+    ("policy/v1beta1", "PodDisruptionBudget", "policy/v1"),
+    ("batch/v1beta1", "CronJob", "batch/v1"),
+];
+
+/// The reviewer's inputs for issue 13: removed API versions exit 2, naming the template, the
+/// object, the apiVersion and kind, and the version that is served.
+#[test]
+fn issue_13_removed_api_versions_exit_2_naming_the_served_version() {
+    for (api, kind, served) in UNSERVED {
+        let ws = issue_workspace();
+        ws.write(
+            "templates/deployment.yaml",
+            format!("apiVersion: {api}\nkind: {kind}\nmetadata:\n  name: web\n  namespace: web\nspec: {{}}\n"),
+        );
+        ws.hadr(&["render"])
+            .assert()
+            .code(2)
+            .stderr(contains(format!(
+                "templates/deployment.yaml: {kind} web/web: apiVersion: `{api}` {kind} is not served by Kubernetes v1.36"
+            )))
+            .stderr(contains(format!("help: use `apiVersion: {served}`")));
+    }
+}
+
+/// Render's verdict on whether an apiVersion serves a kind, against the real API server's
+/// discovery: for every built-in group the server serves (and `extensions`, removed), every
+/// kind it serves there, at each served version and at the versions Kubernetes has used
+/// (`v1beta1`, `v2beta2`, ...). Render refuses exactly those the server does not serve.
+#[test]
+#[ignore = "needs testenv: scripts/test runs it"]
+fn render_refuses_exactly_the_api_versions_the_server_does_not_serve() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let client = runtime.block_on(testenv::client("eastus2"));
+    let mut served: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    let mut resources =
+        |api_version: &str,
+         list: k8s_openapi::apimachinery::pkg::apis::meta::v1::APIResourceList| {
+            let kinds = list
+                .resources
+                .into_iter()
+                .filter(|r| !r.name.contains('/'))
+                .map(|r| r.kind);
+            served
+                .entry(api_version.to_string())
+                .or_default()
+                .extend(kinds);
+        };
+    for version in runtime
+        .block_on(client.list_core_api_versions())
+        .unwrap()
+        .versions
+    {
+        resources(
+            &version,
+            runtime
+                .block_on(client.list_core_api_resources(&version))
+                .unwrap(),
+        );
+    }
+    let groups = runtime.block_on(client.list_api_groups()).unwrap().groups;
+    let mut candidates = Vec::new();
+    let versions = [
+        "v1alpha1", "v1beta1", "v1beta2", "v1beta3", "v1", "v2beta1", "v2beta2", "v2",
+    ];
+    for group in groups.iter().filter(|g| !g.name.contains("velero")) {
+        for v in &group.versions {
+            let list = runtime
+                .block_on(client.list_api_group_resources(&v.group_version))
+                .unwrap();
+            resources(&v.group_version, list);
+        }
+        candidates.extend(versions.iter().map(|v| format!("{}/{v}", group.name)));
+    }
+    candidates.extend(versions.iter().map(|v| v.to_string()));
+    candidates.push("extensions/v1beta1".into());
+    let group_of = |api: &str| api.rsplit_once('/').map_or("", |(g, _)| g).to_string();
+    let mut kinds_of_group: std::collections::BTreeMap<String, std::collections::BTreeSet<String>> =
+        Default::default();
+    for (api, kinds) in &served {
+        kinds_of_group
+            .entry(group_of(api))
+            .or_default()
+            .extend(kinds.iter().cloned());
+    }
+    let moved = [
+        "Deployment",
+        "Ingress",
+        "NetworkPolicy",
+        "DaemonSet",
+        "ReplicaSet",
+    ];
+    kinds_of_group.insert("extensions".into(), moved.map(String::from).into());
+    let mut checked = 0;
+    let mut wrong = Vec::new();
+    for api in &candidates {
+        for kind in kinds_of_group.get(&group_of(api)).into_iter().flatten() {
+            let text = format!("apiVersion: {api}\nkind: {kind}\nmetadata: {{name: x}}\n");
+            let ours = kubectl_hadr::render::check_output(&text)
+                .err()
+                .is_some_and(|e| e.to_string().contains(": apiVersion: "));
+            let server = served.get(api).is_some_and(|k| k.contains(kind));
+            checked += 1;
+            if ours == server {
+                wrong.push(format!(
+                    "{api} {kind}: render refuses: {ours}, server serves: {server}"
+                ));
+            }
+        }
+    }
+    assert!(checked > 300, "{checked}");
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+/// A Deployment with one volume (`VOLUME`, the lines under `- name: v`).
+fn deployment_with_volume(volume: &str) -> String {
+    format!(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: d\nspec:\n  selector:\n    matchLabels: {{app: d}}\n  template:\n    metadata:\n      labels: {{app: d}}\n    spec:\n      containers: [{{name: c, image: example.com/d:1}}]\n      volumes:\n      - name: v\n        {volume}\n"
+    )
+}
+
+/// The reviewer's inputs: `values.mode: "0644"` through `| int` renders 644, and
+/// `defaultMode: 0999` and `1000`; each exits 2 with the field and an octal fix. (A quoted
+/// "0644" is in `an_object_the_schema_refuses_exits_2_naming_template_object_field_and_fix`.)
+#[test]
+fn issue_13_file_modes_the_api_server_refuses_exit_2_with_an_octal_fix() {
+    let cases = [
+        (
+            "{{ values.mode | int }}",
+            "did you mean octal 0644? write 0644 unquoted (kubectl reads it as 420) or 420",
+        ),
+        ("0999", "digits 0-7 only"),
+        ("1000", "from 0000 to 0777"),
+    ];
+    for (mode, fix) in cases {
+        let ws = Workspace::empty();
+        ws.write(
+            "environments/dev.yaml",
+            environment("dev", "  values:\n    port: 8080\n    mode: \"0644\"\n"),
+        );
+        ws.write(
+            "templates/deployment.yaml",
+            VOLUME_TEMPLATE.replace("defaultMode: 0644", &format!("defaultMode: {mode}")),
+        );
+        ws.hadr(&["render"])
+            .assert()
+            .code(2)
+            .stderr(contains("templates/deployment.yaml: Deployment web/web: spec.template.spec.volumes[0].configMap.defaultMode: the file mode"))
+            .stderr(contains("must be a number between 0 and 0777 (octal), both inclusive"))
+            .stderr(contains(fix));
+    }
+}
+
+/// File modes against the real API server: render accepts exactly the modes the server takes,
+/// as kubectl reads them, in every field that holds one.
+#[test]
+#[ignore = "needs testenv: scripts/test runs it"]
+fn file_modes_render_accepts_are_exactly_those_the_server_takes() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let ns = runtime.block_on(TestNamespace::create("file-modes", &["eastus2"]));
+    let dry_run = server_dry_run(&runtime, &ns, "eastus2");
+    let mut oracle = Oracle::start("k8s-yaml");
+    let modes = [
+        "0", "0644", "420", "511", "0777", "512", "644", "999", "0999", "1000", "-1", "0o644",
+    ];
+    let fields = [
+        "configMap: {name: c, defaultMode: MODE}",
+        "secret: {secretName: s, items: [{key: k, path: p, mode: MODE}]}",
+        "downwardAPI: {items: [{path: p, fieldRef: {fieldPath: metadata.name}, mode: MODE}]}",
+        "projected: {defaultMode: MODE, sources: [{configMap: {name: c}}]}",
+    ];
+    let mut accepted = 0;
+    for field in fields {
+        for mode in modes {
+            let text = deployment_with_volume(&field.replace("MODE", mode));
+            judge(&mut oracle, &dry_run, &text).unwrap_or_else(|e| panic!("{e}"));
+            accepted += usize::from(kubectl_hadr::render::check_output(&text).is_ok());
+        }
+    }
+    // 0, 0644, 420, 511, 0777 and 0o644 (kubectl's reader takes Go's `0o` prefix) in each field.
+    assert_eq!(accepted, 6 * fields.len());
+}
+
+/// The reviewer's inputs: YAML 1.1 scalars in an integer field (`0644`), a boolean field
+/// (`yes`) and a string field (`on`) each get the warning that fits the field's type; only the
+/// string field is told to quote.
+#[test]
+fn yaml11_scalar_warnings_follow_the_field_type() {
+    let ws = issue_workspace();
+    ws.write(
+        "templates/deployment.yaml",
+        VOLUME_TEMPLATE.replace("value: true", "value: on").replace(
+            "        env:\n",
+            "        securityContext:\n          readOnlyRootFilesystem: yes\n        env:\n",
+        ),
+    );
+    let _s = crate::support::snapshot::filters(&ws.root().display().to_string()).bind_to_scope();
+    insta::assert_snapshot!(crate::support::snapshot::cli(&mut ws.hadr(&["render"])));
 }

@@ -155,6 +155,47 @@ impl Schemas {
         bundle.kinds.get(&key).and_then(|d| bundle.defs.get(d))
     }
 
+    /// Why the API server would refuse `api_version`/`kind` as not served, when its group is
+    /// one the pinned Kubernetes serves (or Velero's, or `extensions`, a built-in group
+    /// Kubernetes removed) and neither the bundle nor a rendered CRD has that version and kind.
+    /// `None` for groups only other CRDs define: their schemas are not known here.
+    pub(crate) fn unserved(&self, api_version: &str, kind: &str) -> Option<Unserved> {
+        // A missing apiVersion or kind is the object rules' to report.
+        if api_version.is_empty() || kind.is_empty() || self.of(api_version, kind).is_some() {
+            return None;
+        }
+        let group = group_of(api_version);
+        let bundle = builtin();
+        let known =
+            group == REMOVED_GROUP || bundle.kinds.keys().any(|k| group_of(api_of(k)) == group);
+        if !known {
+            return None;
+        }
+        let served_as = |same_group: bool| -> Vec<String> {
+            let mut apis: Vec<String> = bundle
+                .kinds
+                .keys()
+                .chain(self.local.keys())
+                .filter(|k| k.rsplit_once('/').is_some_and(|(_, x)| x == kind))
+                .map(|k| api_of(k).to_string())
+                .filter(|api| (group_of(api) == group) == same_group)
+                .collect();
+            apis.sort();
+            apis.dedup();
+            apis
+        };
+        let same = served_as(true);
+        let instead = if same.is_empty() {
+            served_as(false)
+        } else {
+            same
+        };
+        Some(Unserved {
+            kubernetes: bundle.kubernetes.clone(),
+            instead,
+        })
+    }
+
     /// Follows `r` references to the node that describes the value.
     pub(crate) fn resolve<'a>(&'a self, mut node: &'a Node) -> &'a Node {
         let defs = &builtin().defs;
@@ -163,6 +204,29 @@ impl Schemas {
         }
         node
     }
+}
+
+/// A kind the API server does not serve at the version asked for: the Kubernetes version
+/// judged against and the apiVersions that serve a kind of that name (its own group's first;
+/// empty when none does).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Unserved {
+    pub(crate) kubernetes: String,
+    pub(crate) instead: Vec<String>,
+}
+
+/// The built-in group Kubernetes removed whole (its kinds moved to `apps`, `networking.k8s.io`
+/// and `policy`; the last of them stopped being served in v1.22), so the bundle cannot know it.
+const REMOVED_GROUP: &str = "extensions";
+
+/// The group of an apiVersion: `apps` for `apps/v1`, `` (core) for `v1`.
+fn group_of(api_version: &str) -> &str {
+    api_version.rsplit_once('/').map_or("", |(g, _)| g)
+}
+
+/// The apiVersion of a bundle key `group/version/Kind` or `version/Kind`.
+fn api_of(key: &str) -> &str {
+    key.rsplit_once('/').map_or(key, |(api, _)| api)
 }
 
 /// A CRD's `openAPIV3Schema` in the bundle's short form (what `scripts/schema-bundle` does to
@@ -264,6 +328,26 @@ mod tests {
                 assert!(bundle.defs.contains_key(r), "dangling reference {r}");
             }
         }
+    }
+
+    /// Every `mode` and `defaultMode` of the pinned Kubernetes is a file mode the walk holds to
+    /// the API server's range, and every definition listed has one.
+    #[test]
+    fn every_mode_field_is_a_file_mode() {
+        let bundle = builtin();
+        let mut with_modes: Vec<&str> = bundle
+            .defs
+            .iter()
+            .filter(|(_, n)| {
+                n.p.as_ref()
+                    .is_some_and(|p| p.contains_key("mode") || p.contains_key("defaultMode"))
+            })
+            .map(|(name, _)| name.as_str())
+            .collect();
+        with_modes.sort();
+        let mut listed = walk::FILE_MODES.to_vec();
+        listed.sort();
+        assert_eq!(with_modes, listed);
     }
 
     #[test]

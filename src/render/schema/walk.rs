@@ -44,6 +44,19 @@ enum Step {
     Index(usize),
 }
 
+/// The definitions whose `mode` and `defaultMode` are file modes, which the API server holds
+/// to 0..=0777 (`validateKeyToPath`, `validateDownwardAPIVolumeFile` and the volume sources'
+/// `defaultMode` checks in k8s.io/kubernetes pkg/apis/core/validation). The bundle test
+/// `every_mode_field_is_a_file_mode` keeps the list whole.
+pub(crate) const FILE_MODES: [&str; 6] = [
+    "io.k8s.api.core.v1.ConfigMapVolumeSource",
+    "io.k8s.api.core.v1.SecretVolumeSource",
+    "io.k8s.api.core.v1.DownwardAPIVolumeSource",
+    "io.k8s.api.core.v1.ProjectedVolumeSource",
+    "io.k8s.api.core.v1.KeyToPath",
+    "io.k8s.api.core.v1.DownwardAPIVolumeFile",
+];
+
 /// The largest magnitude an `f64` holds every integer below; a number read as a float beyond
 /// it may have been an integer literal that lost digits.
 const EXACT_F64: f64 = 9_007_199_254_740_992.0;
@@ -63,6 +76,7 @@ pub(crate) fn check(
         source,
         steps: Vec::new(),
         actions: Vec::new(),
+        file_mode: false,
     };
     walk.value(schema, object)?;
     Ok(walk.actions)
@@ -83,6 +97,7 @@ pub(crate) fn check_big_integers(
         source,
         steps: Vec::new(),
         actions: Vec::new(),
+        file_mode: false,
     };
     walk.anything(object)
 }
@@ -93,10 +108,13 @@ struct Walk<'a> {
     source: &'a dyn Fn(&Path) -> Option<SourceScalar>,
     steps: Vec<Step>,
     actions: Vec<Action>,
+    /// Whether the field being walked is a file mode (see `FILE_MODES`).
+    file_mode: bool,
 }
 
 impl Walk<'_> {
     fn value(&mut self, node: &Node, v: &Value) -> Result<(), Issue> {
+        let modes = node.r.as_deref().is_some_and(|r| FILE_MODES.contains(&r));
         let node = self.schemas.resolve(node);
         if v.is_null() {
             // The API server reads null as the field's zero value (built-in types) or drops it
@@ -104,14 +122,14 @@ impl Walk<'_> {
             return Ok(());
         }
         match node.t.as_deref() {
-            Some("object") => self.object(node, v),
+            Some("object") => self.object(node, v, modes),
             Some("array") => self.array(node, v),
             Some("string") => self.string(node, v),
             Some("integer") => self.integer(node, v, false),
             Some("int-or-string") => self.integer(node, v, true),
             Some("number") | Some("number-or-string") => self.number(node, v),
             Some("boolean") => self.boolean(v),
-            _ if node.p.is_some() => self.object(node, v),
+            _ if node.p.is_some() => self.object(node, v, modes),
             _ => self.anything(v),
         }
     }
@@ -139,14 +157,18 @@ impl Walk<'_> {
         Ok(())
     }
 
-    fn object(&mut self, node: &Node, v: &Value) -> Result<(), Issue> {
+    /// `modes`: the object is one whose `mode` and `defaultMode` are file modes.
+    fn object(&mut self, node: &Node, v: &Value, modes: bool) -> Result<(), Issue> {
         let Some(map) = v.as_object() else {
             return Err(self.wrong_type("an object (a mapping of fields)", v));
         };
         for (key, item) in map {
             if let Some(child) = node.p.as_ref().and_then(|p| p.get(key)) {
                 self.steps.push(Step::Field(key.clone()));
-                self.value(child, item)?;
+                self.file_mode = modes && matches!(key.as_str(), "mode" | "defaultMode");
+                let checked = self.value(child, item);
+                self.file_mode = false;
+                checked?;
             } else if let Some(entry) = &node.a {
                 self.steps.push(Step::Entry(key.clone()));
                 self.value(entry, item)?;
@@ -171,7 +193,7 @@ impl Walk<'_> {
         let mut known: Vec<String> = node.p.iter().flat_map(|p| p.keys().cloned()).collect();
         known.sort();
         let hint = match yaml::did_you_mean(key, &known) {
-            Some(near) => format!("did you mean `{near}`? (fields here: {})", known.join(", ")),
+            Some(near) => format!("{near} (fields here: {})", known.join(", ")),
             None => format!("remove it, or use one of: {}", known.join(", ")),
         };
         self.steps.push(Step::Field(key.to_string()));
@@ -318,7 +340,7 @@ impl Walk<'_> {
                 None => {
                     return Err(self.issue(
                         format!("{} where an integer is needed", self.describe(v)),
-                        "write the number unquoted (`{{ value }}`, or `{{ value | int }}` for text holding digits)".into(),
+                        unquote_hint(s),
                     ));
                 }
             },
@@ -349,7 +371,39 @@ impl Walk<'_> {
                 format!("use a number from {lo} to {hi}"),
             ));
         }
-        self.bounds(node, whole as f64)
+        self.bounds(node, whole as f64)?;
+        if self.file_mode {
+            self.in_file_mode_range(whole)?;
+        }
+        Ok(())
+    }
+
+    /// The API server's rule for file modes (`fileModeErrorMsg` in k8s.io/kubernetes
+    /// pkg/apis/core/validation): 0 to 0777 octal (511), both inclusive. The fix explains octal:
+    /// a decimal number spelled with octal digits (644) most likely meant that octal mode.
+    fn in_file_mode_range(&mut self, mode: i128) -> Result<(), Issue> {
+        if (0..=0o777).contains(&mode) {
+            return Ok(());
+        }
+        let written = (self.source)(&self.path())
+            .filter(|w| w.plain)
+            .map_or_else(|| mode.to_string(), |w| w.text);
+        let digits = mode.to_string();
+        let octal = digits.len() <= 3 && digits.bytes().all(|c| (b'0'..=b'7').contains(&c));
+        let hint = if octal {
+            let meant = i128::from_str_radix(&digits, 8).unwrap_or_default();
+            format!(
+                "did you mean octal 0{digits}? write 0{digits} unquoted (kubectl reads it as {meant}) or {meant}; a quoted \"0{digits}\" or `| int` gives the decimal {mode}"
+            )
+        } else {
+            "write the mode in octal with a leading zero, unquoted, from 0000 to 0777 (digits 0-7 only: 0644 is rw-r--r--, which kubectl reads as 420), or its decimal value from 0 to 511".into()
+        };
+        Err(self.issue(
+            format!(
+                "the file mode `{written}` is {mode}: the API server refuses it (must be a number between 0 and 0777 (octal), both inclusive; 0 to 511 in decimal)"
+            ),
+            hint,
+        ))
     }
 
     fn number(&mut self, node: &Node, v: &Value) -> Result<(), Issue> {
@@ -528,6 +582,24 @@ impl Walk<'_> {
         } else {
             out
         }
+    }
+}
+
+/// How to write the text `s` as the integer it holds. Digits with a leading zero are octal to
+/// kubectl (`0644` is 420) only when written plain; `| int` would read them as decimal (644).
+fn unquote_hint(s: &str) -> String {
+    let digits = s.trim_start_matches(['-', '+']);
+    let leading_zero =
+        digits.len() > 1 && digits.starts_with('0') && digits.bytes().all(|c| c.is_ascii_digit());
+    if leading_zero {
+        let decimal = i64::from_str_radix(digits, 8).map_or(String::new(), |n| format!(", {n}"));
+        format!(
+            "write {s} unquoted: kubectl reads a plain {s} as octal{decimal}; from a value, emit it as `{{{{ value }}}}` without quotes or `| tojson` (not `| int`, which reads the text as the decimal {}), or write the decimal number",
+            digits.trim_start_matches('0')
+        )
+    } else {
+        "write the number unquoted (`{{ value }}`, or `{{ value | int }}` for text holding digits)"
+            .into()
     }
 }
 
