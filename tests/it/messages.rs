@@ -213,3 +213,17 @@ fn issue_13_item_17_a_missing_context_lists_the_kubeconfig_and_its_closest_conte
     let _s = scope(&ws);
     insta::assert_snapshot!(out);
 }
+
+/// Review of issue 13: a whole number beyond 64 bits in `values` was rounded
+/// (`1.2345678901234568e+22`) and exit 0; it is refused with where and the fix.
+#[test]
+fn review_an_integer_beyond_64_bits_in_values_is_refused_not_rounded() {
+    let ws = prod_with(
+        "    ingressHost: my-app.example.com\n",
+        "    ingressHost: my-app.example.com\n    id: 12345678901234567890123\n",
+    );
+    let out = run(&ws, &["render", "prod"]);
+    assert!(out.starts_with("exit: 2\n"), "{out}");
+    let _s = scope(&ws);
+    insta::assert_snapshot!(out);
+}
