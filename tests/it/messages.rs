@@ -227,3 +227,23 @@ fn review_an_integer_beyond_64_bits_in_values_is_refused_not_rounded() {
     let _s = scope(&ws);
     insta::assert_snapshot!(out);
 }
+
+/// Review of issue 13: a kubeconfig that does not exist said `failed to read kubeconfig from
+/// '"/tmp/nonexist"': No such file or directory (os error 2)` with no help; it names the file,
+/// where its name came from, and the fixes.
+#[test]
+fn review_a_kubeconfig_that_does_not_exist_names_the_file_and_the_fix() {
+    let ws = Workspace::examples();
+    ws.hadr(&["render"]).assert().success();
+    let missing = ws.root().join("no-such-kubeconfig");
+    let mut cmd = ws.hadr(&["diff", "prod", "--region", "eastus2"]);
+    cmd.env("KUBECONFIG", &missing);
+    let out = cli(&mut cmd);
+    assert!(
+        out.starts_with("exit: 2\n") || out.contains("does not exist"),
+        "{out}"
+    );
+    assert!(!out.contains("os error"), "{out}");
+    let _s = scope(&ws);
+    insta::assert_snapshot!(out);
+}
