@@ -247,3 +247,14 @@ fn review_a_kubeconfig_that_does_not_exist_names_the_file_and_the_fix() {
     let _s = scope(&ws);
     insta::assert_snapshot!(out);
 }
+
+/// Review of issue 13: `port: 0` said `port must be between 1 and 65535` with no help line.
+#[test]
+fn review_port_zero_says_the_range_and_how_to_fix() {
+    let ws = prod_with("    replicas: 3\n", "    replicas: 3\n    port: 0\n");
+    let out = run(&ws, &["render", "prod"]);
+    assert!(out.starts_with("exit: 2\n"), "{out}");
+    assert!(out.contains("help: "), "{out}");
+    let _s = scope(&ws);
+    insta::assert_snapshot!(out);
+}
