@@ -41,6 +41,16 @@ pub enum ClusterError {
         source: kube::config::KubeconfigError,
     },
     #[error(
+        "kubeconfig {} ({from}) does not exist\n  help: pass --kubeconfig with the file that has the regions' contexts, set KUBECONFIG to it, or create ~/.kube/config; each region's `context:` in the environment file names a context in it",
+        listed_files(.missing)
+    )]
+    MissingKubeconfig {
+        /// Where the file names came from: `--kubeconfig`, `KUBECONFIG` or the default.
+        from: &'static str,
+        /// The files named there that do not exist.
+        missing: Vec<PathBuf>,
+    },
+    #[error(
         "region `{region}`: context `{context}` is not in the kubeconfig ({})\n  {}\n  help: set the region's `context:` in the environment file to one of them, pass --context with --region, or point KUBECONFIG (or --kubeconfig) at the kubeconfig that has `{context}`",
         read_files(.files),
         listed_contexts(.available)
@@ -206,11 +216,26 @@ pub fn load_kubeconfig(explicit: Option<&Path>) -> Result<LoadedKubeconfig, Clus
         Some(p) => Kubeconfig::read_from(p),
         None => Kubeconfig::read(),
     };
-    let config = result.map_err(|source| ClusterError::Kubeconfig { source })?;
-    Ok(LoadedKubeconfig {
-        config,
-        files: kubeconfig_files(explicit),
-    })
+    let files = kubeconfig_files(explicit);
+    let config = result.map_err(|source| {
+        let missing: Vec<PathBuf> = files.iter().filter(|f| !f.exists()).cloned().collect();
+        if missing.is_empty() {
+            return ClusterError::Kubeconfig { source };
+        }
+        let from = match (explicit, std::env::var_os("KUBECONFIG")) {
+            (Some(_), _) => "from --kubeconfig",
+            (None, Some(k)) if !k.is_empty() => "from KUBECONFIG",
+            _ => "the default, as neither --kubeconfig nor KUBECONFIG is set",
+        };
+        ClusterError::MissingKubeconfig { from, missing }
+    })?;
+    Ok(LoadedKubeconfig { config, files })
+}
+
+/// "`a`, `b`" (the files of a `MissingKubeconfig` error).
+fn listed_files(files: &[PathBuf]) -> String {
+    let shown: Vec<String> = files.iter().map(|f| format!("`{}`", f.display())).collect();
+    shown.join(", ")
 }
 
 /// The files `load_kubeconfig` reads, in the order kube reads them.

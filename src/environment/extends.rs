@@ -78,6 +78,7 @@ fn read(file: &Path) -> Result<Loaded, EnvironmentError> {
             Some(format!("use `apiVersion: {API_VERSION}`")),
         ));
     }
+    super::numbers::check(&loaded)?;
     Ok(loaded)
 }
 

@@ -10,6 +10,7 @@ mod extends;
 mod go_duration;
 mod merge;
 pub mod names;
+mod numbers;
 mod quantity;
 mod resolve;
 mod schema;

@@ -339,7 +339,9 @@ impl Chain<'_> {
             return Err(self.invalid(
                 app_path.key("port"),
                 "port must be between 1 and 65535",
-                None,
+                Some(
+                    "the port the container listens on, from 1 to 65535 (e.g. `port: 8080`)".into(),
+                ),
             ));
         }
         Ok(app)

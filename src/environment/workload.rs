@@ -145,7 +145,11 @@ fn workload(
         .ok_or_else(|| chain.required(here.key("image"), "the workload's container image"))?;
     chain.check_image(here.key("image"), &image)?;
     if spec.port == Some(0) {
-        return Err(chain.invalid(here.key("port"), "port must be between 1 and 65535", None));
+        return Err(chain.invalid(
+            here.key("port"),
+            "port must be between 1 and 65535",
+            Some("the port the container listens on, from 1 to 65535 (e.g. `port: 8080`)".into()),
+        ));
     }
     let resources = Resources {
         cpu: Some("100m".into()),

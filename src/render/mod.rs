@@ -8,6 +8,7 @@ pub mod manifest;
 mod references;
 pub mod schema;
 pub mod templates;
+mod tojson;
 pub mod validate;
 mod velero;
 
@@ -235,6 +236,7 @@ impl Renderer {
     pub fn new(set: TemplateSet) -> Result<Renderer, RenderError> {
         let mut env = minijinja::Environment::new();
         env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+        env.add_filter("tojson", tojson::tojson);
         for (name, t) in &set.templates {
             env.add_template_owned(name.clone(), t.source.clone())
                 .map_err(|e| template_error(&set, e, "", ""))?;

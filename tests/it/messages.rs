@@ -213,3 +213,48 @@ fn issue_13_item_17_a_missing_context_lists_the_kubeconfig_and_its_closest_conte
     let _s = scope(&ws);
     insta::assert_snapshot!(out);
 }
+
+/// Review of issue 13: a whole number beyond 64 bits in `values` was rounded
+/// (`1.2345678901234568e+22`) and exit 0; it is refused with where and the fix.
+#[test]
+fn review_an_integer_beyond_64_bits_in_values_is_refused_not_rounded() {
+    let ws = prod_with(
+        "    ingressHost: my-app.example.com\n",
+        "    ingressHost: my-app.example.com\n    id: 12345678901234567890123\n",
+    );
+    let out = run(&ws, &["render", "prod"]);
+    assert!(out.starts_with("exit: 2\n"), "{out}");
+    let _s = scope(&ws);
+    insta::assert_snapshot!(out);
+}
+
+/// Review of issue 13: a kubeconfig that does not exist said `failed to read kubeconfig from
+/// '"/tmp/nonexist"': No such file or directory (os error 2)` with no help; it names the file,
+/// where its name came from, and the fixes.
+#[test]
+fn review_a_kubeconfig_that_does_not_exist_names_the_file_and_the_fix() {
+    let ws = Workspace::examples();
+    ws.hadr(&["render"]).assert().success();
+    let missing = ws.root().join("no-such-kubeconfig");
+    let mut cmd = ws.hadr(&["diff", "prod", "--region", "eastus2"]);
+    cmd.env("KUBECONFIG", &missing);
+    let out = cli(&mut cmd);
+    assert!(
+        out.starts_with("exit: 2\n") || out.contains("does not exist"),
+        "{out}"
+    );
+    assert!(!out.contains("os error"), "{out}");
+    let _s = scope(&ws);
+    insta::assert_snapshot!(out);
+}
+
+/// Review of issue 13: `port: 0` said `port must be between 1 and 65535` with no help line.
+#[test]
+fn review_port_zero_says_the_range_and_how_to_fix() {
+    let ws = prod_with("    replicas: 3\n", "    replicas: 3\n    port: 0\n");
+    let out = run(&ws, &["render", "prod"]);
+    assert!(out.starts_with("exit: 2\n"), "{out}");
+    assert!(out.contains("help: "), "{out}");
+    let _s = scope(&ws);
+    insta::assert_snapshot!(out);
+}
