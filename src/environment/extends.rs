@@ -59,13 +59,16 @@ fn read(file: &Path) -> Result<Loaded, EnvironmentError> {
             Some("start from `kubectl hadr schema` or a file in environments/ of the examples"),
         ));
     }
-    let doc: EnvironmentFile = yaml::from_str(&text).map_err(|e| EnvironmentError {
-        file: file.to_path_buf(),
-        position: Some(e.position),
-        path: Some(e.path),
-        message: e.message,
-        hint: e.hint,
-    })?;
+    let doc: EnvironmentFile =
+        yaml::from_str_described(&text, &super::describe::wanted).map_err(|e| {
+            EnvironmentError {
+                file: file.to_path_buf(),
+                position: Some(e.position),
+                path: Some(e.path),
+                message: e.message,
+                hint: e.hint,
+            }
+        })?;
     let loaded = Loaded {
         file: file.to_path_buf(),
         text,

@@ -5,6 +5,7 @@
 //! required fields and names checked. Every error names the file, line:column and field path.
 
 pub mod cron;
+mod describe;
 mod duration;
 mod extends;
 mod go_duration;

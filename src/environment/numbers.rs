@@ -69,6 +69,66 @@ fn whole_number(token: &str) -> bool {
     digits(unsigned, 10)
 }
 
+/// The largest count Kubernetes stores: replicas, seconds and PodDisruptionBudget numbers are
+/// `int32` in the API (`k8s.io/api`), so a larger one is refused by the API server.
+const INT32_MAX: u32 = i32::MAX as u32;
+
+/// What an int32 count field takes, in the words of its error.
+const COUNT: &str = "a whole number from 0 to 2147483647 (Kubernetes keeps it as int32)";
+
+/// Reads a count that Kubernetes keeps as `int32`, refusing a negative one or one above
+/// `INT32_MAX` with the range (rather than `u32`'s, which the API server would not take).
+pub(super) fn int32<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    // Through `deserialize_any`, not `i128`: an untagged enum (`IntOrPercent`) buffers its
+    // input, and the buffer cannot give an `i128`.
+    d.deserialize_any(Count)
+}
+
+struct Count;
+
+impl Count {
+    fn check<E: serde::de::Error>(n: i128) -> Result<u32, E> {
+        u32::try_from(n)
+            .ok()
+            .filter(|n| *n <= INT32_MAX)
+            .ok_or_else(|| E::invalid_value(serde::de::Unexpected::Other(&n.to_string()), &COUNT))
+    }
+}
+
+impl serde::de::Visitor<'_> for Count {
+    type Value = u32;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str(COUNT)
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<u32, E> {
+        Count::check(n.into())
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<u32, E> {
+        Count::check(n.into())
+    }
+
+    fn visit_u128<E: serde::de::Error>(self, n: u128) -> Result<u32, E> {
+        Count::check(i128::try_from(n).unwrap_or(i128::MAX))
+    }
+
+    fn visit_i128<E: serde::de::Error>(self, n: i128) -> Result<u32, E> {
+        Count::check(n)
+    }
+}
+
+/// `int32` for an optional field (`#[serde(default, deserialize_with = ...)]`).
+pub(super) fn optional_int32<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<u32>, D::Error> {
+    #[derive(serde::Deserialize)]
+    struct Present(#[serde(deserialize_with = "int32")] u32);
+    use serde::Deserialize;
+    Ok(Option::<Present>::deserialize(d)?.map(|Present(n)| n))
+}
+
 #[cfg(test)]
 mod tests {
     use crate::environment::load_spec;

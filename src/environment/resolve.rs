@@ -232,7 +232,15 @@ impl Chain<'_> {
                 )
             })?;
             if q.is_negative() {
-                return Err(self.invalid(at.key(field), format!("`{text}` is negative"), None));
+                // `ValidateResourceQuantityValue`: requests and limits must be >= 0.
+                let example = if field == "cpu" { "250m" } else { "256Mi" };
+                return Err(self.invalid(
+                    at.key(field),
+                    format!("`{text}` is negative, and the API server refuses a negative {field}"),
+                    Some(format!(
+                        "write a quantity of zero or more, such as `{example}`, or remove `{field}` to leave it unset"
+                    )),
+                ));
             }
             parsed.push(Some(q));
         }

@@ -37,7 +37,12 @@ pub enum Survive {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(untagged)]
 pub enum IntOrPercent {
-    Int(u32),
+    Int(
+        #[serde(deserialize_with = "super::numbers::int32")]
+        #[schemars(range(max = 2147483647))]
+        u32,
+    ),
+    #[schemars(example = "50%")]
     Percent(String),
 }
 
@@ -59,7 +64,11 @@ pub struct Probe {
     pub path: Option<String>,
     /// An `exec` probe instead of the HTTP GET, for workloads with no port (workloads only).
     pub command: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "super::numbers::optional_int32")]
+    #[schemars(range(max = 2147483647))]
     pub initial_delay_seconds: Option<u32>,
+    #[serde(default, deserialize_with = "super::numbers::optional_int32")]
+    #[schemars(range(max = 2147483647))]
     pub period_seconds: Option<u32>,
 }
 
@@ -72,8 +81,11 @@ pub struct AppSpec {
     /// Container image; pin a tag or, better, a digest.
     pub image: Option<String>,
     /// Container port the Service targets (default 8080).
+    #[schemars(range(min = 1))]
     pub port: Option<u16>,
     /// Replicas per region (default 2); a region may override it.
+    #[serde(default, deserialize_with = "super::numbers::optional_int32")]
+    #[schemars(range(max = 2147483647))]
     pub replicas: Option<u32>,
     pub resources: Option<Resources>,
     pub readiness_probe: Option<Probe>,
@@ -132,6 +144,8 @@ pub struct WorkloadHaSpec {
     pub anti_affinity: Option<AntiAffinity>,
     pub disruption_budget: Option<DisruptionBudget>,
     /// Replicas this workload needs across regions (default: its `replicas`).
+    #[serde(default, deserialize_with = "super::numbers::optional_int32")]
+    #[schemars(range(max = 2147483647))]
     pub capacity: Option<u32>,
 }
 
@@ -144,8 +158,11 @@ pub struct WorkloadSpec {
     /// Container image; pin a tag or, better, a digest.
     pub image: Option<String>,
     /// Replicas per region (default 2); a region may override it.
+    #[serde(default, deserialize_with = "super::numbers::optional_int32")]
+    #[schemars(range(max = 2147483647))]
     pub replicas: Option<u32>,
     /// Container port; with one the workload gets a client Service on port 80.
+    #[schemars(range(min = 1))]
     pub port: Option<u16>,
     pub resources: Option<Resources>,
     pub readiness_probe: Option<Probe>,
@@ -162,6 +179,8 @@ pub struct WorkloadSpec {
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RegionWorkloadSpec {
+    #[serde(default, deserialize_with = "super::numbers::optional_int32")]
+    #[schemars(range(max = 2147483647))]
     pub replicas: Option<u32>,
     pub image: Option<String>,
 }
@@ -219,6 +238,8 @@ pub struct HaSpec {
     pub survive: Option<Survive>,
     /// Replicas the application needs in total to carry its load, across regions
     /// (default: `app.replicas`). With `survive: region`, the other regions must hold it.
+    #[serde(default, deserialize_with = "super::numbers::optional_int32")]
+    #[schemars(range(max = 2147483647))]
     pub capacity: Option<u32>,
 }
 
@@ -280,6 +301,8 @@ pub struct RegionSpec {
     pub name: Option<String>,
     /// The kubeconfig context of this region's cluster.
     pub context: Option<String>,
+    #[serde(default, deserialize_with = "super::numbers::optional_int32")]
+    #[schemars(range(max = 2147483647))]
     pub replicas: Option<u32>,
     pub image: Option<String>,
     /// Region-specific config: the per-region ConfigMap, which overrides the environment's.

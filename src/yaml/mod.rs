@@ -9,12 +9,14 @@ use std::fmt;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-use serde_saphyr::granit_parser::{Event, Parser, ScalarStyle};
+use serde_saphyr::granit_parser::{Event, Parser, ScalarStyle, Span};
 
 mod fast;
+mod mismatch;
 mod text;
 mod yaml11;
 
+pub use mismatch::{Describe, Shape, Wanted};
 pub use yaml11::{
     AmbiguousScalar, ambiguous_plain_scalars, kubectl_bool, kubectl_number, yaml11_non_string,
 };
@@ -132,6 +134,16 @@ fn options() -> serde_saphyr::Options {
 /// Reads one YAML document into `T`, strictly: unknown fields, wrong types and duplicate keys
 /// are errors that carry the path and the position of the offending node.
 pub fn from_str<T: DeserializeOwned>(src: &str) -> Result<T, YamlError> {
+    from_str_described(src, &|_| None)
+}
+
+/// `from_str`, with the caller saying what each field takes (from its JSON Schema), so that a
+/// value of the wrong type is reported in the field's terms (`a whole number from 0 to 65535`)
+/// rather than the reader's (`string scalar`).
+pub fn from_str_described<T: DeserializeOwned>(
+    src: &str,
+    describe: &Describe<'_>,
+) -> Result<T, YamlError> {
     // Environment files are mostly of the block reader's shape, and reading each through the
     // general parser and serde made a full render 19-22% slower (wall and CPU, `fast/mod.rs`). Whatever the quick read cannot
     // take (other shapes, wrong types, unknown fields) goes the way it always went, so every
@@ -139,11 +151,14 @@ pub fn from_str<T: DeserializeOwned>(src: &str) -> Result<T, YamlError> {
     if let Some(value) = fast::strict::from_str_quick(src) {
         return Ok(value);
     }
-    from_str_via_serde(src)
+    from_str_via_serde(src, describe)
 }
 
 /// The strict body of `from_str`: serde-saphyr, its path tracked for located errors.
-fn from_str_via_serde<T: DeserializeOwned>(src: &str) -> Result<T, YamlError> {
+fn from_str_via_serde<T: DeserializeOwned>(
+    src: &str,
+    describe: &Describe<'_>,
+) -> Result<T, YamlError> {
     let mut track = serde_path_to_error::Track::new();
     let result = serde_saphyr::with_deserializer_from_str_with_options(src, options(), |de| {
         T::deserialize(serde_path_to_error::Deserializer::new(de, &mut track))
@@ -157,7 +172,7 @@ fn from_str_via_serde<T: DeserializeOwned>(src: &str) -> Result<T, YamlError> {
             return syntax;
         }
         let path = Path::from_serde(&track.path());
-        located_error(src, path, &err)
+        located_error(src, path, &err, describe)
     })
 }
 
@@ -177,7 +192,12 @@ fn check_syntax(src: &str) -> Result<(), YamlError> {
     Ok(())
 }
 
-fn located_error(src: &str, path: Path, err: &serde_saphyr::Error) -> YamlError {
+fn located_error(
+    src: &str,
+    path: Path,
+    err: &serde_saphyr::Error,
+    describe: &Describe<'_>,
+) -> YamlError {
     use serde_saphyr::Error as E;
     let err = original_error(err);
     let fallback = err.location().map(|l| Position {
@@ -213,10 +233,15 @@ fn located_error(src: &str, path: Path, err: &serde_saphyr::Error) -> YamlError 
         E::SerdeUnknownVariant {
             variant, expected, ..
         } => (
-            format!("unknown variant `{variant}`, expected {}", one_of(expected)),
-            did_you_mean(variant, &owned(expected)),
+            format!(
+                "unknown value `{variant}`: this field takes {}",
+                one_of(expected)
+            ),
+            did_you_mean(variant, &owned(expected)).or_else(|| {
+                Some("write one of those values, spelled as shown (case matters)".into())
+            }),
         ),
-        other => plain_message(other, src, position),
+        other => plain_message(other, src, &located_path, describe),
     };
     YamlError {
         position,
@@ -229,7 +254,12 @@ fn located_error(src: &str, path: Path, err: &serde_saphyr::Error) -> YamlError 
 /// The message and fix of an error, in the words of the file's author: serde-saphyr's own
 /// texts name Rust types and its API (`use Option<String>`, `use from_str_multiple`, `Depth {
 /// depth: 65 }`, `invalid u16`), which mean nothing to them.
-fn plain_message(err: &serde_saphyr::Error, src: &str, at: Position) -> (String, Option<String>) {
+fn plain_message(
+    err: &serde_saphyr::Error,
+    src: &str,
+    path: &Path,
+    describe: &Describe<'_>,
+) -> (String, Option<String>) {
     use serde_saphyr::Error as E;
     use serde_saphyr::budget::BudgetBreach as B;
     let text = |m: &str, h: &str| (m.to_string(), Some(h.to_string()));
@@ -267,27 +297,50 @@ fn plain_message(err: &serde_saphyr::Error, src: &str, at: Position) -> (String,
         ),
         // Out of range only when it is a whole number at all (`70000` for a port, not `three`).
         E::InvalidScalar { ty, .. }
-            if integer_range(ty).is_some() && found_value(src, at).parse::<i128>().is_ok() =>
+            if integer_range(ty).is_some() && found_scalar(src, path).parse::<i128>().is_ok() =>
         {
             let (lo, hi) = integer_range(ty).unwrap_or_default();
-            let found = found_value(src, at);
+            let found = found_scalar(src, path);
+            // The schema's range when it has one: a port's is 1 to 65535, not u16's.
+            let wanted = describe(path)
+                .map(|w| w.words)
+                .unwrap_or_else(|| format!("a whole number from {lo} to {hi}"));
             (
-                format!("`{found}` is not a whole number from {lo} to {hi}"),
-                Some(format!("write a whole number from {lo} to {hi}")),
+                format!("`{found}` is not {wanted}"),
+                Some(format!("write {wanted}")),
+            )
+        }
+        // A value the type read but refused (a count beyond Kubernetes' int32).
+        E::SerdeInvalidValue {
+            unexpected,
+            expected,
+            ..
+        } => {
+            let found = Some(found_scalar(src, path))
+                .filter(|f| !f.is_empty())
+                .unwrap_or_else(|| unexpected.clone());
+            (
+                format!("`{found}` is not {expected}"),
+                Some(format!("write {expected}")),
             )
         }
         other => {
+            let found = mismatch::found_at(src, path);
+            if let Some(wanted) = is_mismatch(other)
+                .then(|| describe(path).or_else(|| expected_type(other)))
+                .flatten()
+            {
+                return mismatch::message(&wanted, found.as_ref());
+            }
             let message = serde_saphyr::MessageFormatter::format_message(
                 &serde_saphyr::DefaultMessageFormatter,
                 other,
             );
-            let wanted = expected_type(other).map(|w| found_text(w, src, at));
             if looks_internal(&message) {
-                let hint =
-                    wanted.or_else(|| Some("check the value against `kubectl hadr schema`".into()));
+                let hint = Some("check the value against `kubectl hadr schema`".into());
                 ("this value cannot be read here".into(), hint)
             } else {
-                (message.into_owned(), wanted)
+                (message.into_owned(), None)
             }
         }
     }
@@ -378,66 +431,86 @@ pub fn did_you_mean(field: &str, expected: &[String]) -> Option<String> {
     (best.0 >= 0.8).then(|| format!("did you mean `{}`?", best.1))
 }
 
-/// What a type error wanted, in words, from the type serde-saphyr names.
-fn expected_type(err: &serde_saphyr::Error) -> Option<&'static str> {
+/// Whether an error says the value has the wrong type or shape for its field.
+fn is_mismatch(err: &serde_saphyr::Error) -> bool {
+    use serde_saphyr::Error as E;
+    match err {
+        E::SerdeInvalidType { .. }
+        | E::Unexpected { .. }
+        | E::InvalidScalar { .. }
+        | E::InvalidBooleanStrict { .. }
+        | E::ExternallyTaggedEnumExpectedScalarOrMapping { .. }
+        | E::UnexpectedValueForUnitEnumVariant { .. }
+        | E::TaggedScalarCannotDeserializeIntoString { .. } => true,
+        // An untagged enum (an integer or a percentage) that none of its types could read.
+        E::Message { msg, .. } => msg.contains("did not match any variant"),
+        _ => false,
+    }
+}
+
+/// What a type error wanted, in words, from the type serde-saphyr names: the fallback for a
+/// caller without a schema.
+fn expected_type(err: &serde_saphyr::Error) -> Option<Wanted> {
     use serde_saphyr::Error as E;
     let expected = match err {
         E::SerdeInvalidType { expected, .. } | E::SerdeInvalidValue { expected, .. } => {
             expected.as_str()
         }
         E::InvalidScalar { ty, .. } | E::Unexpected { expected: ty, .. } => ty,
-        E::NullIntoString { .. } => return Some("a string"),
+        E::InvalidBooleanStrict { .. } => "bool",
         _ => return None,
     };
-    Some(match expected {
-        "u8" | "u16" | "u32" | "u64" | "u128" | "usize" => "a whole number such as `3`",
-        "i8" | "i16" | "i32" | "i64" | "i128" | "isize" => "a whole number such as `-3`",
-        "f32" | "f64" => "a number such as `0.5`",
-        "bool" | "a boolean" => "`true` or `false`",
-        e if e.contains("string") || e == "char" => "a string",
-        e if e.contains("sequence") || e.starts_with("tuple") => "a list such as `[a, b]`",
-        e if e.contains("map") || e.starts_with("struct") => "a mapping of fields",
-        _ => return None,
-    })
+    let scalar = |words: &str| Some(Wanted::new(words, Shape::Scalar));
+    match expected {
+        "u8" | "u16" | "u32" | "u64" | "u128" | "usize" => scalar("a whole number such as `3`"),
+        "i8" | "i16" | "i32" | "i64" | "i128" | "isize" => scalar("a whole number such as `-3`"),
+        "f32" | "f64" => scalar("a number such as `0.5`"),
+        "bool" | "a boolean" => scalar("`true` or `false`"),
+        // The reader asks for a "string scalar" for every scalar field, numbers included.
+        "string scalar" => scalar("a single value"),
+        e if e.contains("string") || e == "char" => scalar("a string"),
+        e if e.contains("sequence") || e.starts_with("tuple") => {
+            Some(Wanted::new("a list", Shape::List))
+        }
+        e if e.contains("map") || e.starts_with("struct") => {
+            Some(Wanted::new("a mapping", Shape::Mapping))
+        }
+        _ => None,
+    }
 }
 
-/// "expected <wanted> here, found `<the text at the position>`".
-fn found_text(wanted: &str, src: &str, at: Position) -> String {
-    format!("expected {wanted} here, found `{}`", found_value(src, at))
-}
-
-/// The value written at a position (the value of the entry, when it points at the key).
-fn found_value(src: &str, at: Position) -> String {
-    src.lines()
-        .nth(at.line.saturating_sub(1))
-        .and_then(|l| l.get(at.column.saturating_sub(1)..))
-        .map(|s| s.split(" #").next().unwrap_or(s).trim())
-        // The position may be the key of the entry: show only its value.
-        .map(|s| s.split_once(": ").map_or(s, |(_, v)| v.trim()))
+/// The scalar written at a path, as written (empty when there is none).
+fn found_scalar(src: &str, path: &Path) -> String {
+    mismatch::found_at(src, path)
+        .filter(|f| f.shape == Shape::Scalar)
+        .and_then(|f| f.text)
         .unwrap_or_default()
-        .to_string()
 }
 
 /// Finds the position of the node at `path`: for a mapping entry, its key. When the path
 /// leaves the document early, the deepest node reached is returned.
 pub fn locate(src: &str, path: &Path) -> Option<Position> {
     let mut parser = Parser::new_from_str(src);
-    // Skip to the first node of the first document.
+    let (first, span) = first_node(&mut parser)?;
+    Some(
+        Locator {
+            parser: &mut parser,
+        }
+        .find(first, pos(&span.start), &path.0),
+    )
+}
+
+/// The event that opens the first node of the first document, and its span.
+fn first_node<'i>(
+    parser: &mut Parser<'i, serde_saphyr::granit_parser::StrInput<'i>>,
+) -> Option<(Event<'i>, Span)> {
     loop {
         let (event, span) = parser.next()?.ok()?;
         match event {
             Event::StreamStart | Event::DocumentStart(..) => continue,
             ref e if is_presentation(e) => continue,
             Event::StreamEnd | Event::DocumentEnd => return None,
-            first => {
-                let here = pos(&span.start);
-                return Some(
-                    Locator {
-                        parser: &mut parser,
-                    }
-                    .find(first, here, &path.0),
-                );
-            }
+            first => return Some((first, span)),
         }
     }
 }
@@ -473,7 +546,7 @@ pub fn scalar_at(src: &str, doc: usize, path: &Path) -> Option<SourceScalar> {
                     parser: &mut parser,
                 };
                 if seen == doc {
-                    return locator.find_scalar(root, pos(&span.start), &path.0);
+                    return locator.find_scalar(root, span, &path.0);
                 }
                 locator.skip(root);
                 seen += 1;
@@ -562,49 +635,15 @@ impl<'i> Locator<'_, 'i> {
     fn find_scalar(
         &mut self,
         node: Event<'i>,
-        here: Position,
+        span: Span,
         path: &[Segment],
     ) -> Option<SourceScalar> {
-        let Some((first, rest)) = path.split_first() else {
-            return match node {
-                Event::Scalar(text, style, ..) => Some(SourceScalar {
-                    text: text.into_owned(),
-                    plain: style == ScalarStyle::Plain,
-                    position: here,
-                }),
-                _ => None,
-            };
-        };
-        match (node, first) {
-            (Event::MappingStart(..), Segment::Key(want)) => loop {
-                let (key, _) = self.next()?;
-                let matched = match &key {
-                    Event::MappingEnd => return None,
-                    Event::Scalar(k, ..) => k.as_ref() == want.as_str(),
-                    _ => false,
-                };
-                if !matched {
-                    self.skip(key);
-                }
-                let (value, value_pos) = self.next()?;
-                if matched {
-                    return self.find_scalar(value, value_pos, rest);
-                }
-                self.skip(value);
-            },
-            (Event::SequenceStart(..), Segment::Index(want)) => {
-                for i in 0.. {
-                    let (item, item_pos) = self.next()?;
-                    if matches!(item, Event::SequenceEnd) {
-                        return None;
-                    }
-                    if i == *want {
-                        return self.find_scalar(item, item_pos, rest);
-                    }
-                    self.skip(item);
-                }
-                None
-            }
+        match self.node(node, span, path)? {
+            (Event::Scalar(text, style, ..), span) => Some(SourceScalar {
+                text: text.into_owned(),
+                plain: style == ScalarStyle::Plain,
+                position: pos(&span.start),
+            }),
             _ => None,
         }
     }
@@ -664,7 +703,7 @@ fn documents_via_serde(src: &str) -> Result<Vec<Value>, YamlError> {
             .flatten()
             .filter(|d| !d.is_null())
             .collect()),
-        Err(err) => Err(located_error(src, Path::default(), &err)),
+        Err(err) => Err(located_error(src, Path::default(), &err, &|_| None)),
     }
 }
 
@@ -911,11 +950,14 @@ mod tests {
             items: Vec<String>,
         }
         let err = from_str::<S>("items: some text\n").unwrap_err();
+        assert_eq!(err.message, "expected a list, found `some text`");
         assert_eq!(
             err.hint.as_deref(),
-            Some("expected a list such as `[a, b]` here, found `some text`"),
-            "{err}"
+            Some("a list of one is written `[some text]`, or as `- some text` on the line below"),
         );
+        // Issue 13 item 15: a flow value's closing bracket is not part of what was found.
+        let err = from_str::<S>("{items: {a: 1}}\n").unwrap_err();
+        assert_eq!(err.message, "expected a list, found the mapping `{a: 1}`");
     }
 
     #[test]
@@ -935,7 +977,10 @@ mod tests {
         let err = from_str::<S>("survive: regoin\n").unwrap_err();
         assert_eq!(err.path.to_string(), "survive");
         assert_eq!(err.position, Position { line: 1, column: 1 });
-        assert!(err.message.starts_with("unknown variant `regoin`"), "{err}");
+        assert_eq!(
+            err.message,
+            "unknown value `regoin`: this field takes one of `zone`, `region`"
+        );
         assert_eq!(err.hint.as_deref(), Some("did you mean `region`?"));
     }
 
