@@ -9,14 +9,15 @@ use crate::environment::{Backup, parse_duration, parse_go_duration};
 use crate::render::{RenderedObject, RenderedSet};
 
 /// Checks `spec.dr` against the RPO: DR001, DR002 and DR003. An RPO that does not parse is the
-/// environment loader's to report; these rules skip it.
-pub(super) fn check_backup(cx: &mut Reporter<'_>) {
+/// environment loader's to report; these rules skip it. Without `dr.backup`, the Velero
+/// Schedules the templates render are the backups (see `template_backups`).
+pub(super) fn check_backup(cx: &mut Reporter<'_>, sets: &[&RenderedSet]) {
     let env = cx.env;
     let Some(rpo) = env.dr.rpo.as_deref().and_then(parse_duration) else {
         return;
     };
     match &env.dr.backup {
-        None => backup_for_rpo(cx),
+        None => template_backups(cx, sets, rpo),
         Some(backup) => {
             backup_gap_within_rpo(cx, backup, rpo);
             ttl_covers_rpo(cx, backup, rpo);
@@ -74,6 +75,80 @@ fn backup_gap_within_rpo(cx: &mut Reporter<'_>, backup: &Backup, rpo: u64) {
             ),
         );
     }
+}
+
+/// Without `spec.dr.backup`, the Velero Schedules that repository templates render: DR001
+/// when no region has one that backs up the namespace, DR004 for a region without one while
+/// others have, and DR002 per region over the union of the firings of those that do (Velero
+/// runs each Schedule on its own), read with the cron of the region's Velero.
+fn template_backups(cx: &mut Reporter<'_>, sets: &[&RenderedSet], rpo: u64) {
+    let namespace = cx.env.namespace.clone();
+    let covering: Vec<(&RenderedSet, Vec<&RenderedObject>)> = sets
+        .iter()
+        .map(|set| (*set, covering_schedules(set, &namespace)))
+        .collect();
+    if covering.iter().all(|(_, found)| found.is_empty()) {
+        return backup_for_rpo(cx);
+    }
+    for (set, found) in covering {
+        if found.is_empty() {
+            no_schedule_covers(cx, set);
+            continue;
+        }
+        let Some(region) = cx.env.regions.iter().find(|r| r.name == set.region) else {
+            continue;
+        };
+        let version = region.velero;
+        let schedules: Vec<Schedule> = (found.iter())
+            .filter_map(|o| o.object["spec"]["schedule"].as_str())
+            .filter_map(|s| Schedule::parse(s, version.dialect()).ok())
+            .collect();
+        let gap = Schedule::longest_gap_of_union(&schedules);
+        if gap.is_some_and(|g| u64::try_from(g).unwrap_or(0) <= rpo) {
+            continue;
+        }
+        let leaves = match gap {
+            Some(g) => format!("leave up to {} between backups", format_seconds(g)),
+            None => "never fire".to_string(),
+        };
+        let names: Vec<String> = found.iter().map(|o| format!("`{}`", o.id.name)).collect();
+        cx.report(
+            RuleId::BackupGapWithinRpo,
+            Some(&set.region),
+            found.first().copied(),
+            spec().key("dr").key("rpo"),
+            format!(
+                "the Velero Schedules that back up namespace `{namespace}` in region `{}` ({}) {leaves} under Velero {version}, beyond the RPO of {}",
+                set.region,
+                names.join(", "),
+                format_seconds(rpo as i64)
+            ),
+        );
+    }
+}
+
+/// The unpaused Velero Schedules of a region whose backups include `namespace`.
+fn covering_schedules<'a>(set: &'a RenderedSet, namespace: &str) -> Vec<&'a RenderedObject> {
+    (set.objects.iter())
+        .filter(|o| o.id.kind == "Schedule" && o.id.group() == "velero.io")
+        .filter(|o| o.object["spec"]["paused"] != true)
+        .filter(|o| covers_namespace(&o.object["spec"]["template"], namespace))
+        .collect()
+}
+
+/// Whether a Backup spec includes `namespace`, as Velero's namespace filter reads it
+/// (velero.io docs, "Resource filtering"): no `includedNamespaces` (or an empty list) means
+/// every namespace, `*` too, and `excludedNamespaces` wins over an include.
+fn covers_namespace(template: &serde_json::Value, namespace: &str) -> bool {
+    let listed = |field: &str| -> Vec<&str> {
+        (template[field].as_array().into_iter().flatten())
+            .filter_map(serde_json::Value::as_str)
+            .collect()
+    };
+    let included = listed("includedNamespaces");
+    let excluded = listed("excludedNamespaces");
+    !excluded.contains(&namespace)
+        && (included.is_empty() || included.iter().any(|n| *n == namespace || *n == "*"))
 }
 
 /// Velero's `--default-backup-ttl` when nobody changed it: what a `ttl` of 0 means.
@@ -156,38 +231,37 @@ pub(super) fn check_schedules(cx: &mut Reporter<'_>, set: &RenderedSet) {
         .iter()
         .filter(|o| o.id.kind == "Schedule" && o.id.group() == "velero.io")
         .collect();
-    backup_covers_namespace(cx, set, &schedules);
+    backup_covers_namespace(cx, set);
     for s in schedules {
         storage_location(cx, set, s);
         backups_off_region(cx, set, s);
     }
 }
 
-/// DR004: some Schedule of the region includes the environment's namespace (`*` is Velero's
-/// wildcard for every namespace).
-fn backup_covers_namespace(
-    cx: &mut Reporter<'_>,
-    set: &RenderedSet,
-    schedules: &[&RenderedObject],
-) {
-    let namespace = cx.env.namespace.as_str();
-    let covers = schedules.iter().any(|s| {
-        s.object["spec"]["template"]["includedNamespaces"]
-            .as_array()
-            .is_some_and(|ns| ns.iter().any(|n| n == namespace || n == "*"))
-    });
-    if !covers {
-        cx.report(
-            RuleId::BackupCoversNamespace,
-            Some(&set.region),
-            None,
-            spec().key("dr").key("backup"),
-            format!(
-                "no Velero Schedule in region `{}` includes namespace `{namespace}`",
-                set.region
-            ),
-        );
+/// DR004: some unpaused Schedule of the region backs up the environment's namespace (see
+/// `covers_namespace` for how Velero reads the namespace filter).
+fn backup_covers_namespace(cx: &mut Reporter<'_>, set: &RenderedSet) {
+    if covering_schedules(set, &cx.env.namespace).is_empty() {
+        no_schedule_covers(cx, set);
     }
+}
+
+/// DR004's finding for one region.
+fn no_schedule_covers(cx: &mut Reporter<'_>, set: &RenderedSet) {
+    let path = match cx.env.dr.backup {
+        Some(_) => spec().key("dr").key("backup"),
+        None => spec().key("dr").key("rpo"),
+    };
+    cx.report(
+        RuleId::BackupCoversNamespace,
+        Some(&set.region),
+        None,
+        path,
+        format!(
+            "no Velero Schedule in region `{}` includes namespace `{}`",
+            set.region, cx.env.namespace
+        ),
+    );
 }
 
 /// DR005: a Schedule names the BackupStorageLocation its backups go to.
@@ -425,6 +499,93 @@ mod tests {
         assert_eq!(ids(&f), vec![RuleId::BackupCoversNamespace]);
         assert_eq!(f.len(), 2, "one per region: {f:?}");
         assert_eq!(ids(&check_edited(GOOD, only("*"))), vec![]);
+    }
+
+    /// GOOD rendered with its Schedule, then checked as if a repository template wrote the
+    /// Schedules (no `dr.backup`), after `edit` changed each region's objects.
+    fn check_template_schedules(
+        edit: impl Fn(&mut Vec<RenderedObject>),
+    ) -> Vec<crate::policy::Finding> {
+        let (mut env, mut sets) = load(GOOD);
+        env.dr.backup = None;
+        for set in &mut sets {
+            edit(&mut set.objects);
+        }
+        let refs: Vec<&RenderedSet> = sets.iter().collect();
+        super::super::validate(&env, &refs)
+    }
+
+    fn reschedule(objects: &mut [RenderedObject], cron: &str) {
+        for o in objects.iter_mut().filter(|o| o.id.kind == "Schedule") {
+            o.object["spec"]["schedule"] = cron.into();
+        }
+    }
+
+    /// Issue 13 review: DR002 used only `dr.backup` and said DR001 ("no backup") for an
+    /// environment whose Velero Schedules a repository template writes.
+    #[test]
+    fn schedules_only_a_template_writes_are_the_backups_and_their_union_meets_the_rpo() {
+        assert_eq!(ids(&check_template_schedules(|_| {})), vec![]);
+        let f = check_template_schedules(|o| reschedule(o, "0 0 * * 1-5"));
+        assert_eq!(ids(&f), vec![RuleId::BackupGapWithinRpo]);
+        assert_eq!(f.len(), 2, "one per region: {f:?}");
+        assert!(
+            f[0].message.contains("leave up to 3d between backups"),
+            "{}",
+            f[0].message
+        );
+        assert_eq!(f[0].region.as_deref(), Some("east"));
+        // Weekends at noon too: the union's longest gap is Friday 00:00 to Saturday 12:00.
+        let weekends = |objects: &mut Vec<RenderedObject>| {
+            reschedule(objects, "0 0 * * 1-5");
+            let mut other = objects
+                .iter()
+                .find(|o| o.id.kind == "Schedule")
+                .unwrap()
+                .clone();
+            other.id.name = "weekends".into();
+            other.object["spec"]["schedule"] = "0 12 * * 0,6".into();
+            objects.push(other);
+        };
+        let f = check_template_schedules(weekends);
+        assert!(
+            f[0].message
+                .contains("(`web-dev`, `weekends`) leave up to 1d12h"),
+            "{}",
+            f[0].message
+        );
+        let paused = |objects: &mut Vec<RenderedObject>| {
+            for o in objects.iter_mut().filter(|o| o.id.kind == "Schedule") {
+                o.object["spec"]["paused"] = true.into();
+            }
+        };
+        assert_eq!(
+            ids(&check_template_schedules(paused)),
+            vec![RuleId::BackupForRpo]
+        );
+    }
+
+    /// Velero's namespace filter: no `includedNamespaces` means every namespace, and
+    /// `excludedNamespaces` wins over an include.
+    #[test]
+    fn a_schedule_without_included_namespaces_covers_every_namespace_but_excluded_ones() {
+        let filter = |included: Value, excluded: Value| {
+            move |o: &mut Value| {
+                if o["kind"] == "Schedule" {
+                    o["spec"]["template"]["includedNamespaces"] = included.clone();
+                    o["spec"]["template"]["excludedNamespaces"] = excluded.clone();
+                }
+            }
+        };
+        assert_eq!(
+            ids(&check_edited(GOOD, filter(Value::Null, Value::Null))),
+            vec![]
+        );
+        let excluded = check_edited(
+            GOOD,
+            filter(serde_json::json!(["*"]), serde_json::json!(["web"])),
+        );
+        assert_eq!(ids(&excluded), vec![RuleId::BackupCoversNamespace]);
     }
 
     #[test]

@@ -32,7 +32,7 @@ use finding::Reporter;
 pub fn validate(env: &Environment, sets: &[&RenderedSet]) -> Vec<Finding> {
     let mut cx = Reporter::new(env);
     multi_region::check_regions(&mut cx);
-    dr::check_backup(&mut cx);
+    dr::check_backup(&mut cx, sets);
     dr::check_rto(&mut cx);
     for set in sets {
         dr::check_schedules(&mut cx, set);

@@ -130,11 +130,11 @@ rules! {
         "spread over zones and add replicas, or lower minAvailable"
         "https://kubernetes.io/docs/setup/best-practices/multiple-zones/";
     BackupForRpo "DR001" "backup-for-rpo" Error
-        "An RPO is declared but no backup schedule exists."
+        "An RPO is declared but nothing backs the namespace up: no `spec.dr.backup`, and no unpaused Velero Schedule from the templates includes it."
         "set `spec.dr.backup.schedule`"
         "https://velero.io/docs/main/api-types/schedule/";
     BackupGapWithinRpo "DR002" "backup-gap-within-rpo" Error
-        "The longest gap between two backups exceeds the RPO."
+        "The longest gap between two backups exceeds the RPO (with no `spec.dr.backup`: between two firings of any of the region's Schedules that back up the namespace)."
         "run backups more often (the schedule's longest gap is computed over the calendar)"
         "https://velero.io/docs/main/api-types/schedule/";
     TtlCoversRpo "DR003" "ttl-covers-rpo" Error

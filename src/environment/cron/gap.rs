@@ -16,6 +16,10 @@ use super::{Kind, Schedule, Spec};
 const CYCLE_START: i64 = 2025;
 const CYCLE_YEARS: i64 = 28;
 
+/// Firings walked for a union of schedules before settling for a bound: hourly schedules over
+/// the cycle are about 245,000 each.
+const MAX_UNION_STEPS: usize = 2_000_000;
+
 /// The largest gap seen so far over a stream of firings in time order.
 #[derive(Default)]
 struct Gaps {
@@ -81,6 +85,37 @@ impl Schedule {
                 Some(g.longest.max(g.first? + (to - from) - g.last?))
             }
         }
+    }
+
+    /// The longest time in seconds between two consecutive firings of any of `schedules`,
+    /// over the cycle of `longest_gap` (taken in UTC): Velero runs each Schedule on its own, so
+    /// a namespace that several Schedules cover is backed up at the union of their firings.
+    /// Walking the union costs a step per firing, so past `MAX_UNION_STEPS` firings the shortest
+    /// single gap is returned instead: the union never waits longer than any one member, so
+    /// that bound can only overstate the gap, never hide one. `None` when none fires.
+    pub fn longest_gap_of_union(schedules: &[Schedule]) -> Option<i64> {
+        let bound = schedules.iter().filter_map(Schedule::longest_gap).min()?;
+        if schedules.len() == 1 {
+            return Some(bound);
+        }
+        let from = date(&Zone::Utc, CYCLE_START, 1, 1, 0, 0, 0) - 1;
+        let to = date(&Zone::Utc, CYCLE_START + CYCLE_YEARS, 1, 1, 0, 0, 0) - 1;
+        let mut due: Vec<Option<i64>> = schedules.iter().map(|s| s.step(from)).collect();
+        let mut gaps = Gaps::default();
+        for _ in 0..MAX_UNION_STEPS {
+            let Some((i, t)) = (due.iter().enumerate())
+                .filter_map(|(i, t)| t.map(|t| (i, t)))
+                .min_by_key(|(_, t)| *t)
+                .filter(|(_, t)| *t <= to)
+            else {
+                return Some(gaps.longest.max(gaps.first? + (to - from) - gaps.last?));
+            };
+            if gaps.last != Some(t) {
+                gaps.fire(t);
+            }
+            due[i] = schedules[i].step(t);
+        }
+        Some(bound)
     }
 
     /// The longest time in seconds between two consecutive firings after `from` and up to

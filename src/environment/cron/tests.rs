@@ -196,3 +196,25 @@ fn a_next_that_does_not_move_forward_is_a_backup_each_minute() {
     // And it skips the Sunday whose 03:00 hour the spring-forward change swallows.
     assert_eq!(s.longest_gap(), Some(14 * DAY - HOUR));
 }
+
+#[test]
+fn several_schedules_back_up_at_the_union_of_their_firings() {
+    let union = |specs: &[&str]| {
+        let parsed: Vec<Schedule> = specs
+            .iter()
+            .map(|s| Schedule::parse(s, Dialect::GoCron).unwrap())
+            .collect();
+        Schedule::longest_gap_of_union(&parsed)
+    };
+    assert_eq!(union(&["0 0 * * *", "0 12 * * *"]), Some(12 * HOUR));
+    // Weekdays at midnight and weekends at noon: Friday 00:00 to Saturday 12:00.
+    assert_eq!(
+        union(&["0 0 * * 1-5", "0 12 * * 0,6"]),
+        Some(DAY + 12 * HOUR)
+    );
+    assert_eq!(union(&["0 0 * * 1-5"]), Some(3 * DAY));
+    assert_eq!(union(&["@every 6h", "0 0 * * *"]), Some(6 * HOUR));
+    assert_eq!(union(&["@manual", "0 0 * * *"]), Some(DAY));
+    assert_eq!(union(&["@manual"]), None);
+    assert_eq!(union(&[]), None);
+}
