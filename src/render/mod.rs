@@ -368,8 +368,9 @@ impl Renderer {
                 .render(&ctx)
                 .map_err(|e| template_error(&self.set, e, env_name, region_name))?;
             let shown = display_name(&self.set, name);
-            let secret = mentions_secret(&output);
-            let read = yaml::template_output(&output).map_err(|e| RenderFailure::Output {
+            let read = yaml::template_output(&output).map_err(|e| {
+                let secret = secret_near(&output, e.position.line);
+                RenderFailure::Output {
                 template: shown.clone(),
                 line: e.position.line,
                 text: if secret {
@@ -385,12 +386,12 @@ impl Renderer {
                 region: region_name.into(),
                 message: if secret { redact_quoted(&e.message) } else { e.message },
                 hint: "quote values with `| tojson`, and check the indentation of the lines the template emits".into(),
-            })?;
+            }})?;
             let source = &self.set.templates[name].source;
             for a in read.ambiguous {
                 let out_line = output.lines().nth(a.position.line - 1).unwrap_or_default();
                 let line = source_line_for(source, out_line).unwrap_or(a.position.line);
-                let value = if secret {
+                let value = if secret_near(&output, a.position.line) {
                     "(a Secret's value, not shown)"
                 } else {
                     a.value.as_str()
@@ -666,6 +667,27 @@ fn ambiguity_warning(
 /// What an error shows instead of a line of a template's output that holds a Secret.
 const SECRET_LINE: &str = "(a line of a Secret: not shown, it may hold a secret value)";
 
+/// Whether line `line` (1-based) of a template's output may belong to a Secret: its document,
+/// or the one before it, mentions one (`mentions_secret`). The document before too, because a
+/// parser reports a quoted or flow value left open where the next `---` cuts it off; other
+/// documents of the same template are shown as usual.
+fn secret_near(output: &str, line: usize) -> bool {
+    let mut documents = vec![String::new()];
+    for (n, text) in output.lines().enumerate() {
+        if n + 1 > line.max(1) && text.starts_with("---") {
+            break;
+        }
+        if text.starts_with("---") {
+            documents.push(String::new());
+        }
+        if let Some(current) = documents.last_mut() {
+            current.push_str(text);
+            current.push('\n');
+        }
+    }
+    documents.iter().rev().take(2).any(|d| mentions_secret(d))
+}
+
 /// Whether a template's output holds (or may hold) a Secret, in any document and any style
 /// (`kind: Secret`, quoted, flow mappings, JSON): then no line, value or quoted fragment of it
 /// goes into a message. Errs towards hiding: a mention of the word as a kind is enough.
@@ -900,6 +922,16 @@ mod tests {
         assert!(!mentions_secret(
             "kind: ConfigMap\ndata: {name: SecretName}\n"
         ));
+        // Issue 13 review: only the Secret's document (and the one after it, where a value
+        // left open is reported) is hidden, not every line of the template.
+        let output = "kind: ConfigMap\ndata: {a: b}\n---\nkind: Secret\nstringData: {p: x}\n---\nkind: ConfigMap\ndata: {c: d}\n---\nkind: Service\n";
+        let hidden: Vec<bool> = (1..=10).map(|l| secret_near(output, l)).collect();
+        assert_eq!(
+            hidden,
+            [
+                false, false, true, true, true, true, true, true, false, false
+            ]
+        );
         assert_eq!(
             redact_quoted("invalid value `hunter2` near \"x: y\""),
             "invalid value `…` near \"…\""
