@@ -35,10 +35,18 @@ pub const FIELD_MANAGER: &str = "kubectl-hadr";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClusterError {
-    #[error("kubeconfig: {source}")]
+    /// A kubeconfig that exists but cannot be read: `reason` never holds text of the file
+    /// (it holds tokens and keys), only where and what.
+    #[error("kubeconfig {file}{at}: {reason}\n  help: {help}")]
     Kubeconfig {
+        /// The file, or the files of `KUBECONFIG` when kube does not say which.
+        file: String,
+        /// `:line:column` when the reader said where, else empty.
+        at: String,
+        reason: String,
+        help: &'static str,
         #[source]
-        source: kube::config::KubeconfigError,
+        source: Box<kube::config::KubeconfigError>,
     },
     #[error(
         "kubeconfig {} ({from}) does not exist\n  help: pass --kubeconfig with the file that has the regions' contexts, set KUBECONFIG to it, or create ~/.kube/config; each region's `context:` in the environment file names a context in it",
@@ -63,12 +71,14 @@ pub enum ClusterError {
         /// The contexts they define, closest to `context` first.
         available: Vec<String>,
     },
-    #[error("region `{region}` (context `{context}`) cannot be reached: {reason}")]
+    #[error("region `{region}` (context `{context}`) cannot be reached: {reason}\n  help: {help}")]
     Unreachable {
         region: String,
         context: String,
         /// The failure in words (the server's message when it answered).
         reason: String,
+        /// What to check, for the kind of failure.
+        help: String,
         #[source]
         source: Source,
     },
@@ -166,6 +176,70 @@ pub fn describe(e: &(dyn std::error::Error + 'static)) -> String {
     }
 }
 
+/// The `server:` of a context's cluster in the kubeconfig, when it has one.
+fn server_of(config: &Kubeconfig, context: &str) -> Option<String> {
+    let cluster = (config.contexts.iter())
+        .find(|c| c.name == context)?
+        .context
+        .as_ref()?
+        .cluster
+        .clone();
+    (config.clusters.iter())
+        .find(|c| c.name == cluster)?
+        .cluster
+        .as_ref()?
+        .server
+        .clone()
+}
+
+/// Why connecting to a context's cluster failed, and what to check: the kubeconfig's own
+/// mistakes by name, a network failure by the operating system's reason (found down the
+/// error's chain, under kube's and hyper's wrappers) and the address tried.
+fn connect_failure(
+    e: &(dyn std::error::Error + 'static),
+    context: &str,
+    server: Option<&str>,
+) -> (String, String) {
+    use kube::config::KubeconfigError as K;
+    let fix_kubeconfig = || {
+        format!(
+            "fix context `{context}` in the kubeconfig (`kubectl config view` shows it), or set the region's `context:` to another"
+        )
+    };
+    let at = server.unwrap_or("the kubeconfig's `server:`");
+    let mut cause = Some(e);
+    while let Some(err) = cause {
+        if let Some(k) = err.downcast_ref::<K>() {
+            let reason = match k {
+                K::LoadClusterOfContext(c) => {
+                    format!("the context names cluster `{c}`, which the kubeconfig does not define")
+                }
+                K::ParseClusterUrl(u) => format!("its cluster's `server:` is not a URL ({u})"),
+                K::MissingClusterUrl => "its cluster has no `server:`".into(),
+                other => crate::yaml::redact_quoted(&other.to_string()),
+            };
+            return (reason, fix_kubeconfig());
+        }
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            return match io.kind() {
+                std::io::ErrorKind::NotFound => (
+                    "the credential plugin its user runs (`user.exec.command`) is not found".into(),
+                    "install the plugin or put it on PATH, or fix the user of the context in the kubeconfig".into(),
+                ),
+                kind => (
+                    format!("nothing answers at {at} ({kind})"),
+                    format!("check that the cluster runs and that {at} is its API server's address (context `{context}` in the kubeconfig)"),
+                ),
+            };
+        }
+        cause = err.source();
+    }
+    (
+        describe(e),
+        format!("check the cluster of context `{context}` at {at}"),
+    )
+}
+
 /// A 422's message as "field: what is wrong" per cause. The server quotes the rejected value
 /// in full, for a Job's template a Go struct of kilobytes: a value longer than a line is left
 /// out (the diff shows it).
@@ -220,7 +294,7 @@ pub fn load_kubeconfig(explicit: Option<&Path>) -> Result<LoadedKubeconfig, Clus
     let config = result.map_err(|source| {
         let missing: Vec<PathBuf> = files.iter().filter(|f| !f.exists()).cloned().collect();
         if missing.is_empty() {
-            return ClusterError::Kubeconfig { source };
+            return unreadable_kubeconfig(&files, source);
         }
         let from = match (explicit, std::env::var_os("KUBECONFIG")) {
             (Some(_), _) => "from --kubeconfig",
@@ -230,6 +304,42 @@ pub fn load_kubeconfig(explicit: Option<&Path>) -> Result<LoadedKubeconfig, Clus
         ClusterError::MissingKubeconfig { from, missing }
     })?;
     Ok(LoadedKubeconfig { config, files })
+}
+
+/// Why a kubeconfig that exists cannot be read, in words and without any of its text.
+fn unreadable_kubeconfig(files: &[PathBuf], source: kube::config::KubeconfigError) -> ClusterError {
+    use kube::config::KubeconfigError as K;
+    let listed: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+    let (file, at, reason, help) = match &source {
+        K::ReadConfig(io, path) => (
+            path.display().to_string(),
+            String::new(),
+            format!("cannot be read: {}", io.kind()),
+            "pass the kubeconfig file itself (--kubeconfig or KUBECONFIG), readable by you",
+        ),
+        K::Parse(e) => {
+            let (position, what) = crate::yaml::error_without_text(e);
+            (
+                listed.join(", "),
+                position.map(|p| format!(":{p}")).unwrap_or_default(),
+                format!("the YAML cannot be read: {what}"),
+                "fix the file there (`kubectl config view` reads it the same way); its lines are not shown, as a kubeconfig holds credentials",
+            )
+        }
+        other => (
+            listed.join(", "),
+            String::new(),
+            crate::yaml::redact_quoted(&other.to_string()),
+            "check the files that KUBECONFIG lists: kubectl merges them the same way",
+        ),
+    };
+    ClusterError::Kubeconfig {
+        file,
+        at,
+        reason,
+        help,
+        source: Box::new(source),
+    }
 }
 
 /// "`a`, `b`" (the files of a `MissingKubeconfig` error).
@@ -311,11 +421,16 @@ impl Cluster {
                 available: closest_contexts(&kubeconfig.config, context),
             });
         }
-        let unreachable = |source: Source| ClusterError::Unreachable {
-            region: region.into(),
-            context: context.into(),
-            reason: describe(source.as_ref()),
-            source,
+        let server = server_of(&kubeconfig.config, context);
+        let unreachable = |source: Source| {
+            let (reason, help) = connect_failure(source.as_ref(), context, server.as_deref());
+            ClusterError::Unreachable {
+                region: region.into(),
+                context: context.into(),
+                reason,
+                help,
+                source,
+            }
         };
         let options = KubeConfigOptions {
             context: Some(context.to_string()),

@@ -384,7 +384,7 @@ impl Renderer {
                 },
                 environment: env_name.into(),
                 region: region_name.into(),
-                message: if secret { redact_quoted(&e.message) } else { e.message },
+                message: if secret { yaml::redact_quoted(&e.message) } else { e.message },
                 hint: "quote values with `| tojson`, and check the indentation of the lines the template emits".into(),
             }})?;
             let source = &self.set.templates[name].source;
@@ -701,33 +701,6 @@ fn mentions_secret(output: &str) -> bool {
     })
 }
 
-/// A parser message with every quoted or backticked fragment replaced: parsers quote the text
-/// they choke on, which in a Secret may be its value.
-fn redact_quoted(message: &str) -> String {
-    let mut out = String::with_capacity(message.len());
-    let mut open: Option<char> = None;
-    for c in message.chars() {
-        match open {
-            Some(q) if c == q => {
-                out.push('…');
-                out.push(c);
-                open = None;
-            }
-            Some(_) => {}
-            None => {
-                out.push(c);
-                if matches!(c, '`' | '"' | '\'') {
-                    open = Some(c);
-                }
-            }
-        }
-    }
-    if open.is_some() {
-        out.push('…');
-    }
-    out
-}
-
 /// What the templates see for one region.
 fn context<'a>(environment: &'a Environment, region: &'a Region) -> Context<'a> {
     let env_name = environment.name.as_str();
@@ -933,7 +906,7 @@ mod tests {
             ]
         );
         assert_eq!(
-            redact_quoted("invalid value `hunter2` near \"x: y\""),
+            yaml::redact_quoted("invalid value `hunter2` near \"x: y\""),
             "invalid value `…` near \"…\""
         );
     }

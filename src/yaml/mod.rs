@@ -487,6 +487,48 @@ fn found_scalar(src: &str, path: &Path) -> String {
         .unwrap_or_default()
 }
 
+/// A parser message with every quoted or backticked fragment replaced: parsers quote the text
+/// they choke on, which in a Secret may be its value.
+pub fn redact_quoted(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut open: Option<char> = None;
+    for c in message.chars() {
+        match open {
+            Some(q) if c == q => {
+                out.push('…');
+                out.push(c);
+                open = None;
+            }
+            Some(_) => {}
+            None => {
+                out.push(c);
+                if matches!(c, '`' | '"' | '\'') {
+                    open = Some(c);
+                }
+            }
+        }
+    }
+    if open.is_some() {
+        out.push('…');
+    }
+    out
+}
+
+/// A reader error without any text of the file: where it is, and what is wrong with every
+/// quoted fragment replaced. For files that hold credentials (a kubeconfig's tokens and keys),
+/// whose reader would otherwise print the offending line.
+pub fn error_without_text(err: &serde_saphyr::Error) -> (Option<Position>, String) {
+    let err = original_error(err);
+    let at = err.location().map(|l| Position {
+        line: l.line() as usize,
+        column: l.column() as usize,
+    });
+    let message =
+        serde_saphyr::MessageFormatter::format_message(&serde_saphyr::DefaultMessageFormatter, err);
+    let first = message.lines().next().unwrap_or_default();
+    (at, redact_quoted(first))
+}
+
 /// Finds the position of the node at `path`: for a mapping entry, its key. When the path
 /// leaves the document early, the deepest node reached is returned.
 pub fn locate(src: &str, path: &Path) -> Option<Position> {

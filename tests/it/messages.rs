@@ -258,3 +258,90 @@ fn review_port_zero_says_the_range_and_how_to_fix() {
     let _s = scope(&ws);
     insta::assert_snapshot!(out);
 }
+
+/// A kubeconfig with DEAD as the server of `prod-eastus2`, a context whose cluster is not
+/// defined, one whose server is no URL, and one whose user runs a missing plugin.
+fn kubeconfig_with(ws: &Workspace, dead: &str, user: &str) -> String {
+    ws.write(
+        "kubeconfig",
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n  - {{name: c1, cluster: {{server: '{dead}'}}}}\n  - {{name: c2, cluster: {{server: 'not a url'}}}}\nusers:\n  - name: u1\n    user: {user}\n  - {{name: u2, user: {{exec: {{apiVersion: client.authentication.k8s.io/v1, command: no-such-auth-plugin}}}}}}\ncontexts:\n  - {{name: prod-eastus2, context: {{cluster: c1, user: u1}}}}\n  - {{name: no-cluster, context: {{cluster: c9, user: u1}}}}\n  - {{name: bad-url, context: {{cluster: c2, user: u1}}}}\n  - {{name: exec, context: {{cluster: c1, user: u2}}}}\ncurrent-context: prod-eastus2\n"
+        ),
+    );
+    ws.root().join("kubeconfig").display().to_string()
+}
+
+/// Review of issue 13: a kubeconfig that YAML cannot read printed the offending line, a
+/// token and a key with it (`--> <input>:5:59`); it names the file, line and column only.
+#[test]
+fn review_an_unreadable_kubeconfig_names_where_and_never_shows_its_credentials() {
+    let ws = Workspace::examples();
+    ws.hadr(&["render"]).assert().success();
+    let user = "{token: SUPERSECRETTOKEN, client-key-data: \"LS0tSECRETKEY}";
+    let kubeconfig = kubeconfig_with(&ws, "https://127.0.0.1:1", user);
+    let out = run(
+        &ws,
+        &[
+            "diff",
+            "prod",
+            "--region",
+            "eastus2",
+            "--kubeconfig",
+            &kubeconfig,
+        ],
+    );
+    assert!(out.starts_with("exit: 2\n"), "{out}");
+    assert!(!out.contains("SECRET"), "{out}");
+    assert!(out.contains("kubeconfig:8:54: the YAML cannot be read"), "{out}");
+    assert!(out.contains("help: "), "{out}");
+}
+
+/// Review of issue 13: a region whose server does not answer said `ServiceError: client
+/// error (Connect)`; the kubeconfig's own mistakes said kube's words with no fix.
+#[test]
+fn review_an_unreachable_or_misconfigured_context_says_why_in_words_with_a_fix() {
+    let ws = Workspace::examples();
+    ws.hadr(&["render"]).assert().success();
+    // A port nothing listens on: bound once, then freed.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap();
+    let server = format!("https://127.0.0.1:{port}");
+    let kubeconfig = kubeconfig_with(&ws, &server, "{token: abc}");
+    let diff = |context: &str| {
+        let args = [
+            "diff",
+            "prod",
+            "--region",
+            "eastus2",
+            "--kubeconfig",
+            &kubeconfig,
+            "--context",
+            context,
+        ];
+        run(&ws, &args)
+    };
+    let out = diff("prod-eastus2");
+    assert!(
+        out.contains(&format!("nothing answers at {server} (connection refused)")),
+        "{out}"
+    );
+    assert!(!out.contains("ServiceError"), "{out}");
+    let out = diff("no-cluster");
+    assert!(
+        out.contains("the context names cluster `c9`, which the kubeconfig does not define"),
+        "{out}"
+    );
+    let out = diff("bad-url");
+    assert!(
+        out.contains("its cluster's `server:` is not a URL"),
+        "{out}"
+    );
+    let out = diff("exec");
+    assert!(
+        out.contains("the credential plugin its user runs (`user.exec.command`) is not found"),
+        "{out}"
+    );
+    assert!(out.contains("help: "), "{out}");
+}
