@@ -118,14 +118,19 @@ impl From<RenderFailure> for RenderError {
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum RenderFailure {
-    #[error("{template}:{line}: {message}{}\n  while rendering environment `{environment}`, region `{region}`", detail(.snippet))]
+    /// A template minijinja could not compile or run. `environment` and `region` are empty
+    /// for a template that failed to compile (before any environment is rendered).
+    #[error("{template}:{line}{}: {message}{}{}\n  help: {hint}", at_column(.column), detail(.snippet), rendering(.environment, .region))]
     Template {
         template: String,
         line: usize,
+        /// 1-based, when minijinja said where in the line.
+        column: Option<usize>,
         environment: String,
         region: String,
         message: String,
         snippet: Option<String>,
+        hint: String,
     },
     #[error(
         "{template}: output line {line}: {message}\n  {line} | {text}\n  while rendering environment `{environment}`, region `{region}`\n  help: {hint}"
@@ -162,6 +167,17 @@ pub enum RenderFailure {
         message: String,
         hint: String,
     },
+}
+
+fn at_column(column: &Option<usize>) -> String {
+    column.map(|c| format!(":{c}")).unwrap_or_default()
+}
+
+fn rendering(environment: &str, region: &str) -> String {
+    match (environment, region) {
+        ("", _) => String::new(),
+        (e, r) => format!("\n  while rendering environment `{e}`, region `{r}`"),
+    }
 }
 
 fn detail(snippet: &Option<String>) -> String {
@@ -813,28 +829,125 @@ fn display_name(set: &TemplateSet, name: &str) -> String {
 fn template_error(set: &TemplateSet, e: minijinja::Error, env: &str, region: &str) -> RenderError {
     let name = e.name().unwrap_or("(unknown template)").to_string();
     let source = set.templates.get(&name).map(|t| t.source.as_str());
-    let snippet = match (e.range(), source) {
-        (Some(r), Some(src)) if r.end <= src.len() => Some(format!("at `{}`", &src[r])),
-        _ => None,
-    };
-    let mut message = match e.detail() {
+    // A template that writes a Secret may hold its value in its text (`plaintext-secret`):
+    // then neither the expression nor a quoted fragment of the message is shown.
+    let secret = source.is_some_and(mentions_secret);
+    let range = e.range().zip(source).filter(|(r, src)| r.end <= src.len());
+    let snippet = range.clone().map(|(r, src)| match secret {
+        true => "at (a part of a Secret's template: not shown, it may hold a secret value)".into(),
+        // A syntax error's range is the token the parser stopped at; no expression is whole.
+        false if e.kind() == minijinja::ErrorKind::SyntaxError => format!("at `{}`", &src[r]),
+        false => format!("at `{}`", enclosing_expression(src, r)),
+    });
+    let column = range.map(|(r, src)| {
+        let line_start = src[..r.start].rfind('\n').map_or(0, |i| i + 1);
+        src[line_start..r.start].chars().count() + 1
+    });
+    let detail = e.detail().map(|d| {
+        if secret {
+            yaml::redact_quoted(d)
+        } else {
+            d.to_string()
+        }
+    });
+    let message = match detail {
         Some(d) => format!("{}: {d}", e.kind()),
         None => e.kind().to_string(),
     };
-    if e.kind() == minijinja::ErrorKind::UndefinedError {
-        message.push_str(
-            " (templates see: environment, region, app, workloads, storage_classes, ha, dr, config, values, labels, selector, pod_labels, topology_keys)",
-        );
-    }
     RenderError::from(RenderFailure::Template {
         template: display_name(set, &name),
         line: e.line().unwrap_or(0),
+        column,
         environment: env.into(),
         region: region.into(),
+        hint: template_hint(&e),
         message,
         snippet,
     })
 }
+
+/// The `{{ ... }}` on the same line around a range of a template, else the range itself: a
+/// filter's error points at the filter alone (`tojson`), and the value it was given is the
+/// part that needs fixing (`app.nmae | tojson`).
+fn enclosing_expression(src: &str, r: std::ops::Range<usize>) -> &str {
+    let line_start = src[..r.start].rfind('\n').map_or(0, |i| i + 1);
+    let line_end = src[r.end..].find('\n').map_or(src.len(), |i| r.end + i);
+    let open = src[line_start..r.start].rfind("{{").map(|i| line_start + i);
+    let close = src[r.end..line_end].find("}}").map(|i| r.end + i + 2);
+    match (open, close) {
+        (Some(o), Some(c)) if !src[o..r.start].contains("}}") => &src[o..c],
+        _ => &src[r],
+    }
+}
+
+/// What to do about a template error, by its kind.
+fn template_hint(e: &minijinja::Error) -> String {
+    use minijinja::ErrorKind as K;
+    match e.kind() {
+        K::UndefinedError => "check the spelling of the name; templates see environment, region, app, workloads, storage_classes, ha, dr, config, values, labels, selector, pod_labels and topology_keys (`| default(...)` gives a value to a key that may be missing)".into(),
+        K::SyntaxError => "close every `{{` with `}}` and `{%` with `%}`, and every `{% if %}`/`{% for %}` with its `{% endif %}`/`{% endfor %}`".into(),
+        K::UnknownFilter | K::UnknownTest | K::UnknownFunction => {
+            let name = e.detail().and_then(|d| d.split_whitespace().nth(1)).unwrap_or_default();
+            let known: Vec<String> = FILTERS.iter().map(|f| f.to_string()).collect();
+            match yaml::did_you_mean(name, &known) {
+                Some(guess) => guess,
+                None => format!("the filters are minijinja's built-ins: {}", FILTERS.join(", ")),
+            }
+        }
+        K::InvalidOperation => "check the types of the values the expression combines: `| int`, `| float` and `| string` convert".into(),
+        _ => "see the template at the line above; `kubectl hadr render --help` lists what templates see".into(),
+    }
+}
+
+/// minijinja's built-in filters (minijinja docs, `filters` module), `tojson` ours: for the
+/// did-you-mean of an unknown filter.
+const FILTERS: [&str; 45] = [
+    "abs",
+    "attr",
+    "batch",
+    "bool",
+    "capitalize",
+    "count",
+    "d",
+    "default",
+    "dictsort",
+    "e",
+    "escape",
+    "first",
+    "float",
+    "groupby",
+    "indent",
+    "int",
+    "items",
+    "join",
+    "last",
+    "length",
+    "lines",
+    "list",
+    "lower",
+    "map",
+    "max",
+    "min",
+    "pprint",
+    "reject",
+    "rejectattr",
+    "replace",
+    "reverse",
+    "round",
+    "safe",
+    "select",
+    "selectattr",
+    "slice",
+    "sort",
+    "split",
+    "string",
+    "sum",
+    "title",
+    "tojson",
+    "trim",
+    "unique",
+    "upper",
+];
 
 /// Traces an output line back to the template line that produced it: the first line that is
 /// the same text, or whose literal text, with each `{{ ... }}` a wildcard, matches it.

@@ -18,6 +18,15 @@ pub(super) fn tojson(
     indent: Option<Value>,
     args: Kwargs,
 ) -> Result<Value, minijinja::Error> {
+    // Strict mode makes printing an undefined value an error, but a filter receives it, and
+    // minijinja's `tojson` writes it as `null`: a misspelled `values.ingresHost` rendered
+    // `host: null` silently. `| default(none) | tojson` still writes an intended null.
+    if value.is_undefined() {
+        return Err(minijinja::Error::new(
+            minijinja::ErrorKind::UndefinedError,
+            "the value given to `tojson` is undefined: a misspelled name, or a key the mapping does not have",
+        ));
+    }
     let json = minijinja::filters::tojson(value, indent, args)?;
     match json.as_str() {
         Some(text) if text.chars().any(needs_escape) => Ok(Value::from_safe_string(escaped(text))),

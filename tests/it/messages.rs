@@ -292,7 +292,10 @@ fn review_an_unreadable_kubeconfig_names_where_and_never_shows_its_credentials()
     );
     assert!(out.starts_with("exit: 2\n"), "{out}");
     assert!(!out.contains("SECRET"), "{out}");
-    assert!(out.contains("kubeconfig:8:54: the YAML cannot be read"), "{out}");
+    assert!(
+        out.contains("kubeconfig:8:54: the YAML cannot be read"),
+        "{out}"
+    );
     assert!(out.contains("help: "), "{out}");
 }
 
@@ -344,4 +347,40 @@ fn review_an_unreachable_or_misconfigured_context_says_why_in_words_with_a_fix()
         "{out}"
     );
     assert!(out.contains("help: "), "{out}");
+}
+
+/// Review of issue 13: a template error in a Secret's template showed the expression, secret
+/// value and all (`at "hunter2-SUPERSECRET" + 1`); a template that failed to compile said
+/// `while rendering environment ``, region `` `.
+#[test]
+fn review_a_template_error_in_a_secret_template_never_shows_its_text() {
+    let secret = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\n  namespace: my-app\n  annotations: {hadr.dev/plaintext-secret: allow}\nstringData:\n";
+    for line in [
+        "  password: {{ \"hunter2-SUPERSECRET\" + 1 }}\n",
+        "  password: {% if true %}hunter2-SUPERSECRET\n",
+    ] {
+        let ws = Workspace::examples();
+        ws.write("templates/db-secret.yaml", format!("{secret}{line}"));
+        let out = run(&ws, &["render", "prod", "--region", "eastus2"]);
+        assert!(out.starts_with("exit: 2\n"), "{out}");
+        assert!(out.contains("templates/db-secret.yaml:8:"), "{out}");
+        assert!(!out.contains("SUPERSECRET"), "{out}");
+        assert!(!out.contains("environment ``"), "{out}");
+        assert!(out.contains("help: "), "{out}");
+    }
+}
+
+/// Review of issue 13: `{{ values.ingresHost | tojson }}` (a typo) rendered `host: null`,
+/// exit 0: minijinja's strict mode lets a filter take an undefined value.
+#[test]
+fn review_a_misspelled_value_given_to_tojson_is_an_error_naming_the_expression() {
+    let ws = Workspace::examples();
+    ws.write(
+        "templates/ingress-host.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: host\n  namespace: my-app\ndata:\n  host: {{ values.ingresHost | tojson }}\n",
+    );
+    let out = run(&ws, &["render", "prod", "--region", "eastus2"]);
+    assert!(out.starts_with("exit: 2\n"), "{out}");
+    let _s = scope(&ws);
+    insta::assert_snapshot!(out);
 }

@@ -665,7 +665,10 @@ fn a_template_syntax_error_names_the_template_and_line() {
                 "apiVersion: v1\nkind: ConfigMap\n{% if %}\n",
             );
         },
-        &["templates/broken.yaml:3: syntax error"],
+        &[
+            "templates/broken.yaml:3:7: syntax error",
+            "help: close every",
+        ],
     );
 }
 
@@ -679,8 +682,8 @@ fn an_undefined_variable_names_the_template_line_and_expression() {
             );
         },
         &[
-            "templates/service.yaml:4: undefined value",
-            "`app.nmae`",
+            "templates/service.yaml:4:12: undefined value",
+            "`{{ app.nmae }}`",
             "environment `prod`",
         ],
     );
