@@ -90,11 +90,16 @@ impl fmt::Display for Gated {
 }
 
 fn join<T: fmt::Display>(items: &[T]) -> String {
-    items
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join("\n")
+    distinct(items).join("\n")
+}
+
+/// Each message once, in order: a mistake in a file that several environments extend fails
+/// each of them with the same words.
+fn distinct<T: fmt::Display>(items: &[T]) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    (items.iter().map(ToString::to_string))
+        .filter(|m| seen.insert(m.clone()))
+        .collect()
 }
 
 fn hand_edits(edits: &[HandEdit]) -> String {
@@ -129,8 +134,8 @@ impl Error {
     /// The messages to show, one per problem (several files can be wrong at once).
     pub fn messages(&self) -> Vec<String> {
         match self {
-            Error::Environments(v) => v.iter().map(ToString::to_string).collect(),
-            Error::Render(v) => v.iter().map(ToString::to_string).collect(),
+            Error::Environments(v) => distinct(v),
+            Error::Render(v) => distinct(v),
             Error::Policy(v) => v.clone(),
             other => vec![other.to_string()],
         }

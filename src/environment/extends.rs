@@ -168,21 +168,36 @@ fn resolve_extends(from: &Loaded, base: &str) -> Result<PathBuf, EnvironmentErro
     }
     let path = from.file.parent().unwrap_or(Path::new(".")).join(rel);
     if !path.is_file() {
-        return Err(from.error(here, format!("`extends: {base}`: no such file"), None));
+        return Err(from.error(
+            here,
+            format!("`extends: {base}`: no such file"),
+            Some(sibling_hint(&path, base)),
+        ));
     }
     Ok(path)
+}
+
+/// The YAML file beside `missing` whose name is closest to `base`, or the ones there are.
+fn sibling_hint(missing: &Path, base: &str) -> String {
+    let dir = missing.parent().unwrap_or(Path::new("."));
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|n| n.ends_with(".yaml") || n.ends_with(".yml"))
+        .collect();
+    names.sort();
+    yaml::did_you_mean(base, &names).unwrap_or_else(|| match names.as_slice() {
+        [] => "no YAML file is beside it: create the file, or remove `extends`".into(),
+        _ => format!("the files beside it are {}", names.join(", ")),
+    })
 }
 
 /// Finds the file of the chain that sets `path`, child first, to point an error at it.
 pub(super) fn owner<'a>(chain: &'a [Loaded], path: &YamlPath) -> &'a Loaded {
     chain
         .iter()
-        .find(|l| {
-            yaml::locate(&l.text, path).is_some_and(|p| {
-                // locate() falls back to the deepest node reached; accept only an exact hit.
-                let parent = yaml::locate(&l.text, &path.parent());
-                path.0.len() <= 1 || parent != Some(p)
-            })
-        })
+        .find(|l| yaml::has_node(&l.text, path))
         .unwrap_or(&chain[0])
 }

@@ -529,6 +529,12 @@ pub fn error_without_text(err: &serde_saphyr::Error) -> (Option<Position>, Strin
     (at, redact_quoted(first))
 }
 
+/// Whether the first document has a node at `path` (exactly there: `locate` falls back to the
+/// deepest node it reached).
+pub fn has_node(src: &str, path: &Path) -> bool {
+    mismatch::found_at(src, path).is_some()
+}
+
 /// Finds the position of the node at `path`: for a mapping entry, its key. When the path
 /// leaves the document early, the deepest node reached is returned.
 pub fn locate(src: &str, path: &Path) -> Option<Position> {

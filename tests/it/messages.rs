@@ -384,3 +384,34 @@ fn review_a_misspelled_value_given_to_tojson_is_an_error_naming_the_expression()
     let _s = scope(&ws);
     insta::assert_snapshot!(out);
 }
+
+/// Review of issue 13: a bad value in `_defaults.yaml` was blamed on each environment that
+/// extends it (`prod.yaml:9:5`, a line that sets another field), once per environment; a
+/// misspelled `extends:` had no help.
+#[test]
+fn review_a_mistake_in_an_extended_file_is_reported_there_once() {
+    let ws = Workspace::examples();
+    let defaults = ws.read("environments/_defaults.yaml");
+    ws.write(
+        "environments/_defaults.yaml",
+        defaults.replacen("    name: my-app\n", "    name: My.App\n", 1),
+    );
+    let out = run(&ws, &["render"]);
+    assert!(out.starts_with("exit: 2\n"), "{out}");
+    assert_eq!(out.matches("error: ").count(), 1, "{out}");
+    assert!(
+        out.contains("environments/_defaults.yaml:8:5: spec.app.name: app name `My.App`"),
+        "{out}"
+    );
+    ws.write("environments/_defaults.yaml", defaults);
+    let prod = ws.read("environments/prod.yaml");
+    ws.write(
+        "environments/prod.yaml",
+        prod.replacen("extends: _defaults.yaml", "extends: _default.yaml", 1),
+    );
+    let out = run(&ws, &["render", "prod"]);
+    assert!(
+        out.contains("help: did you mean `_defaults.yaml`?"),
+        "{out}"
+    );
+}
