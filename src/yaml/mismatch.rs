@@ -58,6 +58,7 @@ impl Found {
             Shape::Mapping => "the mapping ",
         };
         match (&self.text, self.shape) {
+            (Some(text), Shape::Scalar) if text.is_empty() => "nothing (an empty value)".into(),
             (Some(text), _) => format!("{noun}`{text}`"),
             (None, Shape::Scalar) => "a long value".into(),
             (None, Shape::List) => "a list".into(),
@@ -77,7 +78,14 @@ pub(super) fn message(wanted: &Wanted, found: Option<&Found>) -> (String, Option
     let message = format!("expected {}, found {}", wanted.words, found.described());
     let text = found.text.as_deref();
     let hint = match (wanted.shape, found.shape, text) {
-        (Shape::List, Shape::Scalar, Some(one)) => {
+        (Shape::List, Shape::Scalar, Some(one)) if one.contains(' ') && !one.starts_with(['"', '\'']) => {
+            let words: Vec<&str> = one.split_whitespace().collect();
+            format!(
+                "write one item per element: `[{}]` (a command's arguments are items of their own), or `[\"{one}\"]` for one item",
+                words.join(", ")
+            )
+        }
+        (Shape::List, Shape::Scalar, Some(one)) if !one.is_empty() => {
             format!("a list of one is written `[{one}]`, or as `- {one}` on the line below")
         }
         (Shape::List, _, _) => {
@@ -185,7 +193,7 @@ impl<'i> Locator<'_, 'i> {
         let text = end
             .and_then(|end| slice(src, span.start, end))
             .map(str::trim)
-            .filter(|t| !t.contains('\n') && !t.is_empty() && t.chars().count() <= MAX_SHOWN)
+            .filter(|t| !t.contains('\n') && t.chars().count() <= MAX_SHOWN)
             .map(str::to_string);
         Found { shape, text }
     }
@@ -263,5 +271,9 @@ mod tests {
         let found = at("é: [ü, ö]\n", "é").unwrap();
         assert_eq!(found.described(), "the list `[ü, ö]`");
         assert_eq!(at("a: 1\n", "b"), None);
+        assert_eq!(
+            at("a: 1\nb:\n", "b").unwrap().described(),
+            "nothing (an empty value)"
+        );
     }
 }

@@ -13,6 +13,7 @@ use serde_saphyr::granit_parser::{Event, Parser, ScalarStyle, Span};
 
 mod fast;
 mod mismatch;
+mod syntax;
 mod text;
 mod yaml11;
 
@@ -179,17 +180,29 @@ fn from_str_via_serde<T: DeserializeOwned>(
 fn check_syntax(src: &str) -> Result<(), YamlError> {
     for event in Parser::new_from_str(src) {
         if let Err(e) = event {
-            return Err(YamlError {
-                position: pos(e.marker()),
-                path: Path::default(),
-                message: format!("malformed YAML: {}", e.info()),
-                hint: Some(
-                    "check the indentation and that every bracket and quote is closed".into(),
-                ),
-            });
+            return Err(malformed(&e.info(), src, pos(e.marker())));
         }
     }
     Ok(())
+}
+
+/// A syntax error in the author's words (`syntax.rs`), or in the parser's when the table does
+/// not know it.
+fn malformed(info: &str, src: &str, at: Position) -> YamlError {
+    let (position, message, hint) = match syntax::explain(info, src, at) {
+        Some(e) => (e.position, e.message, e.hint),
+        None => (
+            at,
+            info.to_string(),
+            "check the indentation and that every bracket and quote is closed".into(),
+        ),
+    };
+    YamlError {
+        position,
+        path: Path::default(),
+        message: format!("malformed YAML: {message}"),
+        hint: Some(hint),
+    }
 }
 
 fn located_error(
@@ -227,14 +240,19 @@ fn located_error(
         E::SerdeUnknownField {
             field, expected, ..
         } => (
-            format!("unknown field `{field}`, expected {}", one_of(expected)),
+            format!(
+                "unknown field `{field}`{}, expected {}",
+                unseen_characters(field),
+                one_of(expected)
+            ),
             did_you_mean(field, &owned(expected)),
         ),
         E::SerdeUnknownVariant {
             variant, expected, ..
         } => (
             format!(
-                "unknown value `{variant}`: this field takes {}",
+                "unknown value `{variant}`{}: this field takes {}",
+                unseen_characters(variant),
                 one_of(expected)
             ),
             did_you_mean(variant, &owned(expected)).or_else(|| {
@@ -336,6 +354,14 @@ fn plain_message(
                 &serde_saphyr::DefaultMessageFormatter,
                 other,
             );
+            // A syntax error serde met first (a template's output is read in one pass).
+            let at = other.location().map(|l| Position {
+                line: l.line() as usize,
+                column: l.column() as usize,
+            });
+            if let Some(e) = at.and_then(|at| syntax::explain(&message, src, at)) {
+                return (e.message, Some(e.hint));
+            }
             if looks_internal(&message) {
                 let hint = Some("check the value against `kubectl hadr schema`".into());
                 ("this value cannot be read here".into(), hint)
@@ -343,6 +369,29 @@ fn plain_message(
                 (message.into_owned(), None)
             }
         }
+    }
+}
+
+/// What a key holds that its reader cannot see: an invisible character (a zero-width or
+/// non-breaking space) or a letter that looks like an ASCII one (Cyrillic `е`), which make
+/// `replicas` and its did-you-mean look the same.
+fn unseen_characters(key: &str) -> String {
+    // Every field name is ASCII: anything else in an unknown key is worth naming.
+    let unseen = key.char_indices().find(|(_, c)| !c.is_ascii_graphic());
+    match unseen {
+        Some((at, c)) => {
+            let kind = if c.is_alphabetic() {
+                "a non-ASCII letter"
+            } else {
+                "an invisible or space character"
+            };
+            format!(
+                " (it holds {kind}, U+{:04X}, after `{}`)",
+                u32::from(c),
+                &key[..at]
+            )
+        }
+        None => String::new(),
     }
 }
 
@@ -961,6 +1010,21 @@ mod tests {
         assert_eq!(err.position, Position { line: 2, column: 3 });
         assert_eq!(err.path.to_string(), "app.replica");
         assert_eq!(err.hint.as_deref(), Some("did you mean `replicas`?"));
+        // Issue 13 review: a zero-width space or a Cyrillic letter looked like the field.
+        let err = from_str::<Outer>("app:\n  replicas\u{200b}: 3\n").unwrap_err();
+        assert!(
+            err.message
+                .contains("(it holds an invisible or space character, U+200B, after `replicas`)"),
+            "{}",
+            err.message
+        );
+        let err = from_str::<Outer>("app:\n  r\u{435}plicas: 3\n").unwrap_err();
+        assert!(
+            err.message
+                .contains("a non-ASCII letter, U+0435, after `r`"),
+            "{}",
+            err.message
+        );
     }
 
     #[test]
@@ -1001,7 +1065,9 @@ mod tests {
         assert_eq!(err.message, "expected a list, found `some text`");
         assert_eq!(
             err.hint.as_deref(),
-            Some("a list of one is written `[some text]`, or as `- some text` on the line below"),
+            Some(
+                "write one item per element: `[some, text]` (a command's arguments are items of their own), or `[\"some text\"]` for one item"
+            ),
         );
         // Issue 13 item 15: a flow value's closing bracket is not part of what was found.
         let err = from_str::<S>("{items: {a: 1}}\n").unwrap_err();

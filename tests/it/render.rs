@@ -699,7 +699,7 @@ fn invalid_yaml_from_a_template_shows_the_output_line() {
             );
         },
         &[
-            "templates/bad-output.yaml: output line 5: mapping values are not allowed",
+            "templates/bad-output.yaml: output line 5: a key is not allowed here",
             "5 |    bad: indentation",
         ],
     );
