@@ -130,6 +130,59 @@ pub fn config_map_key(key: &str) -> Result<(), &'static str> {
     Ok(())
 }
 
+/// Longest repository name of an image reference (`NameTotalLengthMax`).
+const IMAGE_NAME_MAX: usize = 255;
+
+/// Checks a container image reference as the kubelet reads it to pull the image: the grammar
+/// of `github.com/distribution/reference` (`ParseNormalizedNamed`): a lowercase repository
+/// name of `/`-separated components (the first may be a registry host, with a port), then a
+/// `:tag` of at most 128 word characters, `.` and `-`, then an `@algorithm:hex` digest of at
+/// least 32 hex digits. A reference it refuses fails every pull (`InvalidImageName`), while
+/// the API server stores it without complaint.
+pub fn image_reference(s: &str) -> Result<(), &'static str> {
+    use std::sync::OnceLock;
+    static REFERENCE: OnceLock<regex::Regex> = OnceLock::new();
+    if s.is_empty() {
+        return Err("it is empty");
+    }
+    if let Some(c) = s.chars().find(|c| !c.is_ascii() || c.is_ascii_whitespace()) {
+        return Err(if c.is_whitespace() {
+            "it holds a space; an image reference has none"
+        } else {
+            "it holds a character that is not ASCII (a typographic quote?)"
+        });
+    }
+    let reference = REFERENCE.get_or_init(|| {
+        let alnum = "[a-z0-9]+";
+        let separator = "(?:[._]|__|[-]+)";
+        let component = format!("{alnum}(?:{separator}{alnum})*");
+        let domain_part = "(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])";
+        let host = format!(r"(?:{domain_part}(?:\.{domain_part})*|\[[a-fA-F0-9:]+\])");
+        let name = format!("(?:{host}(?::[0-9]+)?/)?{component}(?:/{component})*");
+        let tag = r"[\w][\w.-]{0,127}";
+        let digest = "[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}";
+        regex::Regex::new(&format!("^({name})(?::{tag})?(?:@{digest})?$"))
+            .unwrap_or_else(|e| unreachable!("the reference grammar compiles: {e}"))
+    });
+    let Some(found) = reference.captures(s) else {
+        return Err(
+            if s.chars().any(|c| c.is_ascii_uppercase())
+                && s.split([':', '@'])
+                    .next()
+                    .is_some_and(|n| n.contains(|c: char| c.is_ascii_uppercase()))
+            {
+                "the repository name has uppercase letters; it must be lowercase"
+            } else {
+                "it is not `[registry/]repository[:tag][@sha256:digest]` with a lowercase repository, a tag of letters, digits, `_`, `.` and `-`, and a digest of at least 32 hex digits"
+            },
+        );
+    };
+    if found.get(1).map_or(0, |n| n.as_str().len()) > IMAGE_NAME_MAX {
+        return Err("its repository name is longer than 255 characters");
+    }
+    Ok(())
+}
+
 fn is_lower_alnum_or_dash(c: u8) -> bool {
     c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-'
 }
@@ -146,6 +199,49 @@ fn is_label_text(s: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn image_references_follow_the_distribution_reference_grammar() {
+        let digest = "sha256:".to_string() + &"ab".repeat(32);
+        for ok in [
+            "nginx".to_string(),
+            "nginx:1.25".into(),
+            "registry.example.com/my-app:1.4.2".into(),
+            "localhost:5000/team/app:v1_2.3-rc".into(),
+            "[::1]:5000/app".into(),
+            "a__b/c.d-e".into(),
+            "Registry.Example.com/app".into(),
+            format!("r.io/web@{digest}"),
+            format!("r.io/web:1.0@{digest}"),
+        ] {
+            assert_eq!(image_reference(&ok), Ok(()), "{ok}");
+        }
+        for (bad, why) in [
+            ("", "empty"),
+            ("bad image", "space"),
+            (
+                "\u{201c}registry.example.com/my-app:1.4.2\u{201d}",
+                "not ASCII",
+            ),
+            ("registry.example.com/My-App:1", "uppercase"),
+            ("nginx:", "tag"),
+            ("nginx:-1", "tag"),
+            ("r.io/web@sha256:abc", "digest"),
+            ("a//b", "repository"),
+            ("-a", "repository"),
+        ] {
+            let problem = image_reference(bad).unwrap_err();
+            assert!(problem.contains(why), "{bad}: {problem}");
+        }
+        let long_tag = format!("app:{}", "t".repeat(129));
+        assert!(image_reference(&long_tag).is_err());
+        assert!(
+            image_reference(&"a".repeat(256))
+                .unwrap_err()
+                .contains("255")
+        );
+    }
+
     use super::*;
 
     #[test]

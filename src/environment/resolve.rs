@@ -280,15 +280,16 @@ impl Chain<'_> {
         Ok(())
     }
 
+    /// The kubelet refuses to pull an invalid reference (`InvalidImageName`), long after the
+    /// API server stored it: see `names::image_reference`.
     pub(super) fn check_image(&self, path: YamlPath, image: &str) -> Result<(), EnvironmentError> {
-        if image.trim().is_empty() || image.contains(char::is_whitespace) {
-            return Err(self.invalid(
+        super::names::image_reference(image).map_err(|problem| {
+            self.invalid(
                 path,
-                format!("image `{image}` is not a valid image reference"),
-                None,
-            ));
-        }
-        Ok(())
+                format!("image `{image}` is not a valid image reference: {problem}"),
+                Some("write it as `registry.example.com/team/app:1.4.2`, or pin a digest: `registry.example.com/team/app@sha256:<64 hex digits>`".into()),
+            )
+        })
     }
 
     fn check_duration(&self, path: YamlPath, value: Option<&str>) -> Result<(), EnvironmentError> {
@@ -588,6 +589,7 @@ impl Chain<'_> {
                 app.replicas = n;
             }
             if let Some(img) = r.image {
+                self.check_image(here.key("image"), &img)?;
                 app.image = img;
             }
         } else if r.replicas.is_some() || r.image.is_some() {

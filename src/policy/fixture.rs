@@ -10,7 +10,7 @@ use crate::render::{RenderedSet, Renderer};
 
 /// Two regions, three replicas each, a PodDisruptionBudget, digest-pinned images, backups
 /// every six hours for a day's RPO to a bucket in neither region: clean.
-pub(super) const GOOD: &str = "  app: {name: web, image: 'r.io/web:1.0@sha256:abc', replicas: 3}
+pub(super) const GOOD: &str = "  app: {name: web, image: 'r.io/web:1.0@sha256:abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789', replicas: 3}
   ha: {antiAffinity: required, disruptionBudget: {minAvailable: 2}, survive: region}
   dr: {rpo: 24h, backup: {schedule: '0 */6 * * *', ttl: 720h}, storageLocations: {default: {region: central}}}
   regions:
@@ -22,10 +22,10 @@ pub(super) const GOOD: &str = "  app: {name: web, image: 'r.io/web:1.0@sha256:ab
 /// three replicas each, in two regions, backed up by file: clean (issue 16).
 pub(super) const STATEFUL: &str = "  namespace: shop
   workloads:
-    web: {image: 'r.io/web:1@sha256:abc', replicas: 3, port: 8080}
+    web: {image: 'r.io/web:1@sha256:abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789', replicas: 3, port: 8080}
     db:
       kind: StatefulSet
-      image: 'r.io/pg:16@sha256:abc'
+      image: 'r.io/pg:16@sha256:abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789'
       replicas: 3
       port: 5432
       readinessProbe: {command: [pg_isready]}

@@ -341,11 +341,20 @@ mod tests {
 
     #[test]
     fn untagged_and_latest_images_are_unpinned_and_tags_without_digest_are_info() {
-        let f = check(&GOOD.replace("r.io/web:1.0@sha256:abc", "r.io/web:latest"));
+        let f = check(&GOOD.replace(
+            "r.io/web:1.0@sha256:abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789",
+            "r.io/web:latest",
+        ));
         assert!(ids(&f).contains(&RuleId::ImagePinned));
-        let f = check(&GOOD.replace("r.io/web:1.0@sha256:abc", "r.io:5000/web:1.0"));
+        let f = check(&GOOD.replace(
+            "r.io/web:1.0@sha256:abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789",
+            "r.io:5000/web:1.0",
+        ));
         assert_eq!(ids(&f), vec![RuleId::ImageDigest]);
-        let f = check(&GOOD.replace("r.io/web:1.0@sha256:abc", "r.io:5000/web"));
+        let f = check(&GOOD.replace(
+            "r.io/web:1.0@sha256:abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789",
+            "r.io:5000/web",
+        ));
         assert!(ids(&f).contains(&RuleId::ImagePinned));
     }
 
@@ -353,7 +362,12 @@ mod tests {
     fn a_registry_port_is_not_a_tag() {
         assert_eq!(image_pin("r.io:5000/web"), Pin::Unpinned);
         assert_eq!(image_pin("r.io:5000/web:1.0"), Pin::Tag);
-        assert_eq!(image_pin("web@sha256:abc"), Pin::Digest);
+        assert_eq!(
+            image_pin(
+                "web@sha256:abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789"
+            ),
+            Pin::Digest
+        );
         assert_eq!(image_pin("web:"), Pin::Unpinned);
     }
 

@@ -157,7 +157,7 @@ mod tests {
     fn severities_and_waivers_apply() {
         let tuned = format!(
             "{}  policy:\n    severities: {{HA009: off}}\n    waivers: [{{rule: HA001, reason: batch job}}]\n",
-            GOOD.replace("r.io/web:1.0@sha256:abc", "r.io/web:1.0")
+            GOOD.replace("r.io/web:1.0@sha256:abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789", "r.io/web:1.0")
                 .replace("replicas: 3", "replicas: 1")
                 .replace("minAvailable: 2", "maxUnavailable: 1")
         );
@@ -171,7 +171,7 @@ mod tests {
     fn a_severity_override_raises_a_rule() {
         let tuned = format!(
             "{}  policy:\n    severities: {{HA009: error}}\n",
-            GOOD.replace("r.io/web:1.0@sha256:abc", "r.io/web:1.0")
+            GOOD.replace("r.io/web:1.0@sha256:abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789", "r.io/web:1.0")
         );
         let f = check(&tuned);
         assert!(
@@ -185,7 +185,7 @@ mod tests {
     fn findings_are_sorted_by_region_then_rule_id_text() {
         let f = check(
             &GOOD
-                .replace("r.io/web:1.0@sha256:abc", "r.io/web:1.0")
+                .replace("r.io/web:1.0@sha256:abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789", "r.io/web:1.0")
                 .replace("ttl: 720h", "ttl: 12h")
                 .replace("c-west", "c-east"),
         );
@@ -216,7 +216,10 @@ mod tests {
 
     #[test]
     fn a_finding_serializes_with_the_rule_name_and_fix_beside_its_id() {
-        let f = check(&GOOD.replace("r.io/web:1.0@sha256:abc", "r.io/web:1.0"));
+        let f = check(&GOOD.replace(
+            "r.io/web:1.0@sha256:abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789",
+            "r.io/web:1.0",
+        ));
         let json = serde_json::to_value(&f[0]).unwrap();
         let keys: Vec<&str> = json
             .as_object()

@@ -174,8 +174,8 @@ mod tests {
     fn a_region_loss_counts_each_workload_against_its_own_capacity() {
         let spec = "  namespace: shop
   workloads:
-    web: {image: 'r.io/web:1@sha256:abc', replicas: 3, port: 8080}
-    worker: {image: 'r.io/w:1@sha256:abc', replicas: 2, readinessProbe: {command: [ok]}, ha: {capacity: 3}}
+    web: {image: 'r.io/web:1@sha256:abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789', replicas: 3, port: 8080}
+    worker: {image: 'r.io/w:1@sha256:abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789', replicas: 2, readinessProbe: {command: [ok]}, ha: {capacity: 3}}
   ha: {antiAffinity: required, disruptionBudget: {maxUnavailable: 1}, survive: region}
   dr: {rpo: 24h, backup: {schedule: '0 */6 * * *', ttl: 720h}, storageLocations: {default: {region: elsewhere}}}
   regions:
