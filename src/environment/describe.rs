@@ -71,6 +71,9 @@ fn words(root: &Value, node: &Value) -> Option<Wanted> {
 /// One alternative in words.
 fn one(root: &Value, node: &Value) -> Option<Wanted> {
     let scalar = |words: String| Some(Wanted::new(words, Shape::Scalar));
+    if let Some(Value::String(only)) = node.get("const") {
+        return scalar(format!("`{only}`"));
+    }
     if let Some(Value::Array(values)) = node.get("enum") {
         let names: Vec<String> = values
             .iter()
@@ -292,6 +295,20 @@ mod tests {
         assert_eq!(
             message,
             "6:27 spec.ha.disruptionBudget.minAvailable: expected a whole number from 0 to 2147483647 or a string such as `50%`, found `-1`"
+        );
+    }
+
+    /// Issue 13 review: `replicas: 010` said it is no whole number, with no reason.
+    #[test]
+    fn a_count_with_a_leading_zero_says_why_it_is_text() {
+        let e = crate::environment::load_spec(
+            "  app: {name: web, image: x:1, replicas: 010}\n  regions: [{name: east, context: c}]\n",
+        )
+        .unwrap_err();
+        assert!(
+            e.hint.unwrap_or_default().contains("leading zero"),
+            "{}",
+            e.message
         );
     }
 

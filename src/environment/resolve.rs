@@ -140,6 +140,14 @@ impl Chain<'_> {
     /// environment's own file.
     pub(super) fn required(&self, path: YamlPath, what: &str) -> EnvironmentError {
         let top = self.top();
+        // Written but empty (`image:`, `regions: []`): point at it and say so.
+        if let Some(owner) = self
+            .0
+            .iter()
+            .find(|l| crate::yaml::has_node(&l.text, &path))
+        {
+            return owner.error(path, "this field is empty", Some(format!("set {what}")));
+        }
         let mut e = top.error(
             path.parent(),
             "this field is required".to_string(),
@@ -389,19 +397,37 @@ impl Chain<'_> {
             (Some(_), Some(_)) | (None, None) => Err(self.invalid(
                 p,
                 "set exactly one of `minAvailable` and `maxUnavailable`",
-                None,
+                Some("keep `minAvailable` (the pods that must stay up) or `maxUnavailable` (the pods that may be down at once), not both (`PodDisruptionBudgetSpec`)".into()),
             )),
-            (Some(IntOrPercent::Percent(s)), None) | (None, Some(IntOrPercent::Percent(s)))
-                if parse_percent(s).is_none() =>
-            {
-                Err(self.invalid(
-                    p,
-                    format!("`{s}` is neither a number nor a percentage"),
-                    Some("write an integer such as `2` or a percentage such as `\"50%\"`".into()),
-                ))
+            (Some(IntOrPercent::Percent(s)), None) if parse_percent(s).is_none() => {
+                Err(self.bad_percent(p.key("minAvailable"), s))
+            }
+            (None, Some(IntOrPercent::Percent(s))) if parse_percent(s).is_none() => {
+                Err(self.bad_percent(p.key("maxUnavailable"), s))
             }
             _ => Ok(()),
         }
+    }
+
+    /// A PodDisruptionBudget's percentage the API server refuses: it must be a whole number
+    /// of percent, at most 100 (`ValidatePodDisruptionBudgetSpec`, `IsNotMoreThan100Percent`).
+    fn bad_percent(&self, path: YamlPath, s: &str) -> EnvironmentError {
+        let over = s
+            .strip_suffix('%')
+            .and_then(|n| n.parse::<u64>().ok())
+            .filter(|n| *n > 100);
+        let message = match over {
+            Some(_) => format!("`{s}` is more than 100%, and the API server refuses it"),
+            None => format!("`{s}` is neither a whole number nor a percentage such as `50%`"),
+        };
+        self.invalid(
+            path,
+            message,
+            Some(
+                "write a whole number of pods such as `2`, or a percentage from `0%` to `100%`"
+                    .into(),
+            ),
+        )
     }
 
     /// The disaster-recovery policy, with the backup's defaults.
@@ -570,6 +596,36 @@ impl Chain<'_> {
         Ok(regions)
     }
 
+    /// A region's zones: at least one, each a label value (`topology.kubernetes.io/zone`
+    /// labels the nodes), each once (a zone listed twice would be lost twice in a what-if).
+    fn zones(&self, at: &YamlPath, zones: Vec<String>) -> Result<Vec<String>, EnvironmentError> {
+        if zones.is_empty() {
+            return Err(self.invalid(
+                at.clone(),
+                "a region needs at least one zone",
+                Some("list the zones of the region's nodes, as their `topology.kubernetes.io/zone` label names them, such as `[eastus2-1, eastus2-2, eastus2-3]`".into()),
+            ));
+        }
+        for (i, zone) in zones.iter().enumerate() {
+            let problem = match super::names::label_value(zone) {
+                _ if zone.is_empty() => Some("a zone name cannot be empty".to_string()),
+                Err(problem) => Some(format!("zone `{zone}` is not a label value: {problem}")),
+                Ok(()) if zones[..i].contains(zone) => {
+                    Some(format!("zone `{zone}` is listed twice"))
+                }
+                Ok(()) => None,
+            };
+            if let Some(problem) = problem {
+                return Err(self.invalid(
+                    at.index(i),
+                    problem,
+                    Some("list each zone once, as the nodes' `topology.kubernetes.io/zone` label names it".into()),
+                ));
+            }
+        }
+        Ok(zones)
+    }
+
     /// One region named `name` (checked), its spec at `here`.
     fn region(
         &self,
@@ -619,14 +675,7 @@ impl Chain<'_> {
             base.storage_classes,
         )?;
         let zones = match r.zones {
-            Some(z) if z.is_empty() => {
-                return Err(self.invalid(
-                    here.key("zones"),
-                    "a region needs at least one zone",
-                    None,
-                ));
-            }
-            Some(z) => z,
+            Some(z) => self.zones(&here.key("zones"), z)?,
             None => (1..=3).map(|n| format!("{name}-{n}")).collect(),
         };
         Ok(Region {

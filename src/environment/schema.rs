@@ -394,6 +394,7 @@ pub enum Kind {
 #[schemars(title = "kubectl-hadr environment")]
 pub struct EnvironmentFile {
     /// Always `hadr.dev/v1alpha1`.
+    #[schemars(extend("const" = "hadr.dev/v1alpha1"))]
     pub api_version: String,
     pub kind: Kind,
     #[serde(default)]

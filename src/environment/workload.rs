@@ -140,6 +140,9 @@ fn workload(
     env_config: &BTreeMap<String, String>,
 ) -> Result<Workload, EnvironmentError> {
     let kind = spec.kind.unwrap_or(WorkloadKind::Deployment);
+    if kind == WorkloadKind::StatefulSet {
+        check_stateful_name(chain, here, &name)?;
+    }
     let image = spec
         .image
         .ok_or_else(|| chain.required(here.key("image"), "the workload's container image"))?;
@@ -169,6 +172,7 @@ fn workload(
         chain.check_disruption_budget(here.key("ha").key("disruptionBudget"), pdb)?;
     }
     let volumes = volumes(chain, here, kind, spec.volumes.unwrap_or_default())?;
+    check_volume_mounts(chain, here, &volumes)?;
     if kind == WorkloadKind::Deployment && spec.pod_management_policy.is_some() {
         return Err(stateful_only(chain, here.key("podManagementPolicy")));
     }
@@ -192,6 +196,65 @@ fn workload(
         volumes,
         pod_management_policy: spec.pod_management_policy,
     })
+}
+
+/// Longest StatefulSet name whose pods can be created: the controller labels each pod with
+/// `controller-revision-hash: <name>-<10-character hash>`, a label value of at most 63
+/// characters (kubernetes/kubernetes#64023); its headless Service, `<name>-headless`, needs
+/// less.
+const STATEFUL_NAME_MAX: usize = 52;
+
+/// A StatefulSet name the controller can label its pods with.
+fn check_stateful_name(
+    chain: &Chain<'_>,
+    here: &YamlPath,
+    name: &str,
+) -> Result<(), EnvironmentError> {
+    if name.len() <= STATEFUL_NAME_MAX {
+        return Ok(());
+    }
+    Err(chain.invalid(
+        here.clone(),
+        format!(
+            "StatefulSet name `{name}` is {} characters; its pods are labelled `controller-revision-hash: {name}-<hash>`, which cannot exceed 63",
+            name.len()
+        ),
+        Some(format!("use a name of at most {STATEFUL_NAME_MAX} characters")),
+    ))
+}
+
+/// What the API server refuses of a StatefulSet's volumes: two mounted at one path
+/// (`volumeMounts[].mountPath` must be unique) and a claim with no access mode
+/// (`spec.accessModes: at least 1 access mode is required`).
+fn check_volume_mounts(
+    chain: &Chain<'_>,
+    here: &YamlPath,
+    volumes: &[Volume],
+) -> Result<(), EnvironmentError> {
+    for (i, v) in volumes.iter().enumerate() {
+        let at = here.key("volumes").index(i);
+        if v.access_modes.is_empty() {
+            return Err(chain.invalid(
+                at.key("accessModes"),
+                "a volume needs at least one access mode",
+                Some("write `[ReadWriteOnce]`, or leave `accessModes` out for that default".into()),
+            ));
+        }
+        if let Some(first) = volumes[..i]
+            .iter()
+            .position(|o| o.mount_path == v.mount_path)
+        {
+            return Err(chain.invalid(
+                at.key("mountPath"),
+                format!(
+                    "volume `{}` is mounted at `{}`, where volume `{}` (volumes[{first}]) already is",
+                    v.name, v.mount_path, volumes[first].name
+                ),
+                Some("give each volume its own mount path".into()),
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn stateful_only(chain: &Chain<'_>, at: YamlPath) -> EnvironmentError {
@@ -428,6 +491,49 @@ mod tests {
             e.contains("spec.workloads.db.volumes[0].mountPath: this field is required"),
             "{e}"
         );
+    }
+
+    /// Issue 13 review: these were blamed on the built-in template (a volumeMounts key
+    /// conflict; a headless Service name over 63 characters) or rendered (`accessModes: []`).
+    #[test]
+    fn volumes_and_stateful_names_the_api_server_refuses_are_refused_at_their_field() {
+        let e = error(&SHOP.replace(
+            "mountPath: /data}]",
+            "mountPath: /data}, {name: logs, size: 1Gi, mountPath: /data}]",
+        ));
+        assert!(
+            e.contains("spec.workloads.db.volumes[1].mountPath: volume `logs` is mounted at `/data`, where volume `data` (volumes[0]) already is"),
+            "{e}"
+        );
+        let e = error(&SHOP.replace("mountPath: /data}", "mountPath: /data, accessModes: []}"));
+        assert!(
+            e.contains("volumes[0].accessModes: a volume needs at least one access mode"),
+            "{e}"
+        );
+        let long = "d".repeat(53);
+        let e = error(
+            &SHOP
+                .replace("    db:\n", &format!("    {long}:\n"))
+                .replace("workloads: {db:", &format!("workloads: {{{long}:")),
+        );
+        assert!(
+            e.contains(&format!("spec.workloads.{long}: StatefulSet name")),
+            "{e}"
+        );
+        assert!(e.contains("at most 52 characters"), "{e}");
+    }
+
+    #[test]
+    fn zones_are_label_values_listed_once() {
+        let e = error(&SHOP.replace("context: c-west,", "context: c-west, zones: [w1, w1],"));
+        assert!(
+            e.contains("spec.regions[1].zones[1]: zone `w1` is listed twice"),
+            "{e}"
+        );
+        let e = error(&SHOP.replace("context: c-west,", "context: c-west, zones: [w1, ''],"));
+        assert!(e.contains("zones[1]: a zone name cannot be empty"), "{e}");
+        let e = error(&SHOP.replace("context: c-west,", "context: c-west, zones: [a b],"));
+        assert!(e.contains("zone `a b` is not a label value"), "{e}");
     }
 
     #[test]

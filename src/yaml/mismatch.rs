@@ -97,9 +97,21 @@ pub(super) fn message(wanted: &Wanted, found: Option<&Found>) -> (String, Option
         (Shape::Scalar, Shape::List | Shape::Mapping, _) => {
             format!("write one value here, not a {}", shape_noun(found.shape))
         }
+        (Shape::Scalar, Shape::Scalar, Some(n)) if wanted.words.contains("whole number") && leading_zero(n) => {
+            let plain = n.trim_start_matches('0');
+            format!(
+                "`{n}` has a leading zero, which YAML 1.1 readers (kubectl) take for an octal number, so it is read as text here: write `{}`",
+                if plain.is_empty() { "0" } else { plain }
+            )
+        }
         (Shape::Scalar, Shape::Scalar, _) => format!("write {}", wanted.words),
     };
     (message, Some(hint))
+}
+
+/// `010`: digits after a leading zero.
+fn leading_zero(text: &str) -> bool {
+    text.len() > 1 && text.starts_with('0') && text.bytes().all(|b| b.is_ascii_digit())
 }
 
 fn shape_noun(shape: Shape) -> &'static str {

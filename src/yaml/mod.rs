@@ -231,6 +231,10 @@ fn located_error(
         // The path names the first occurrence; the parser's location is the second, the one to
         // remove.
         E::DuplicateMappingKey { .. } => fallback,
+        // The mapping that lacks the field: the reader's location is where the mapping ended.
+        E::SerdeMissingField { .. } if located_path.0.is_empty() => {
+            Some(Position { line: 1, column: 1 })
+        }
         _ => None,
     }
     .or_else(|| locate(src, &located_path).filter(|_| !located_path.0.is_empty()))
@@ -259,6 +263,20 @@ fn located_error(
                 Some("write one of those values, spelled as shown (case matters)".into())
             }),
         ),
+        E::SerdeMissingField { field, .. } => {
+            let hint = match describe(&located_path.key(field)).map(|w| w.words) {
+                // One value is possible (`apiVersion`): give the whole line.
+                Some(w) if w.starts_with('`') && w.matches('`').count() == 2 => {
+                    format!("add `{field}: {}`", w.trim_matches('`'))
+                }
+                Some(w) => format!("add `{field}:` here, {w}"),
+                None => format!("add `{field}:` here"),
+            };
+            (
+                format!("the required field `{field}` is missing"),
+                Some(hint),
+            )
+        }
         other => plain_message(other, src, &located_path, describe),
     };
     YamlError {
