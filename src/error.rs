@@ -45,7 +45,7 @@ pub enum Error {
     PreviousFromWorkingTree { environment: String, region: String },
     #[error("refusing to overwrite hand edits in the rendered tree:\n{}\n  help: move the change into environments/ or templates/, or rerun with --force to discard it", hand_edits(.0))]
     HandEdits(Vec<HandEdit>),
-    #[error("no environment files in {} (expected <name>.yaml files)", .0.display())]
+    #[error("no environment files in {} (expected <name>.yaml files)\n  help: run in the repository that holds environments/, or pass -C <DIR>; `kubectl hadr schema` prints what a file holds", .0.display())]
     NoEnvironments(PathBuf),
     #[error("no environment `{name}`; available: {}", .available.join(", "))]
     UnknownEnvironment {

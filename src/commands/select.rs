@@ -24,10 +24,15 @@ pub(crate) fn discover_environments(
     } else {
         root.join("environments")
     };
-    let found = environment::discover(&dir).map_err(|e| Error::Io {
-        path: dir.clone(),
-        message: e.to_string(),
-    })?;
+    let found = match environment::discover(&dir) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(Error::NoEnvironments(dir));
+        }
+        found => found.map_err(|e| Error::Io {
+            path: dir.clone(),
+            message: e.kind().to_string(),
+        })?,
+    };
     if found.is_empty() {
         return Err(Error::NoEnvironments(dir));
     }

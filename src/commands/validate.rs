@@ -37,15 +37,23 @@ pub fn validate(opts: &ValidateOptions) -> Result<ValidateReport, Error> {
     let unknown: Vec<String> = environments
         .iter()
         .flat_map(|e| {
-            policy::unknown_rule_ids(e)
-                .into_iter()
-                .map(move |(id, hint)| {
-                    format!(
-                        "{}: spec.policy: unknown rule `{id}`{}",
-                        e.file.display(),
-                        hint.map(|h| format!("; {h}")).unwrap_or_default()
-                    )
-                })
+            policy::unknown_rule_ids(e).into_iter().map(move |u| {
+                format!(
+                    "{}{}: {}: unknown rule `{}`\n  help: {}",
+                    e.file.display(),
+                    u.position.map(|p| format!(":{p}")).unwrap_or_default(),
+                    u.path,
+                    u.id,
+                    u.hint.unwrap_or_else(|| format!(
+                        "the rules are {}",
+                        policy::RuleId::ALL
+                            .iter()
+                            .map(|r| r.id())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ))
+                )
+            })
         })
         .collect();
     if !unknown.is_empty() {

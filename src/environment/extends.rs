@@ -33,6 +33,14 @@ impl Loaded {
     }
 }
 
+/// An I/O failure in words, without the OS error number.
+fn io_words(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "it does not exist (or is a link to nothing)".into(),
+        kind => kind.to_string(),
+    }
+}
+
 fn read(file: &Path) -> Result<Loaded, EnvironmentError> {
     let fail = |message: String, hint: Option<&str>| EnvironmentError {
         file: file.to_path_buf(),
@@ -41,7 +49,12 @@ fn read(file: &Path) -> Result<Loaded, EnvironmentError> {
         message,
         hint: hint.map(str::to_string),
     };
-    let bytes = std::fs::read(file).map_err(|e| fail(format!("cannot read: {e}"), None))?;
+    let bytes = std::fs::read(file).map_err(|e| {
+        fail(
+            format!("cannot read it: {}", io_words(&e)),
+            Some("make it a readable file (a link must point at one), or remove it"),
+        )
+    })?;
     let text = String::from_utf8(bytes).map_err(|e| {
         let at = e.utf8_error().valid_up_to();
         fail(

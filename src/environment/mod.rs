@@ -187,9 +187,11 @@ pub fn discover(dir: &Path) -> std::io::Result<Vec<(String, PathBuf)>> {
         let stem = name
             .strip_suffix(".yaml")
             .or_else(|| name.strip_suffix(".yml"));
+        // Anything but a directory: a dangling or looping link is reported when it is read,
+        // not skipped in silence.
         if let Some(stem) = stem
             && !stem.starts_with(['_', '.'])
-            && path.is_file()
+            && !path.is_dir()
         {
             found.push((stem.to_string(), path));
         }

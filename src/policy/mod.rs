@@ -126,21 +126,41 @@ fn apply_policy(env: &Environment, findings: Vec<Finding>) -> Vec<Finding> {
 }
 
 /// Rule IDs named in the environment's policy that do not exist, with a suggestion.
-pub fn unknown_rule_ids(env: &Environment) -> Vec<(String, Option<String>)> {
-    let named = env
-        .policy
-        .severities
-        .iter()
-        .flat_map(|m| m.keys().cloned())
-        .chain(env.policy.waivers.iter().flatten().map(|w| w.rule.clone()));
+pub fn unknown_rule_ids(env: &Environment) -> Vec<UnknownRule> {
+    let policy = crate::yaml::Path::default().key("spec").key("policy");
+    let named = (env.policy.severities.iter())
+        .flat_map(|m| m.keys())
+        .map(|id| (id.clone(), policy.key("severities").key(id)))
+        .chain(
+            (env.policy.waivers.iter().flatten().enumerate())
+                .map(|(i, w)| (w.rule.clone(), policy.key("waivers").index(i).key("rule"))),
+        );
     let ids: Vec<String> = RuleId::ALL.iter().map(|r| r.id().to_string()).collect();
+    // An unreadable file only costs the line and column.
+    let text = std::fs::read_to_string(&env.file).unwrap_or_default();
     named
-        .filter(|n| n.parse::<RuleId>().is_err())
-        .map(|n| {
-            let hint = crate::yaml::did_you_mean(&n, &ids);
-            (n, hint)
+        .filter(|(n, _)| n.parse::<RuleId>().is_err())
+        .map(|(id, path)| UnknownRule {
+            hint: crate::yaml::did_you_mean(&id, &ids),
+            position: crate::yaml::locate(&text, &path)
+                .filter(|_| crate::yaml::has_node(&text, &path)),
+            id,
+            path,
         })
         .collect()
+}
+
+/// A rule ID the environment's `policy` names that no rule has.
+#[derive(Debug, Clone)]
+pub struct UnknownRule {
+    pub id: String,
+    /// Where it is written (`spec.policy.severities.HA09`).
+    pub path: crate::yaml::Path,
+    /// Its line and column in the environment's file, when it is written there (not in a
+    /// file it extends).
+    pub position: Option<crate::yaml::Position>,
+    /// The closest rule ID.
+    pub hint: Option<String>,
 }
 
 #[cfg(test)]
@@ -206,12 +226,17 @@ mod tests {
         ));
         let unknown = unknown_rule_ids(&env);
         assert_eq!(unknown.len(), 2, "{unknown:?}");
-        assert_eq!(unknown[0].0, "HA04");
+        assert_eq!(unknown[0].id, "HA04");
         assert!(
-            unknown[0].1.as_deref().is_some_and(|h| h.contains("HA00")),
+            unknown[0]
+                .hint
+                .as_deref()
+                .is_some_and(|h| h.contains("HA00")),
             "{unknown:?}"
         );
-        assert_eq!(unknown[1].0, "XX999");
+        assert_eq!(unknown[0].path.to_string(), "spec.policy.severities.HA04");
+        assert_eq!(unknown[1].id, "XX999");
+        assert_eq!(unknown[1].path.to_string(), "spec.policy.waivers[0].rule");
     }
 
     #[test]

@@ -73,10 +73,24 @@ pub struct TreeError {
     pub message: String,
 }
 
+/// An I/O failure on the tree, in words (the OS's texts carry its error number).
 fn io_error(path: &Path, e: std::io::Error) -> TreeError {
+    use std::io::ErrorKind as K;
+    let message = match e.kind() {
+        K::NotADirectory => {
+            "a part of this path is a file, not a directory: write into a directory (`--out DIR`)"
+                .to_string()
+        }
+        K::PermissionDenied => {
+            "permission denied: write where you may, or fix the directory's permissions".into()
+        }
+        K::StorageFull => "the disk is full".into(),
+        K::ReadOnlyFilesystem => "the file system is read-only".into(),
+        kind => kind.to_string(),
+    };
     TreeError {
         path: path.to_path_buf(),
-        message: e.to_string(),
+        message,
     }
 }
 
