@@ -1,6 +1,8 @@
 //! Names, keys and label values as the Kubernetes API server accepts them: the checks of
 //! `k8s.io/apimachinery/pkg/util/validation` (v0.36, the testenv's apiserver), proven equal to
-//! it by the differential tests against `testenv/tools/oracles/k8s-apimachinery`.
+//! it by the differential tests against `testenv/tools/oracles/k8s-apimachinery`; and image
+//! references as the kubelet parses them to pull (`image_reference`, proven against
+//! `testenv/tools/oracles/distribution-reference`).
 //!
 //! Each check returns `Err(problem)`, the first rule the text breaks, in words a user can act
 //! on (`it is longer than 63 characters`).
@@ -130,18 +132,21 @@ pub fn config_map_key(key: &str) -> Result<(), &'static str> {
     Ok(())
 }
 
-/// Longest repository name of an image reference (`NameTotalLengthMax`).
-const IMAGE_NAME_MAX: usize = 255;
+/// Longest repository path of an image reference (`RepositoryNameTotalLengthMax`).
+const IMAGE_PATH_MAX: usize = 255;
 
-/// Checks a container image reference as the kubelet reads it to pull the image: the grammar
-/// of `github.com/distribution/reference` (`ParseNormalizedNamed`): a lowercase repository
-/// name of `/`-separated components (the first may be a registry host, with a port), then a
-/// `:tag` of at most 128 word characters, `.` and `-`, then an `@algorithm:hex` digest of at
-/// least 32 hex digits. A reference it refuses fails every pull (`InvalidImageName`), while
-/// the API server stores it without complaint.
+/// Checks a container image reference as the kubelet reads it to pull the image:
+/// `github.com/distribution/reference` v0.6.0 `ParseNormalizedNamed`, as Kubernetes v1.36's
+/// `pkg/util/parsers.ParseImageName` calls it (proven equal by `tests/it/image_reference.rs`
+/// against the oracle `distribution-reference`). The reference is a repository name of
+/// `/`-separated lowercase components, the first of which may be a registry host with a port;
+/// then a `:tag` of at most 128 word characters, `.` and `-` (not first); then an
+/// `@algorithm:hex` digest, which go-digest takes only as sha256, sha384 or sha512 with
+/// exactly 64, 96 or 128 lowercase hex digits. The repository path, counted after the
+/// registry and with Docker Hub's `library/` in front of a one-component name, is at most 255
+/// characters, and a bare 64-hex-digit image ID is refused. A reference it refuses fails
+/// every pull (`InvalidImageName`), while the API server stores it without complaint.
 pub fn image_reference(s: &str) -> Result<(), &'static str> {
-    use std::sync::OnceLock;
-    static REFERENCE: OnceLock<regex::Regex> = OnceLock::new();
     if s.is_empty() {
         return Err("it is empty");
     }
@@ -152,35 +157,111 @@ pub fn image_reference(s: &str) -> Result<(), &'static str> {
             "it holds a character that is not ASCII (a typographic quote?)"
         });
     }
-    let reference = REFERENCE.get_or_init(|| {
-        let alnum = "[a-z0-9]+";
-        let separator = "(?:[._]|__|[-]+)";
-        let component = format!("{alnum}(?:{separator}{alnum})*");
-        let domain_part = "(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])";
-        let host = format!(r"(?:{domain_part}(?:\.{domain_part})*|\[[a-fA-F0-9:]+\])");
-        let name = format!("(?:{host}(?::[0-9]+)?/)?{component}(?:/{component})*");
-        let tag = r"[\w][\w.-]{0,127}";
-        let digest = "[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}";
-        regex::Regex::new(&format!("^({name})(?::{tag})?(?:@{digest})?$"))
-            .unwrap_or_else(|e| unreachable!("the reference grammar compiles: {e}"))
-    });
-    let Some(found) = reference.captures(s) else {
-        return Err(
-            if s.chars().any(|c| c.is_ascii_uppercase())
-                && s.split([':', '@'])
-                    .next()
-                    .is_some_and(|n| n.contains(|c: char| c.is_ascii_uppercase()))
-            {
-                "the repository name has uppercase letters; it must be lowercase"
-            } else {
-                "it is not `[registry/]repository[:tag][@sha256:digest]` with a lowercase repository, a tag of letters, digits, `_`, `.` and `-`, and a digest of at least 32 hex digits"
-            },
-        );
+    let grammar = ReferenceGrammar::get();
+    let Some(found) = grammar.reference.captures(s) else {
+        return Err(grammar_problem(s));
     };
-    if found.get(1).map_or(0, |n| n.as_str().len()) > IMAGE_NAME_MAX {
-        return Err("its repository name is longer than 255 characters");
+    if s.len() == 64
+        && s.bytes()
+            .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c))
+    {
+        return Err(
+            "it is a 64-hex-digit image ID, not a repository name; name the repository it belongs to, with the ID as its digest (`repository@sha256:<ID>`)",
+        );
+    }
+    if let Some(digest) = found.get(3) {
+        image_digest(digest.as_str())?;
+    }
+    let name = found.get(1).map_or("", |n| n.as_str());
+    if repository_path_len(name, &grammar.host) > IMAGE_PATH_MAX {
+        return Err(
+            "its repository path is longer than 255 characters (counted after the registry host; a name without one counts as Docker Hub's `library/NAME`)",
+        );
     }
     Ok(())
+}
+
+/// The reference grammar of distribution/reference's `regexp.go`: the whole reference
+/// (captures: name, tag, digest), and a registry host with its optional port.
+struct ReferenceGrammar {
+    reference: regex::Regex,
+    host: regex::Regex,
+}
+
+impl ReferenceGrammar {
+    fn get() -> &'static ReferenceGrammar {
+        use std::sync::OnceLock;
+        static GRAMMAR: OnceLock<ReferenceGrammar> = OnceLock::new();
+        GRAMMAR.get_or_init(|| {
+            let alnum = "[a-z0-9]+";
+            let separator = "(?:[._]|__|[-]+)";
+            let component = format!("{alnum}(?:{separator}{alnum})*");
+            let domain_part = "(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])";
+            let host =
+                format!(r"(?:{domain_part}(?:\.{domain_part})*|\[[a-fA-F0-9:]+\])(?::[0-9]+)?");
+            let name = format!("(?:{host}/)?{component}(?:/{component})*");
+            let tag = r"[\w][\w.-]{0,127}";
+            let digest = "[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}";
+            let compile = |re: String| {
+                regex::Regex::new(&re)
+                    .unwrap_or_else(|e| unreachable!("the reference grammar compiles: {e}"))
+            };
+            ReferenceGrammar {
+                reference: compile(format!("^({name})(?::({tag}))?(?:@({digest}))?$")),
+                host: compile(format!("^{host}$")),
+            }
+        })
+    }
+}
+
+/// Why a reference the grammar refuses is wrong: uppercase in the repository, or the shape.
+fn grammar_problem(s: &str) -> &'static str {
+    let name = s.split([':', '@']).next().unwrap_or(s);
+    if name.contains(|c: char| c.is_ascii_uppercase()) {
+        "the repository name has uppercase letters; it must be lowercase"
+    } else {
+        "it is not `[registry/]repository[:tag][@sha256:digest]` with a lowercase repository, a tag of letters, digits, `_`, `.` and `-` (not first), and a digest of 64 hex digits"
+    }
+}
+
+/// Checks a digest the grammar let through as go-digest does (`Digest.Validate`): only the
+/// algorithms it knows, each with exactly its number of lowercase hex digits.
+fn image_digest(digest: &str) -> Result<(), &'static str> {
+    let (algorithm, hex) = digest.split_once(':').unwrap_or((digest, ""));
+    let (digits, wrong_length) = match algorithm {
+        "sha256" => (64, "a sha256 digest must have exactly 64 hex digits"),
+        "sha384" => (96, "a sha384 digest must have exactly 96 hex digits"),
+        "sha512" => (128, "a sha512 digest must have exactly 128 hex digits"),
+        _ => return Err("the digest's algorithm must be sha256, sha384 or sha512 (lowercase)"),
+    };
+    if hex.len() != digits {
+        return Err(wrong_length);
+    }
+    if hex.bytes().any(|c| c.is_ascii_uppercase()) {
+        return Err("the digest's hex digits must be lowercase");
+    }
+    Ok(())
+}
+
+/// The length of the repository path `ParseNormalizedNamed` checks: a name with no `/` is
+/// Docker Hub's `library/NAME`; a first component that is `localhost`, holds `.` or `:`, or
+/// has uppercase is the registry and does not count (Docker Hub's names again get `library/`
+/// before a one-component path), unless it is no valid host, when the whole name is the path.
+fn repository_path_len(name: &str, host: &regex::Regex) -> usize {
+    const LIBRARY: usize = "library/".len();
+    let Some((first, rest)) = name.split_once('/') else {
+        return LIBRARY + name.len();
+    };
+    let registry = first == "localhost"
+        || first.contains(['.', ':'])
+        || first.contains(|c: char| c.is_ascii_uppercase());
+    if !registry || !host.is_match(first) {
+        return name.len();
+    }
+    if matches!(first, "docker.io" | "index.docker.io") && !rest.contains('/') {
+        return LIBRARY + rest.len();
+    }
+    rest.len()
 }
 
 fn is_lower_alnum_or_dash(c: u8) -> bool {
@@ -240,6 +321,36 @@ mod tests {
                 .unwrap_err()
                 .contains("255")
         );
+    }
+
+    #[test]
+    fn image_references_are_refused_beyond_the_grammar_as_the_kubelet_refuses_them() {
+        let hex64 = "0123456789abcdef".repeat(4);
+        for ok in [
+            "a".repeat(247),
+            format!("r.io/{}", "a".repeat(255)),
+            format!("docker.io/{}", "a".repeat(247)),
+            format!("foo_bar.baz/{}", "a".repeat(243)),
+            format!("r.io/web@sha512:{}", hex64.repeat(2)),
+            format!("{hex64}:latest"),
+        ] {
+            assert_eq!(image_reference(&ok), Ok(()), "{ok}");
+        }
+        for (bad, why) in [
+            (hex64.clone(), "image ID"),
+            (format!("r.io/web@sha256:{}", &hex64[..32]), "exactly 64"),
+            (
+                format!("r.io/web@sha256:{}", hex64.to_uppercase()),
+                "lowercase",
+            ),
+            (format!("r.io/web@md5:{}", &hex64[..32]), "algorithm"),
+            ("a".repeat(248), "library/"),
+            (format!("docker.io/{}", "a".repeat(248)), "255"),
+            (format!("foo_bar.baz/{}", "a".repeat(244)), "255"),
+        ] {
+            let problem = image_reference(&bad).unwrap_err();
+            assert!(problem.contains(why), "{bad}: {problem}");
+        }
     }
 
     use super::*;

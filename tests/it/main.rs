@@ -10,6 +10,7 @@ mod drill;
 mod drill_region;
 mod examples;
 mod git;
+mod image_reference;
 mod kubectl_yaml;
 mod kustomize_parity;
 mod messages;
