@@ -133,10 +133,13 @@ pub enum RenderFailure {
         hint: String,
     },
     #[error(
-        "{template}: output line {line}: {message}\n  {line} | {text}\n  while rendering environment `{environment}`, region `{region}`\n  help: {hint}"
+        "{template}{}: {message}\n  output line {line} | {text}\n  while rendering environment `{environment}`, region `{region}`\n  help: {hint}",
+        template_line.map(|l| format!(":{l}")).unwrap_or_default()
     )]
     Output {
         template: String,
+        /// The template line that wrote the output line, when it can be traced.
+        template_line: Option<usize>,
         line: usize,
         text: String,
         environment: String,
@@ -384,26 +387,9 @@ impl Renderer {
                 .render(&ctx)
                 .map_err(|e| template_error(&self.set, e, env_name, region_name))?;
             let shown = display_name(&self.set, name);
-            let read = yaml::template_output(&output).map_err(|e| {
-                let secret = secret_near(&output, e.position.line);
-                RenderFailure::Output {
-                template: shown.clone(),
-                line: e.position.line,
-                text: if secret {
-                    SECRET_LINE.into()
-                } else {
-                    output
-                        .lines()
-                        .nth(e.position.line.saturating_sub(1))
-                        .unwrap_or_default()
-                        .to_string()
-                },
-                environment: env_name.into(),
-                region: region_name.into(),
-                message: if secret { yaml::redact_quoted(&e.message) } else { e.message },
-                hint: "quote values with `| tojson`, and check the indentation of the lines the template emits".into(),
-            }})?;
             let source = &self.set.templates[name].source;
+            let read = yaml::template_output(&output)
+                .map_err(|e| output_error(&output, source, e, &shown, env_name, region_name))?;
             for a in read.ambiguous {
                 let out_line = output.lines().nth(a.position.line - 1).unwrap_or_default();
                 let line = source_line_for(source, out_line).unwrap_or(a.position.line);
@@ -682,6 +668,44 @@ fn ambiguity_warning(
 
 /// What an error shows instead of a line of a template's output that holds a Secret.
 const SECRET_LINE: &str = "(a line of a Secret: not shown, it may hold a secret value)";
+
+/// A template's output that is no YAML, at the template line that wrote the failing output
+/// line when it can be traced (`source_line_for`), with that output line (or, in a Secret's
+/// document, neither it nor any quoted fragment of the message).
+fn output_error(
+    output: &str,
+    source: &str,
+    e: yaml::YamlError,
+    template: &str,
+    environment: &str,
+    region: &str,
+) -> RenderFailure {
+    let secret = secret_near(output, e.position.line);
+    let out_line = output
+        .lines()
+        .nth(e.position.line.saturating_sub(1))
+        .unwrap_or_default();
+    RenderFailure::Output {
+        template: template.to_string(),
+        template_line: source_line_for(source, out_line),
+        line: e.position.line,
+        text: if secret {
+            SECRET_LINE.into()
+        } else {
+            out_line.to_string()
+        },
+        environment: environment.into(),
+        region: region.into(),
+        message: if secret {
+            yaml::redact_quoted(&e.message)
+        } else {
+            e.message
+        },
+        hint: e.hint.filter(|_| !secret).unwrap_or_else(|| {
+            "quote values with `| tojson`, and check the indentation of the lines the template emits".into()
+        }),
+    }
+}
 
 /// Whether line `line` (1-based) of a template's output may belong to a Secret: its document,
 /// or the one before it, mentions one (`mentions_secret`). The document before too, because a

@@ -21,7 +21,12 @@ pub enum StoreError {
     CheckedOut(String),
     #[error("`{0}` is not a valid branch name")]
     BadBranch(String),
-    #[error("git: {0}")]
+    #[error(
+        "no commit, branch or tag `{0}` in this repository\n  help: name a commit (`git log --oneline` lists them), a branch or a tag; `HEAD~1` needs a commit before HEAD"
+    )]
+    UnknownRevision(String),
+    /// libgit2's message alone: its class and code are for programs.
+    #[error("git: {}", .0.message())]
     Git(#[from] git2::Error),
 }
 
@@ -316,17 +321,26 @@ impl Store {
 
     /// The commit id a commit-ish names.
     pub fn resolve(&self, revision: &str) -> Result<String, StoreError> {
-        Ok(self
-            .repo
-            .revparse_single(revision)?
-            .peel_to_commit()?
-            .id()
-            .to_string())
+        Ok(self.commit_of(revision)?.id().to_string())
+    }
+
+    /// The commit a commit-ish names; `UnknownRevision` when it names none.
+    fn commit_of(&self, revision: &str) -> Result<git2::Commit<'_>, StoreError> {
+        let unknown = |e: git2::Error| match e.code() {
+            git2::ErrorCode::NotFound
+            | git2::ErrorCode::Ambiguous
+            | git2::ErrorCode::InvalidSpec => StoreError::UnknownRevision(revision.to_string()),
+            _ => StoreError::Git(e),
+        };
+        self.repo
+            .revparse_single(revision)
+            .and_then(|o| o.peel_to_commit())
+            .map_err(unknown)
     }
 
     /// The files of a rendered directory (relative to the working tree top) at a revision.
     pub fn read_tree(&self, revision: &str, dir: &Path) -> Result<Files, StoreError> {
-        let commit = self.repo.revparse_single(revision)?.peel_to_commit()?;
+        let commit = self.commit_of(revision)?;
         let tree = commit.tree()?;
         let mut paths = BTreeSet::new();
         self.blobs_under(&tree, dir, &mut paths)?;

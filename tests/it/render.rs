@@ -699,8 +699,9 @@ fn invalid_yaml_from_a_template_shows_the_output_line() {
             );
         },
         &[
-            "templates/bad-output.yaml: output line 5: a key is not allowed here",
-            "5 |    bad: indentation",
+            "templates/bad-output.yaml:5: a key is not allowed here",
+            "output line 5 |    bad: indentation",
+            "help: indent the key like the keys beside it",
         ],
     );
 }
