@@ -501,7 +501,7 @@ impl Checked<'_> {
             let source = |path: &yaml::Path| yaml::scalar_at(text, doc, path);
             let result = match schemas.of(api, kind) {
                 Some(node) => schema::check(&schemas, node, object, kind == "Secret", &source)
-                    .and_then(|actions| schema::crd::check_versions(object).map(|()| actions)),
+                    .and_then(|actions| schema::crd::check_rules(object).map(|()| actions)),
                 None => schema::check_big_integers(object, &source).map(|()| Vec::new()),
             };
             let actions = result.map_err(|issue| {

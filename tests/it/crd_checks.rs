@@ -165,7 +165,27 @@ fn crd_variants(group: &str) -> Vec<(&'static str, Value)> {
     };
     let mut scop = base(json!({"type": "object"}));
     scop["spec"]["scop"] = scop["spec"]["scope"].take();
+    let mut lower_scope = base(json!({"type": "object"}));
+    lower_scope["spec"]["scope"] = json!("namespaced");
+    let mut misnamed = base(json!({"type": "object"}));
+    misnamed["metadata"]["name"] = json!(format!("widget.{group}"));
+    let mut no_storage = base(json!({"type": "object"}));
+    no_storage["spec"]["versions"][0]["storage"] = json!(false);
+    let mut no_schema = base(json!({"type": "object"}));
+    no_schema["spec"]["versions"][0]["schema"].take();
+    let mut root_string = base(json!({"type": "object"}));
+    root_string["spec"]["versions"][0]["schema"]["openAPIV3Schema"] = json!({"type": "string"});
+    let dotless = group.split('.').next().unwrap_or_default();
+    let mut no_dot = base(json!({"type": "object"}));
+    no_dot["spec"]["group"] = json!(dotless);
+    no_dot["metadata"]["name"] = json!(format!("widgets.{dotless}"));
     vec![
+        ("scope namespaced", lower_scope),
+        ("name not plural.group", misnamed),
+        ("no storage version", no_storage),
+        ("a version without a schema", no_schema),
+        ("root of type string", root_string),
+        ("group without a dot", no_dot),
         ("valid", base(json!({"type": "object"}))),
         ("type int", base(json!({"type": "int"}))),
         (

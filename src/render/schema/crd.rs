@@ -29,38 +29,98 @@ pub(crate) fn is_crd(object: &Value) -> bool {
 
 /// Checks a CRD as the API server does on create: its fields against the embedded
 /// `CustomResourceDefinition` schema (unknown fields, types, required fields), then each
-/// version's schema (`check_versions`). Errors: the first problem, with its path in the CRD.
+/// version's schema (`check_rules`). Errors: the first problem, with its path in the CRD.
 pub(crate) fn check_definition(crd: &Value) -> Result<(), Issue> {
     let schemas = Schemas::with_crds(std::iter::empty());
     let bundle = builtin();
     if let Some(node) = bundle.defs.get(CRD) {
         walk::check(&schemas, node, crd, false, &|_| None)?;
     }
-    check_versions(crd)
+    check_rules(crd)
 }
 
-/// The structural-schema rules the embedded schema cannot express (it stops at `items` and
-/// `additionalProperties`, which may be a schema or a boolean): every node of each version's
-/// `openAPIV3Schema` is a mapping of JSONSchemaProps fields, names one of the six types, and
-/// has one schema (not a list) as `items`. Anything but a CRD passes.
-pub(crate) fn check_versions(crd: &Value) -> Result<(), Issue> {
+/// The rules the embedded schema cannot express (`check_spec`), and the structural-schema
+/// rules of each version's `openAPIV3Schema` (it stops at `items` and `additionalProperties`,
+/// which may be a schema or a boolean): every node is a mapping of JSONSchemaProps fields,
+/// names one of the six types, and has one schema (not a list) as `items`. Anything but a
+/// CRD passes.
+pub(crate) fn check_rules(crd: &Value) -> Result<(), Issue> {
     if !is_crd(crd) {
         return Ok(());
     }
+    check_spec(crd)?;
     let versions = crd["spec"]["versions"].as_array().into_iter().flatten();
     for (i, version) in versions.enumerate() {
+        let path = Path(vec![key("spec"), key("versions"), Segment::Index(i)]);
         let schema = &version["schema"]["openAPIV3Schema"];
-        if schema.is_null() {
-            continue;
+        let path = path.key("schema").key("openAPIV3Schema");
+        if !schema.is_object() {
+            return Err(issue(
+                &path,
+                "the version has no schema: an apiextensions.k8s.io/v1 CRD needs one for every version".into(),
+                "add `schema: {openAPIV3Schema: {type: object, ...}}` to the version (`x-kubernetes-preserve-unknown-fields: true` accepts any fields)".into(),
+            ));
         }
-        let path = Path(vec![
-            key("spec"),
-            key("versions"),
-            Segment::Index(i),
-            key("schema"),
-            key("openAPIV3Schema"),
-        ]);
+        if schema.get("type").is_some_and(|t| t != "object") {
+            return Err(issue(
+                &path.key("type"),
+                format!(
+                    "the root of the schema is of type {}: it must be object",
+                    schema["type"]
+                ),
+                "write `type: object` at the root".into(),
+            ));
+        }
         check_node(schema, path, Place::Root)?;
+    }
+    Ok(())
+}
+
+/// The CRD's own rules (apiextensions-apiserver `ValidateCustomResourceDefinition`): the group
+/// has a dot, the name is `<plural>.<group>`, the scope is Namespaced or Cluster, and exactly
+/// one version is the storage version.
+fn check_spec(crd: &Value) -> Result<(), Issue> {
+    let spec = &crd["spec"];
+    let group = spec["group"].as_str().unwrap_or_default();
+    let at = |steps: &[&str]| Path(steps.iter().map(|s| key(s)).collect());
+    if !group.contains('.') {
+        return Err(issue(
+            &at(&["spec", "group"]),
+            format!("the group `{group}` is no domain with a dot: the API server refuses it"),
+            format!("use a domain you own, such as `{group}.example.com`"),
+        ));
+    }
+    let wanted = format!(
+        "{}.{group}",
+        spec["names"]["plural"].as_str().unwrap_or_default()
+    );
+    if crd["metadata"]["name"] != wanted.as_str() {
+        return Err(issue(
+            &at(&["metadata", "name"]),
+            format!("the name must be spec.names.plural + \".\" + spec.group (`{wanted}`)"),
+            format!("name the CRD `{wanted}`"),
+        ));
+    }
+    if !matches!(spec["scope"].as_str(), Some("Namespaced" | "Cluster")) {
+        return Err(issue(
+            &at(&["spec", "scope"]),
+            format!(
+                "{} is no scope: the API server takes Namespaced or Cluster",
+                spec["scope"]
+            ),
+            "write `scope: Namespaced` (objects in a namespace) or `scope: Cluster`".into(),
+        ));
+    }
+    let versions = spec["versions"].as_array().into_iter().flatten();
+    let storage = versions.filter(|v| v["storage"] == true).count();
+    if storage != 1 {
+        return Err(issue(
+            &at(&["spec", "versions"]),
+            format!(
+                "{storage} versions are marked `storage: true`: the API server needs exactly one"
+            ),
+            "mark one version `storage: true` and the others `storage: false`".into(),
+        ));
     }
     Ok(())
 }
@@ -455,6 +515,27 @@ mod tests {
             "{}",
             issue.hint
         );
+    }
+
+    #[test]
+    fn the_crd_s_own_rules_are_checked_with_their_fix() {
+        let mut crd = widget_crd(json!({"type": "object"}));
+        crd["spec"]["scope"] = json!("namespaced");
+        let issue = check_definition(&crd).unwrap_err();
+        assert_eq!(issue.field, "spec.scope");
+        assert!(
+            issue.hint.starts_with("write `scope: Namespaced`"),
+            "{}",
+            issue.hint
+        );
+        let mut crd = widget_crd(json!({"type": "object"}));
+        crd["metadata"]["name"] = json!("widget.example.com");
+        let issue = check_definition(&crd).unwrap_err();
+        assert_eq!(issue.hint, "name the CRD `widgets.example.com`");
+        let mut crd = widget_crd(json!({"type": "object"}));
+        crd["spec"]["versions"][0]["schema"].take();
+        let issue = check_definition(&crd).unwrap_err();
+        assert_eq!(issue.field, "spec.versions[0].schema.openAPIV3Schema");
     }
 
     #[test]
