@@ -459,6 +459,7 @@ impl Checked<'_> {
         let mut typed = Typed::new();
         let shipped = self.crds.values().flat_map(|f| &f.documents);
         let schemas = schema::Schemas::with_crds(objects.iter().map(|(o, _)| o).chain(shipped));
+        let served = self.served(objects);
         let mut warnings = Vec::new();
         for (i, (object, template)) in objects.iter_mut().enumerate() {
             let invalid = |v: validate::Violation| RenderFailure::Invalid {
@@ -476,13 +477,17 @@ impl Checked<'_> {
             if let Some(unserved) = schemas.unserved(api, kind) {
                 return Err(invalid(unserved_violation(object, api, kind, &unserved)).into());
             }
+            if let Some(refused) = served.refusal(object, api, kind) {
+                return Err(invalid(refused).into());
+            }
             validate::check_object(object).map_err(invalid)?;
             velero::check_object(object, self.velero).map_err(invalid)?;
             let (output, doc) = self.origins[i];
             let text = self.outputs[output].as_str();
             let source = |path: &yaml::Path| yaml::scalar_at(text, doc, path);
             let result = match schemas.of(api, kind) {
-                Some(node) => schema::check(&schemas, node, object, kind == "Secret", &source),
+                Some(node) => schema::check(&schemas, node, object, kind == "Secret", &source)
+                    .and_then(|actions| schema::crd::check_rules(object).map(|()| actions)),
                 None => schema::check_big_integers(object, &source).map(|()| Vec::new()),
             };
             let actions = result.map_err(|issue| {
@@ -516,6 +521,20 @@ impl Checked<'_> {
             }
         }
         Ok((warnings, typed))
+    }
+
+    /// The kinds and versions the CRDs of crds/ and of the rendered objects serve.
+    fn served(&self, objects: &[(Value, String)]) -> schema::crd::Served {
+        let shipped = self.crds.iter().flat_map(|(name, file)| {
+            file.documents
+                .iter()
+                .map(move |d| (d, format!("crds/{name}")))
+        });
+        let rendered = objects
+            .iter()
+            .filter(|(o, _)| schema::crd::is_crd(o))
+            .map(|(o, template)| (o, template.clone()));
+        schema::crd::Served::collect(rendered.chain(shipped))
     }
 }
 

@@ -4,6 +4,9 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use super::schema::crd;
+use crate::yaml;
+
 /// The built-in templates, compiled into the binary.
 const BUILTIN: &[(&str, &str)] = &[
     (
@@ -79,10 +82,16 @@ pub struct CrdFile {
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("{}: {message}", path.display())]
+#[error("{}{}: {message}", path.display(), at(.position))]
 pub struct TemplateLoadError {
     pub path: PathBuf,
+    /// Where in the file, when known.
+    pub position: Option<crate::yaml::Position>,
     pub message: String,
+}
+
+fn at(position: &Option<crate::yaml::Position>) -> String {
+    position.map(|p| format!(":{p}")).unwrap_or_default()
 }
 
 impl TemplateSet {
@@ -107,19 +116,20 @@ impl TemplateSet {
     /// Adds the CustomResourceDefinitions of a `crds/` directory (`*.yaml`, `*.yml`; a
     /// missing directory is none). Errors: an unreadable or non-UTF-8 file, malformed YAML
     /// (with its line), or a document that is not an `apiextensions.k8s.io/v1`
-    /// CustomResourceDefinition.
+    /// CustomResourceDefinition, or a CRD the API server would refuse (`crd::check_definition`;
+    /// the error names the file, line and column, the field and the fix).
     pub fn with_crds(mut self, dir: &Path) -> Result<TemplateSet, TemplateLoadError> {
         for (name, path, source) in yaml_files(dir, &["yaml", "yml"])? {
             let documents = crate::yaml::documents(&source).map_err(|e| TemplateLoadError {
                 path: path.clone(),
+                position: None,
                 message: e.to_string(),
             })?;
             for (i, d) in documents.iter().enumerate() {
-                if d["apiVersion"] != "apiextensions.k8s.io/v1"
-                    || d["kind"] != "CustomResourceDefinition"
-                {
+                if !crd::is_crd(d) {
                     return Err(TemplateLoadError {
                         path: path.clone(),
+                        position: None,
                         message: format!(
                             "document {} is a {} {}, not a CustomResourceDefinition\n  help: crds/ holds only apiextensions.k8s.io/v1 CustomResourceDefinitions; put other objects in templates/",
                             i + 1,
@@ -128,6 +138,8 @@ impl TemplateSet {
                         ),
                     });
                 }
+                crd::check_definition(d)
+                    .map_err(|issue| invalid_crd(&path, &source, (i, documents.len()), issue))?;
             }
             self.crds.insert(
                 name,
@@ -166,6 +178,58 @@ impl TemplateSet {
     }
 }
 
+/// The error for a CRD of a crds/ file that the API server would refuse: `doc` is its index
+/// and the file's number of documents.
+fn invalid_crd(
+    path: &Path,
+    source: &str,
+    doc: (usize, usize),
+    issue: super::schema::Issue,
+) -> TemplateLoadError {
+    TemplateLoadError {
+        path: path.to_path_buf(),
+        position: locate_in(source, doc, &issue.path),
+        message: format!("{}: {}\n  help: {}", issue.path, issue.message, issue.hint),
+    }
+}
+
+/// Where `path` is in the `doc`-th document of `source`: the document's own text (split at
+/// `---` lines) is searched, and its position moved by the lines before it. `None` when the
+/// split does not give the documents the reader found.
+fn locate_in(
+    source: &str,
+    (doc, count): (usize, usize),
+    path: &yaml::Path,
+) -> Option<yaml::Position> {
+    let mut starts = vec![0];
+    let mut offset = 0;
+    for line in source.split_inclusive('\n') {
+        if line.starts_with("---") {
+            starts.push(offset + line.len());
+        }
+        offset += line.len();
+    }
+    let texts: Vec<(usize, &str)> = starts
+        .iter()
+        .enumerate()
+        .map(|(i, &s)| {
+            let end = starts.get(i + 1).map_or(source.len(), |&e| e);
+            (s, &source[s..end])
+        })
+        .filter(|(_, t)| yaml::documents(t).is_ok_and(|d| !d.is_empty()))
+        .collect();
+    if texts.len() != count {
+        return None;
+    }
+    let (start, text) = texts.get(doc)?;
+    let before = source[..*start].matches('\n').count();
+    let at = yaml::locate(text, path)?;
+    Some(yaml::Position {
+        line: at.line + before,
+        column: at.column,
+    })
+}
+
 /// The UTF-8 files of DIR whose names end in `.EXT` for one of EXTENSIONS (hidden files and
 /// subdirectories left out): name, path and text, by name. A missing directory has none.
 fn yaml_files(
@@ -178,6 +242,7 @@ fn yaml_files(
         Err(e) => {
             return Err(TemplateLoadError {
                 path: dir.to_path_buf(),
+                position: None,
                 message: format!("cannot read the directory: {e}"),
             });
         }
@@ -187,6 +252,7 @@ fn yaml_files(
         let path = entry
             .map_err(|e| TemplateLoadError {
                 path: dir.to_path_buf(),
+                position: None,
                 message: e.to_string(),
             })?
             .path();
@@ -201,10 +267,12 @@ fn yaml_files(
         }
         let bytes = std::fs::read(&path).map_err(|e| TemplateLoadError {
             path: path.clone(),
+            position: None,
             message: format!("cannot read: {e}"),
         })?;
         let source = String::from_utf8(bytes).map_err(|e| TemplateLoadError {
             path: path.clone(),
+            position: None,
             message: format!(
                 "not UTF-8 (invalid byte at offset {}); save it as UTF-8",
                 e.utf8_error().valid_up_to()

@@ -4,6 +4,7 @@
 mod apimachinery;
 mod backup;
 mod cluster;
+mod crd_checks;
 mod cron_oracles;
 mod diff;
 mod drill;

@@ -9,6 +9,7 @@
 //! walker must also say where a template's plain scalar means something else to kubectl
 //! (`0644` is 420 in an integer field), which needs the schema type at each path.
 
+pub(crate) mod crd;
 pub mod pattern;
 mod walk;
 
@@ -18,7 +19,7 @@ use std::sync::OnceLock;
 use serde::Deserialize;
 use serde_json::Value;
 
-pub(crate) use walk::{check, check_big_integers};
+pub(crate) use walk::{Issue, check, check_big_integers};
 
 /// The bundle, as `scripts/schema-bundle` writes it.
 const BUNDLE: &str = include_str!("../../../schema/openapi-bundle.json");
@@ -122,19 +123,19 @@ pub(crate) struct Schemas {
 
 impl Schemas {
     /// Collects the schemas of the CustomResourceDefinitions among `objects`: each served
-    /// version's `schema.openAPIV3Schema`, under `group/version/Kind`.
+    /// version's `schema.openAPIV3Schema`, under `group/version/Kind` (a version with
+    /// `served: false` is left out: the API server serves no object of it).
     pub(crate) fn with_crds<'a>(objects: impl Iterator<Item = &'a Value>) -> Schemas {
         let mut local = HashMap::new();
-        for crd in objects.filter(|o| {
-            o["kind"] == "CustomResourceDefinition" && o["apiVersion"] == "apiextensions.k8s.io/v1"
-        }) {
+        for crd in objects.filter(|o| crd::is_crd(o)) {
             let spec = &crd["spec"];
             let (Some(group), Some(kind)) =
                 (spec["group"].as_str(), spec["names"]["kind"].as_str())
             else {
                 continue;
             };
-            for version in spec["versions"].as_array().into_iter().flatten() {
+            let versions = spec["versions"].as_array().into_iter().flatten();
+            for version in versions.filter(|v| v["served"] != false) {
                 let schema = &version["schema"]["openAPIV3Schema"];
                 if let (Some(name), true) = (version["name"].as_str(), schema.is_object()) {
                     local.insert(format!("{group}/{name}/{kind}"), from_openapi(schema));

@@ -21,6 +21,8 @@ use crate::yaml::{self, Path, Segment};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Issue {
     pub(crate) field: String,
+    /// The same field as a path into the object (to find it in a YAML text).
+    pub(crate) path: Path,
     pub(crate) message: String,
     pub(crate) hint: String,
 }
@@ -546,6 +548,7 @@ impl Walk<'_> {
     fn issue(&self, message: String, hint: String) -> Issue {
         Issue {
             field: self.field(),
+            path: self.path(),
             message,
             hint,
         }
