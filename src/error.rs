@@ -47,7 +47,15 @@ pub enum Error {
     HandEdits(Vec<HandEdit>),
     #[error("no environment files in {} (expected <name>.yaml files)\n  help: run in the repository that holds environments/, or pass -C <DIR>; `kubectl hadr schema` prints what a file holds", .0.display())]
     NoEnvironments(PathBuf),
-    #[error("no environment `{name}`; available: {}", .available.join(", "))]
+    /// Two files of one environment (`staging.yaml` and `staging.yml`): each would render
+    /// into the same directory.
+    #[error("environment `{name}` is defined by {} and {}\n  help: keep one of the two files", .first.display(), .second.display())]
+    DuplicateEnvironment {
+        name: String,
+        first: PathBuf,
+        second: PathBuf,
+    },
+    #[error("no environment `{name}`; available: {}\n  help: {}", .available.join(", "), environment_help(.name, .available))]
     UnknownEnvironment {
         name: String,
         available: Vec<String>,
@@ -87,6 +95,26 @@ impl fmt::Display for Gated {
             Gated::Rollout => "roll out",
         })
     }
+}
+
+/// The likely mistake behind an unknown environment name.
+fn environment_help(name: &str, available: &[String]) -> String {
+    let bare = name
+        .rsplit('/')
+        .next()
+        .unwrap_or(name)
+        .trim_end_matches(".yaml")
+        .trim_end_matches(".yml");
+    if bare != name && available.iter().any(|a| a == bare) {
+        return format!("name the environment, not its file: `{bare}`");
+    }
+    if name.starts_with('_') {
+        return "files named `_*.yaml` are not environments: they are read through another file's `extends`".into();
+    }
+    crate::yaml::did_you_mean(name, available).unwrap_or_else(|| {
+        "name one of the available environments (the files in environments/, without `.yaml`)"
+            .into()
+    })
 }
 
 fn join<T: fmt::Display>(items: &[T]) -> String {

@@ -176,6 +176,19 @@ pub fn describe(e: &(dyn std::error::Error + 'static)) -> String {
     }
 }
 
+/// The user a context names when the kubeconfig does not define it: kube would connect
+/// anonymously, where kubectl refuses the context.
+fn undefined_user(config: &Kubeconfig, context: &str) -> Option<String> {
+    let user = (config.contexts.iter())
+        .find(|c| c.name == context)?
+        .context
+        .as_ref()?
+        .user
+        .clone()
+        .filter(|u| !u.is_empty())?;
+    (!config.auth_infos.iter().any(|a| a.name == user)).then_some(user)
+}
+
 /// The `server:` of a context's cluster in the kubeconfig, when it has one.
 fn server_of(config: &Kubeconfig, context: &str) -> Option<String> {
     let cluster = (config.contexts.iter())
@@ -194,13 +207,13 @@ fn server_of(config: &Kubeconfig, context: &str) -> Option<String> {
 
 /// Why connecting to a context's cluster failed, and what to check: the kubeconfig's own
 /// mistakes by name, a network failure by the operating system's reason (found down the
-/// error's chain, under kube's and hyper's wrappers) and the address tried.
+/// error's chain, under kube's and hyper's wrappers) and the address tried. Never the text of
+/// a credential plugin's failure: kube's holds its command line, environment and output.
 fn connect_failure(
     e: &(dyn std::error::Error + 'static),
     context: &str,
     server: Option<&str>,
 ) -> (String, String) {
-    use kube::config::KubeconfigError as K;
     let fix_kubeconfig = || {
         format!(
             "fix context `{context}` in the kubeconfig (`kubectl config view` shows it), or set the region's `context:` to another"
@@ -209,35 +222,117 @@ fn connect_failure(
     let at = server.unwrap_or("the kubeconfig's `server:`");
     let mut cause = Some(e);
     while let Some(err) = cause {
-        if let Some(k) = err.downcast_ref::<K>() {
-            let reason = match k {
-                K::LoadClusterOfContext(c) => {
-                    format!("the context names cluster `{c}`, which the kubeconfig does not define")
-                }
-                K::ParseClusterUrl(u) => format!("its cluster's `server:` is not a URL ({u})"),
-                K::MissingClusterUrl => "its cluster has no `server:`".into(),
-                other => crate::yaml::redact_quoted(&other.to_string()),
-            };
-            return (reason, fix_kubeconfig());
+        if let Some(k) = err.downcast_ref::<kube::config::KubeconfigError>() {
+            return (kubeconfig_words(k), fix_kubeconfig());
+        }
+        if let Some(a) = err.downcast_ref::<kube::client::AuthError>() {
+            return (
+                auth_words(a),
+                format!(
+                    "run the user's credential command of context `{context}` by hand to see why, or fix the user in the kubeconfig"
+                ),
+            );
         }
         if let Some(io) = err.downcast_ref::<std::io::Error>() {
-            return match io.kind() {
-                std::io::ErrorKind::NotFound => (
-                    "the credential plugin its user runs (`user.exec.command`) is not found".into(),
-                    "install the plugin or put it on PATH, or fix the user of the context in the kubeconfig".into(),
+            return (
+                network_words(io, at),
+                format!(
+                    "check that the cluster runs and that {at} is its API server's address (context `{context}` in the kubeconfig)"
                 ),
-                kind => (
-                    format!("nothing answers at {at} ({kind})"),
-                    format!("check that the cluster runs and that {at} is its API server's address (context `{context}` in the kubeconfig)"),
-                ),
-            };
+            );
         }
         cause = err.source();
     }
     (
-        describe(e),
+        crate::yaml::redact_quoted(&describe(e)),
         format!("check the cluster of context `{context}` at {at}"),
     )
+}
+
+/// A kubeconfig mistake kube found while building the client, in words.
+fn kubeconfig_words(k: &kube::config::KubeconfigError) -> String {
+    use kube::config::{KubeconfigError as K, LoadDataError as D};
+    let data = |what: &str, d: &D| match d {
+        D::ReadFile(io, path) => format!(
+            "its {what} file {} cannot be read: {}",
+            path.display(),
+            io_words(io)
+        ),
+        D::DecodeBase64(_) => format!("its {what} data is not base64"),
+        D::NoBase64DataOrFile => format!("its {what} has neither data nor a file"),
+    };
+    match k {
+        K::LoadClusterOfContext(c) => {
+            format!("the context names cluster `{c}`, which the kubeconfig does not define")
+        }
+        K::ParseClusterUrl(u) => format!("its cluster's `server:` is not a URL ({u})"),
+        K::MissingClusterUrl => "its cluster has no `server:`".into(),
+        K::LoadCertificateAuthority(d) => data("cluster's `certificate-authority`", d),
+        K::LoadClientCertificate(d) => data("user's `client-certificate`", d),
+        K::LoadClientKey(d) => data("user's `client-key`", d),
+        other => crate::yaml::redact_quoted(&other.to_string()),
+    }
+}
+
+/// Why a context's user has no credentials, without the plugin's command, environment or
+/// output (they hold tokens).
+fn auth_words(a: &kube::client::AuthError) -> String {
+    use kube::client::AuthError as A;
+    match a {
+        A::AuthExecStart(io) if io.kind() == std::io::ErrorKind::NotFound => {
+            "the credential plugin its user runs (`user.exec.command`) is not found".into()
+        }
+        A::AuthExecStart(io) => format!(
+            "the credential plugin its user runs (`user.exec.command`) cannot be started: {}",
+            io_words(io)
+        ),
+        A::AuthExecRun { out, .. } => format!(
+            "the credential plugin its user runs (`user.exec`) failed ({})",
+            out.status
+        ),
+        A::AuthExecParse(_) | A::ExecPluginFailed => {
+            "the credential plugin its user runs (`user.exec`) answered with no ExecCredential"
+                .into()
+        }
+        A::ReadTokenFile(io, path) => format!(
+            "its user's `tokenFile` {} cannot be read: {}",
+            path.display(),
+            io_words(io)
+        ),
+        A::MissingCommand => "its user's `exec` names no command".into(),
+        _ => "its user's credentials could not be obtained".into(),
+    }
+}
+
+/// A network failure in words: the OS's reason, and a name that does not resolve as such.
+fn network_words(io: &std::io::Error, at: &str) -> String {
+    let text = io.to_string();
+    if text.contains("lookup address") || text.contains("Name or service not known") {
+        return format!("the host name of {at} does not resolve (DNS)");
+    }
+    format!("nothing answers at {at} ({})", io_words(io))
+}
+
+/// An I/O error's kind in words, without the OS error number.
+fn io_words(io: &std::io::Error) -> String {
+    use std::io::ErrorKind as K;
+    match io.kind() {
+        K::NotFound => "it does not exist".into(),
+        K::ConnectionRefused
+        | K::ConnectionReset
+        | K::TimedOut
+        | K::PermissionDenied
+        | K::HostUnreachable
+        | K::NetworkUnreachable => io.kind().to_string(),
+        // The rest (`Uncategorized` included) say more in the OS's own text.
+        _ => {
+            let text = io.to_string();
+            match text.find(" (os error") {
+                Some(i) => text[..i].to_string(),
+                None => text,
+            }
+        }
+    }
 }
 
 /// A 422's message as "field: what is wrong" per cause. The server quotes the rejected value
@@ -419,6 +514,19 @@ impl Cluster {
                 context: context.into(),
                 files: kubeconfig.files.clone(),
                 available: closest_contexts(&kubeconfig.config, context),
+            });
+        }
+        if let Some(user) = undefined_user(&kubeconfig.config, context) {
+            return Err(ClusterError::Unreachable {
+                region: region.into(),
+                context: context.into(),
+                reason: format!(
+                    "the context names user `{user}`, which the kubeconfig does not define"
+                ),
+                help: format!(
+                    "define user `{user}` under `users:`, or name a defined one in context `{context}` (kubectl refuses such a context too)"
+                ),
+                source: format!("undefined user {user}").into(),
             });
         }
         let server = server_of(&kubeconfig.config, context);

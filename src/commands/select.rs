@@ -36,6 +36,14 @@ pub(crate) fn discover_environments(
     if found.is_empty() {
         return Err(Error::NoEnvironments(dir));
     }
+    // `discover` sorts by name: two files of one name are neighbours.
+    if let Some(pair) = found.windows(2).find(|w| w[0].0 == w[1].0) {
+        return Err(Error::DuplicateEnvironment {
+            name: pair[0].0.clone(),
+            first: pair[0].1.clone(),
+            second: pair[1].1.clone(),
+        });
+    }
     let mut chosen = Vec::new();
     for name in names {
         match found.iter().find(|(n, _)| n == name) {

@@ -85,6 +85,7 @@ fn io_error(path: &Path, e: std::io::Error) -> TreeError {
             "permission denied: write where you may, or fix the directory's permissions".into()
         }
         K::StorageFull => "the disk is full".into(),
+        K::NotFound => "it, or a directory above it, does not exist and cannot be made here: render into a directory you can create files in (`--out DIR`)".into(),
         K::ReadOnlyFilesystem => "the file system is read-only".into(),
         kind => kind.to_string(),
     };

@@ -249,7 +249,8 @@ fn located_error(
                 unseen_characters(field),
                 one_of(expected)
             ),
-            did_you_mean(field, &owned(expected)),
+            did_you_mean(field, &owned(expected))
+                .or_else(|| Some("remove it, or move it to the mapping it belongs to".into())),
         ),
         E::SerdeUnknownVariant {
             variant, expected, ..
@@ -593,7 +594,16 @@ pub fn error_without_text(err: &serde_saphyr::Error) -> (Option<Position>, Strin
     let message =
         serde_saphyr::MessageFormatter::format_message(&serde_saphyr::DefaultMessageFormatter, err);
     let first = message.lines().next().unwrap_or_default();
-    (at, redact_quoted(first))
+    // The syntax table quotes nothing of the file; a type error says only what was wanted.
+    let words = at
+        .and_then(|at| syntax::explain(first, "", at))
+        .map(|e| e.message)
+        .or_else(|| {
+            (is_mismatch(err).then(|| expected_type(err)).flatten())
+                .map(|w| format!("the value here has the wrong type: {} is wanted", w.words))
+        })
+        .unwrap_or_else(|| redact_quoted(first));
+    (at, words)
 }
 
 /// Whether the first document has a node at `path` (exactly there: `locate` falls back to the

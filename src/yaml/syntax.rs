@@ -29,7 +29,12 @@ pub(super) fn explain(info: &str, src: &str, at: Position) -> Option<Explained> 
     };
     let info = info.to_ascii_lowercase();
     let has = |s: &str| info.contains(s);
-    if has("mapping values are not allowed") {
+    if has("tab") {
+        here(
+            "a tab indents this line, and YAML indents with spaces only",
+            "indent with ordinary spaces instead of a tab",
+        )
+    } else if has("mapping values are not allowed") {
         here(
             "a key is not allowed here: the line is indented deeper than the entries beside it, or an unquoted value holds a colon followed by a space",
             "indent the key like the keys beside it, or quote a value that contains `: `",

@@ -415,3 +415,76 @@ fn review_a_mistake_in_an_extended_file_is_reported_there_once() {
         "{out}"
     );
 }
+
+/// Second review of issue 13: a failing credential plugin printed its command line with its
+/// secret arguments and environment, and its output; a missing user was taken as anonymous;
+/// a missing token file was called a missing plugin; files named in the kubeconfig showed
+/// `os error 2`.
+#[test]
+fn review_credential_failures_say_which_and_never_show_the_plugin_s_arguments_or_output() {
+    let ws = Workspace::examples();
+    ws.hadr(&["render"]).assert().success();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap();
+    ws.write(
+        "kubeconfig",
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n  - {{name: c1, cluster: {{server: 'https://127.0.0.1:{port}', insecure-skip-tls-verify: true}}}}\n  - {{name: ca, cluster: {{server: 'https://127.0.0.1:{port}', certificate-authority: /nonexistent/ca.crt}}}}\nusers:\n  - {{name: fails, user: {{exec: {{apiVersion: client.authentication.k8s.io/v1, command: /bin/false, args: [--token, SUPERSECRETARG], env: [{{name: PW, value: SUPERSECRETENV}}]}}}}}}\n  - {{name: prints, user: {{exec: {{apiVersion: client.authentication.k8s.io/v1, command: /bin/echo, args: [SUPERSECRET-not-json]}}}}}}\n  - {{name: tokenfile, user: {{tokenFile: /nonexistent/tok}}}}\n  - {{name: ok, user: {{token: abc}}}}\ncontexts:\n  - {{name: fails, context: {{cluster: c1, user: fails}}}}\n  - {{name: prints, context: {{cluster: c1, user: prints}}}}\n  - {{name: tokenfile, context: {{cluster: c1, user: tokenfile}}}}\n  - {{name: ca, context: {{cluster: ca, user: ok}}}}\n  - {{name: nouser, context: {{cluster: c1, user: nouser}}}}\ncurrent-context: fails\n"
+        ),
+    );
+    let kubeconfig = ws.root().join("kubeconfig").display().to_string();
+    let diff = |context: &str| {
+        let args = [
+            "diff",
+            "prod",
+            "--region",
+            "eastus2",
+            "--kubeconfig",
+            &kubeconfig,
+            "--context",
+            context,
+        ];
+        let out = run(&ws, &args);
+        assert!(!out.contains("SUPERSECRET"), "{out}");
+        assert!(!out.contains("os error"), "{out}");
+        out
+    };
+    assert!(
+        diff("fails")
+            .contains("the credential plugin its user runs (`user.exec`) failed (exit status: 1)")
+    );
+    assert!(diff("prints").contains("answered with no ExecCredential"));
+    assert!(
+        diff("tokenfile")
+            .contains("its user's `tokenFile` /nonexistent/tok cannot be read: it does not exist")
+    );
+    assert!(diff("ca").contains("its cluster's `certificate-authority` file /nonexistent/ca.crt cannot be read: it does not exist"));
+    assert!(
+        diff("nouser")
+            .contains("the context names user `nouser`, which the kubeconfig does not define")
+    );
+}
+
+/// Second review of issue 13: `staging.yml` beside `staging.yaml` rendered both into one
+/// directory and left half-written output (`directory not empty`); `render prod.yaml` had
+/// no help.
+#[test]
+fn review_two_files_of_one_environment_are_refused_before_anything_is_written() {
+    let ws = Workspace::examples();
+    ws.write(
+        "environments/staging.yml",
+        ws.read("environments/staging.yaml"),
+    );
+    let out = run(&ws, &["render", "--out", "out"]);
+    assert!(out.starts_with("exit: 2\n"), "{out}");
+    assert!(out.contains("environment `staging` is defined by"), "{out}");
+    assert!(!ws.root().join("out").exists(), "{out}");
+    std::fs::remove_file(ws.root().join("environments/staging.yml")).unwrap();
+    let out = run(&ws, &["render", "prod.yaml"]);
+    assert!(
+        out.contains("help: name the environment, not its file: `prod`"),
+        "{out}"
+    );
+}
