@@ -305,7 +305,7 @@ impl Chain<'_> {
             Some(s) if parse_duration(s).is_none() => Err(self.invalid(
                 path,
                 format!("`{s}` is not a duration"),
-                Some("write hours, minutes and seconds such as `24h`, `30m` or `1h30m`".into()),
+                Some("write whole days, hours, minutes and seconds such as `30d`, `24h`, `30m` or `1h30m`".into()),
             )),
             _ => Ok(()),
         }
@@ -616,11 +616,12 @@ impl Chain<'_> {
                 Ok(()) => None,
             };
             if let Some(problem) = problem {
-                return Err(self.invalid(
-                    at.index(i),
-                    problem,
-                    Some("list each zone once, as the nodes' `topology.kubernetes.io/zone` label names it".into()),
-                ));
+                let fix = if problem.contains("label value") {
+                    "write it as the nodes' `topology.kubernetes.io/zone` label does: letters, digits, '-', '_' and '.', at most 63, starting and ending with a letter or digit"
+                } else {
+                    "list each zone once, as the nodes' `topology.kubernetes.io/zone` label names it"
+                };
+                return Err(self.invalid(at.index(i), problem, Some(fix.into())));
             }
         }
         Ok(zones)
@@ -634,7 +635,7 @@ impl Chain<'_> {
         r: RegionSpec,
         base: &RegionBase<'_>,
     ) -> Result<Region, EnvironmentError> {
-        let context = r.context.ok_or_else(|| {
+        let context = (r.context.filter(|c| !c.trim().is_empty())).ok_or_else(|| {
             self.required(here.key("context"), "the kubeconfig context of the region")
         })?;
         let config = r.config.unwrap_or_default();
