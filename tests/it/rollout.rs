@@ -676,7 +676,12 @@ async fn an_interrupted_rollout_releases_its_lease_and_reports_what_it_changed()
     let report: serde_json::Value = serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
     let region = &report["regions"][0];
-    assert_eq!(region["status"], "failed", "{report}");
+    // The signal lands while the health wait runs (`failed`), or, on a slow machine, while
+    // the last objects are still being applied (`error`: not carried out); both stop at once.
+    assert!(
+        region["status"] == "failed" || region["status"] == "error",
+        "{report}"
+    );
     assert!(
         region["message"].as_str().unwrap().contains("interrupted"),
         "{report}"
